@@ -1,0 +1,139 @@
+"""Shared controls: the stepper panel, the dataset picker and the formula panel."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable, Sequence
+
+import streamlit as st
+
+from playground.stepper import Stepper
+from playground.targets import Target, get_target, list_targets
+from playground.ui.deeplink import linked
+
+CSV_OPTION = "csv"
+
+
+# ----------------------------------------------------------------------------------
+# Stepper panel
+# ----------------------------------------------------------------------------------
+
+def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
+                  render: Callable[[Stepper], None], *, steps_per_tick: int = 1, max_steps_per_tick: int = 50,
+                  interval: float = 0.6, step_label: str = "Step", max_iterations: int | None = None) -> Stepper:
+    """Step / Play-Pause / Reset / speed controls that drive any ``Stepper``.
+
+    The stepper lives in ``st.session_state[key]`` (one per viewer) and is rebuilt
+    with ``factory()`` whenever ``config`` changes or Reset is pressed. While playing,
+    an ``st.fragment(run_every=interval)`` advances it ``steps per tick`` steps and
+    calls ``render(stepper)``; only that fragment reruns, not the whole page.
+    """
+    state = st.session_state
+    config_key, playing_key = f"{key}__config", f"{key}__playing"
+    if key not in state or state.get(config_key) != config:
+        state[key] = factory()
+        state[config_key] = config
+        state[playing_key] = False
+
+    columns = st.columns([1, 1.3, 1, 2])
+    if columns[0].button(step_label, key=f"{key}__step", width="stretch",
+                         help="Advance by the number of steps per tick."):
+        state[key].step(state.get(f"{key}__speed", steps_per_tick))
+    playing = state[playing_key]
+    if columns[1].button("⏸ Pause" if playing else "▶ Play", key=f"{key}__play", width="stretch"):
+        state[playing_key] = not playing
+    if columns[2].button("↺ Reset", key=f"{key}__reset", width="stretch"):
+        state[key] = factory()
+        state[playing_key] = False
+    speed = columns[3].slider("Steps per tick", 1, max_steps_per_tick, steps_per_tick, key=f"{key}__speed")
+
+    @st.fragment(run_every=interval if state[playing_key] else None)
+    def live() -> None:
+        stepper: Stepper = state[key]
+        if state[playing_key]:
+            done = max_iterations is not None and stepper.iteration >= max_iterations
+            if stepper.stopped or done:
+                state[playing_key] = False
+            else:
+                stepper.step(speed)
+        if stepper.stopped:
+            st.error(stepper.message, icon="⚠️")
+        st.caption(f"Iteration {stepper.iteration}" + (" · playing" if state[playing_key] else ""))
+        render(stepper)
+
+    live()
+    return state[key]
+
+
+# ----------------------------------------------------------------------------------
+# Dataset picker
+# ----------------------------------------------------------------------------------
+
+def dataset_picker(key: str = "data", *, dims: Sequence[int] = (1, 2), default: str | None = None,
+                   label: str = "Data", allow_csv: bool = True) -> Target:
+    """Choose a registry target or upload a CSV; a bad CSV shows why and falls back."""
+    targets = [t for t in list_targets() if t.dim in dims]
+    names = [t.name for t in targets] + ([CSV_OPTION] if allow_csv else [])
+    default = default or names[0]
+
+    def describe(name: str) -> str:
+        if name == CSV_OPTION:
+            return "📄 Your CSV file…"
+        target = get_target(name)
+        return f"{target.label} ({target.dim}D{'' if target.has_log_prob else ', sample-only'})"
+
+    choice = linked(st.selectbox, label, key=key, default=default, options=names, format_func=describe)
+    if choice != CSV_OPTION:
+        return get_target(choice)
+    return _csv_target(key, dims, get_target(default))
+
+
+def _csv_target(key: str, dims: Sequence[int], fallback: Target) -> Target:
+    from playground.data import CSVError, load_csv
+
+    upload = st.file_uploader("CSV with one or two numeric columns (header optional)", type=["csv", "txt"],
+                              key=f"{key}__upload")
+    if upload is None:
+        st.info(f"Upload a file to use your data; showing **{fallback.label}** meanwhile.")
+        return fallback
+    try:
+        target = load_csv(upload.getvalue(), name=upload.name)
+    except CSVError as error:
+        st.error(f"**{upload.name}** cannot be used: {error}", icon="📄")
+        return fallback
+    if target.dim not in dims:
+        st.error(f"This page needs {' or '.join(f'{d}D' for d in dims)} data; the file has {target.dim} column(s).")
+        return fallback
+    for note in target.notes:
+        st.info(note)
+    return target
+
+
+# ----------------------------------------------------------------------------------
+# Formula panel
+# ----------------------------------------------------------------------------------
+
+def format_number(value: Any, digits: int = 4) -> str:
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return f"{value:,}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != 0 and (abs(number) >= 1e5 or abs(number) < 1e-3):
+        return f"{number:.{digits - 1}e}"
+    return f"{number:.{digits}g}"
+
+
+def formula_panel(latex: str, values: dict[str, Any] | None = None, *, title: str | None = None,
+                  try_next: str | None = None) -> None:
+    """The formula behind a figure, its live numbers, and what to try next."""
+    with st.container(border=True):
+        if title:
+            st.markdown(f"**{title}**")
+        st.latex(latex)
+        if values:
+            columns = st.columns(min(len(values), 4))
+            for i, (name, value) in enumerate(values.items()):
+                columns[i % len(columns)].metric(name, format_number(value))
+        if try_next:
+            st.caption(f"**Try next:** {try_next}")

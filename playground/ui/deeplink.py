@@ -1,0 +1,118 @@
+"""Mirror a page's controls in the URL so a link reopens the same view.
+
+Use ``linked(st.slider, "Bandwidth", key="h", default=0.5, min_value=0.01, max_value=3.0)``
+instead of ``st.slider(...)``. On a page's first run the value comes from the URL
+when it is valid (else the default, with a notice); afterwards the widget owns it and
+every change is written back to ``st.query_params``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import streamlit as st
+
+NOTICES_KEY = "_deeplink_notices"
+LINK_SLOT_KEY = "_deeplink_slot"
+PERSIST_PREFIX = "_persist_"
+
+
+def _parse(raw: str, default: Any, kwargs: dict[str, Any]) -> Any:
+    """Turn a query-string value into the widget's type, or raise ValueError."""
+    options = kwargs.get("options")
+    if options is not None:
+        options = list(options)
+        if isinstance(default, (list, tuple)) and not isinstance(default, str):  # multiselect
+            chosen = [part for part in raw.split(",") if part]
+            by_text = {str(o): o for o in options}
+            if not all(part in by_text for part in chosen):
+                raise ValueError(f"{raw!r} is not among the options")
+            return [by_text[part] for part in chosen]
+        for option in options:
+            if str(option) == raw:
+                return option
+        raise ValueError(f"{raw!r} is not one of {', '.join(map(str, options))}")
+    if isinstance(default, bool):
+        lowered = raw.lower()
+        if lowered in ("1", "true", "on", "yes"):
+            return True
+        if lowered in ("0", "false", "off", "no"):
+            return False
+        raise ValueError(f"{raw!r} is not true/false")
+    if isinstance(default, (tuple, list)):
+        parts = raw.split(",")
+        if len(parts) != len(default):
+            raise ValueError(f"{raw!r} needs {len(default)} comma-separated values")
+        value = tuple(_parse(part, item, {}) for part, item in zip(parts, default))
+        for item in value:
+            _check_range(item, kwargs)
+        return value
+    if isinstance(default, int):
+        value = int(raw)
+    elif isinstance(default, float):
+        value = float(raw)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{raw!r} is not a finite number")
+    else:
+        value = raw
+    _check_range(value, kwargs)
+    return value
+
+
+def _check_range(value: Any, kwargs: dict[str, Any]) -> None:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and value < low:
+        raise ValueError(f"{value} is below the minimum {low}")
+    if high is not None and value > high:
+        raise ValueError(f"{value} is above the maximum {high}")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_format(v) for v in value)
+    return str(value)
+
+
+def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, persist: bool = False,
+           **kwargs: Any) -> Any:
+    """Create ``widget`` whose value is mirrored in the URL under ``key``.
+
+    ``persist=True`` keeps the value when the user moves to another page (used for
+    the global seed and projection mode).
+    """
+    state = st.session_state
+    if key not in state:
+        value = state.get(PERSIST_PREFIX + key, default) if persist else default
+        raw = st.query_params.get(key)
+        if raw is not None:
+            try:
+                value = _parse(raw, default, kwargs)
+            except (ValueError, TypeError) as error:
+                state.setdefault(NOTICES_KEY, []).append(
+                    f"The link's value for **{label}** ({error}) was ignored; using {_format(value)}."
+                )
+        state[key] = value
+    result = widget(label, key=key, **kwargs)
+    if persist:
+        state[PERSIST_PREFIX + key] = result
+    st.query_params[key] = _format(result)
+    _refresh_link()
+    return result
+
+
+def _refresh_link() -> None:
+    slot = st.session_state.get(LINK_SLOT_KEY)
+    if slot is None:
+        return
+    base = st.context.url or ""
+    query = urlencode(dict(st.query_params.to_dict()))
+    slot.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
+
+
+def show_notices() -> None:
+    """Show (once) the notices about link values that were ignored."""
+    for notice in st.session_state.pop(NOTICES_KEY, []):
+        st.warning(notice, icon="🔗")

@@ -1,0 +1,61 @@
+"""The pages of the playground, in teaching order.
+
+Pages use Streamlit's ``pages/`` folder (auto-discovery, ordered by the numeric
+prefix); the built-in sidebar list is hidden (``.streamlit/config.toml``) and this
+registry draws the navigation instead, with proper titles. A page appears only once
+its file exists, so there are never placeholder pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # relative to the project root, as st.page_link wants it
+    title: str
+    icon: str
+    summary: str
+    families: tuple[str, ...] = ()  # rows of the home page's model map this page shows
+
+    @property
+    def exists(self) -> bool:
+        return (ROOT / self.path).is_file()
+
+
+HOME = PageInfo("app.py", "Home", "🏠", "What the playground is, the map of generative models, a lecture path.")
+
+# Teaching order: the lecture path goes from sampling to density estimation, latent
+# variables, flows, adversarial training and divergences.
+PLANNED: tuple[PageInfo, ...] = (
+    PageInfo("pages/1_Samplers.py", "Samplers", "🎲",
+             "From pseudo-random bits to Gaussians, mixtures and MCMC.", ("Energy-based",)),
+    PageInfo("pages/2_KDE_vs_GMM.py", "KDE vs GMM", "📊",
+             "Histograms, kernels and mixtures estimating one density, and how each fails.", ()),
+    PageInfo("pages/3_EM_step_through.py", "EM step-through", "🪜",
+             "Expectation-maximisation one half-step at a time.", ()),
+    PageInfo("pages/4_Latent_explorer.py", "AE / VAE latent explorer", "🧭",
+             "From PCA to auto-encoders to VAEs, and what their latent spaces generate.", ("VAE",)),
+    PageInfo("pages/5_Flow_warping.py", "Normalizing-flow warping", "🌊",
+             "Flows as a visible, invertible warping of space.", ("Flows",)),
+    PageInfo("pages/6_GAN_training.py", "GAN training", "⚔️",
+             "Adversarial training in 2D, step by step.", ("GAN",)),
+    PageInfo("pages/7_KL_divergences.py", "Forward vs reverse KL", "↔️",
+             "What the choice of divergence does to a fitted model.", ()),
+)
+
+
+def available_pages() -> list[PageInfo]:
+    """The pages that exist, in teaching order."""
+    return [page for page in PLANNED if page.exists]
+
+
+def page_for_family(family: str) -> PageInfo | None:
+    for page in available_pages():
+        if family in page.families:
+            return page
+    return None

@@ -1,0 +1,107 @@
+"""``setup_page``: page config and the shared sidebar every page calls first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from playground.figures.theme import style_figure
+from playground.ui import deeplink
+from playground.ui.navigation import HOME, available_pages
+
+PROJECTION_CSS = """
+<style>
+/* Projection mode: larger type everywhere, for the back row of a lecture hall. */
+html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
+[data-testid="stWidgetLabel"] p { font-size: 1.15rem; }
+.katex { font-size: 1.5em !important; }
+h1 { font-size: 3rem !important; }
+</style>
+"""
+
+
+@dataclass
+class PageContext:
+    """What a page needs from the shared sidebar."""
+
+    seed: int
+    projection: bool
+    device_label: str
+
+    def show(self, fig: go.Figure, *, key: str | None = None, height: int | None = None) -> None:
+        """Theme a figure for the current mode and draw it full width."""
+        style_figure(fig, self.projection, height=height)
+        st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
+
+    def explain(self, markdown: str, *, title: str = "What is going on here") -> None:
+        """Secondary text: open normally, collapsed in projection mode."""
+        with st.expander(title, expanded=not self.projection):
+            st.markdown(markdown)
+
+
+def _device_label() -> str:
+    # Imported lazily so that the home page never pays for importing torch.
+    from playground.device import device_label
+
+    return device_label()
+
+
+def setup_page(title: str, icon: str = "🧪", *, uses_torch: bool = True) -> PageContext:
+    """Configure the page and draw the shared sidebar; call it first on every page.
+
+    ``uses_torch=False`` (the home page) shows the device without importing torch.
+    """
+    projection_default = st.session_state.get(deeplink.PERSIST_PREFIX + "projection", False)
+    raw = st.query_params.get("projection")
+    wide = projection_default or raw in ("1", "true")
+    st.set_page_config(page_title=f"{title} · Generative-models playground", page_icon=icon,
+                       layout="wide" if wide else "centered", initial_sidebar_state="expanded")
+    with st.sidebar:
+        st.markdown("### 🧪 Generative-models playground")
+        st.page_link(HOME.path, label=HOME.title, icon=HOME.icon)
+        for number, page in enumerate(available_pages(), start=1):
+            st.page_link(page.path, label=f"{number}. {page.title}", icon=page.icon)
+        st.divider()
+        device = _device_label() if uses_torch else _device_label_without_torch()
+        st.markdown(f"**Compute device:** `{device}`")
+        seed = deeplink.linked(st.number_input, "Global seed", key="seed", default=0, persist=True,
+                               min_value=0, max_value=2**31 - 1, step=1,
+                               help="Every random draw on the page derives from this seed: same seed, same picture.")
+        projection = deeplink.linked(st.toggle, "Projection mode", key="projection", default=False, persist=True,
+                                     help="Larger fonts, markers and lines, wide layout, explanations collapsed.")
+        st.markdown("**Link to this view**")
+        st.session_state[deeplink.LINK_SLOT_KEY] = st.empty()
+        deeplink._refresh_link()
+        st.caption("Copy it: it reopens this page with the same controls.")
+    if projection:
+        st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
+    st.title(f"{icon} {title}")
+    deeplink.show_notices()
+    return PageContext(seed=int(seed), projection=bool(projection), device_label=device)
+
+
+def _device_label_without_torch() -> str:
+    """Device name without importing torch (the home page must start fast).
+
+    Once any page has imported torch in this server process, the exact label is used.
+    Before that, the same rule as ``playground.device.pick_device`` is applied to what
+    the machine shows without torch: the override variable, then an NVIDIA device node,
+    then Apple silicon, else the CPU.
+    """
+    import os
+    import platform
+    import sys
+
+    if "torch" in sys.modules:
+        return _device_label()
+    override = os.environ.get("PLAYGROUND_DEVICE", "").strip()
+    if override:
+        return override
+    if os.path.exists("/dev/nvidia0"):
+        return "cuda"
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        return "mps"
+    return "cpu"
