@@ -42,6 +42,19 @@ class PageContext:
             st.markdown(markdown)
 
 
+def _navigation_links() -> None:
+    """The page list. A script run outside the app (AppTest of one file) has no page
+    registry, so links cannot resolve there: the list is then skipped."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(HOME.path, label=HOME.title, icon=HOME.icon)
+        for number, page in enumerate(available_pages(), start=1):
+            st.page_link(page.path, label=f"{number}. {page.title}", icon=page.icon)
+    except StreamlitAPIException:
+        st.caption("Navigation appears when the app runs with `streamlit run app.py`.")
+
+
 def _device_label() -> str:
     # Imported lazily so that the home page never pays for importing torch.
     from playground.device import device_label
@@ -61,9 +74,7 @@ def setup_page(title: str, icon: str = "🧪", *, uses_torch: bool = True) -> Pa
                        layout="wide" if wide else "centered", initial_sidebar_state="expanded")
     with st.sidebar:
         st.markdown("### 🧪 Generative-models playground")
-        st.page_link(HOME.path, label=HOME.title, icon=HOME.icon)
-        for number, page in enumerate(available_pages(), start=1):
-            st.page_link(page.path, label=f"{number}. {page.title}", icon=page.icon)
+        _navigation_links()
         st.divider()
         device = _device_label() if uses_torch else _device_label_without_torch()
         st.markdown(f"**Compute device:** `{device}`")
