@@ -1,0 +1,1 @@
+"""Benchmarks: playground kernels against the peer a user would otherwise pick."""
