@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import special, stats
+from scipy import linalg, special, stats
 
 from playground.seeding import SeedLike, rng
 
@@ -101,7 +101,7 @@ def gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nda
     x = np.asarray(x, dtype=np.float64)
     d = mean.shape[0]
     chol = np.linalg.cholesky(cov)
-    solved = np.linalg.solve(chol, (x - mean).T)  # (d, n)
+    solved = linalg.solve_triangular(chol, (x - mean).T, lower=True)  # (d, n)
     return -0.5 * d * np.log(2 * np.pi) - np.log(np.diag(chol)).sum() - 0.5 * (solved**2).sum(axis=0)
 
 

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-NOTICES_KEY = "_deeplink_notices"
 LINK_SLOT_KEY = "_deeplink_slot"
 PERSIST_PREFIX = "_persist_"
 
@@ -91,9 +90,8 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
             try:
                 value = _parse(raw, default, kwargs)
             except (ValueError, TypeError) as error:
-                state.setdefault(NOTICES_KEY, []).append(
-                    f"The link's value for **{label}** ({error}) was ignored; using {_format(value)}."
-                )
+                st.warning(f"The link's value for **{label}** ({error}) was ignored; using {_format(value)}.",
+                           icon="🔗")
         state[key] = value
     result = widget(label, key=key, **kwargs)
     if persist:
@@ -110,9 +108,3 @@ def _refresh_link() -> None:
     base = st.context.url or ""
     query = urlencode(dict(st.query_params.to_dict()))
     slot.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
-
-
-def show_notices() -> None:
-    """Show (once) the notices about link values that were ignored."""
-    for notice in st.session_state.pop(NOTICES_KEY, []):
-        st.warning(notice, icon="🔗")

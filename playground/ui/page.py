@@ -90,7 +90,6 @@ def setup_page(title: str, icon: str = "🧪", *, uses_torch: bool = True) -> Pa
     if projection:
         st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
     st.title(f"{icon} {title}")
-    deeplink.show_notices()
     return PageContext(seed=int(seed), projection=bool(projection), device_label=device)
 
 

@@ -1,0 +1,98 @@
+"""Shared UI helpers driven through AppTest: deep links, stepper controls, dataset picker."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+
+def _script():
+    import streamlit as st
+
+    from playground.stepper import Stepper
+    from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
+    from playground.ui.deeplink import linked
+    from playground.ui.page import setup_page
+
+    class Counter(Stepper):
+        def __init__(self, start):
+            super().__init__()
+            self.x = float(start)
+
+        def _step(self):
+            self.x = self.x * 2
+            return {"x": self.x}
+
+        def snapshot(self):
+            return {"x": self.x}
+
+    page = setup_page("UI test", "🧪")
+    start = linked(st.slider, "Start", key="start", default=1.0, min_value=0.0, max_value=10.0)
+    kind = linked(st.selectbox, "Kind", key="kind", default="a", options=["a", "b"])
+    target = dataset_picker("data", dims=(2,), default="ring8")
+    st.write(f"target={target.name} kind={kind} seed={page.seed} projection={page.projection}")
+    stepper_panel("ctr", lambda: Counter(start), start, lambda s: st.write(f"x={s.x}"), max_iterations=3)
+    formula_panel(r"x_{t+1} = 2 x_t", {"x": start}, try_next="press Step")
+
+
+def _texts(at):
+    return [m.value for m in at.markdown]
+
+
+def _app(**params) -> AppTest:
+    at = AppTest.from_function(_script, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_link_values_restore_the_controls():
+    at = _app(start="3.0", kind="b", data="moons", seed="42", projection="1")
+    assert not at.exception
+    assert "target=moons kind=b seed=42 projection=True" in _texts(at)
+    assert "x=3.0" in _texts(at)
+
+
+def test_malformed_link_values_fall_back_with_a_notice():
+    at = _app(start="99", kind="zzz", seed="abc", data="nope")
+    assert not at.exception
+    assert "target=ring8 kind=a seed=0 projection=False" in _texts(at)
+    warnings = " ".join(w.value for w in at.warning)
+    for label in ("Start", "Kind", "Global seed", "Data"):
+        assert label in warnings
+
+
+def test_changes_are_written_back_to_the_url():
+    at = _app()
+    at.slider(key="start").set_value(5.0).run()
+    at.selectbox(key="kind").set_value("b").run()
+    assert at.query_params["start"] == "5.0" and at.query_params["kind"] == "b"
+    assert at.query_params["seed"] == "0" and at.query_params["projection"] == "0"
+
+
+def test_step_reset_and_config_change_drive_the_stepper():
+    at = _app()
+    at.button(key="ctr__step").click().run()
+    assert "x=2.0" in _texts(at)
+    at.button(key="ctr__step").click().run()
+    assert "x=4.0" in _texts(at)
+    at.button(key="ctr__reset").click().run()
+    assert "x=1.0" in _texts(at)
+    at.slider(key="start").set_value(2.0).run()  # a new config rebuilds the stepper
+    assert "x=2.0" in _texts(at)
+
+
+def test_play_advances_and_stops_at_the_cap():
+    at = _app()
+    at.slider(key="ctr__speed").set_value(2).run()
+    at.button(key="ctr__play").click().run()
+    assert at.session_state["ctr__playing"]
+    for _ in range(4):  # AppTest does not tick run_every fragments by itself: rerun as a tick would
+        at.run()
+    assert at.session_state["ctr"].iteration >= 3
+    assert not at.session_state["ctr__playing"]  # max_iterations=3 stops the play
+
+
+def test_csv_option_without_upload_keeps_a_target():
+    at = _app(data="csv")
+    assert not at.exception
+    assert any("Upload a file" in i.value for i in at.info)
