@@ -1,0 +1,600 @@
+"""Generative adversarial networks in 2D: the nets, the objectives, and a trainer stepper.
+
+A generator G pushes latent noise z ~ Q forward to samples G(z); a discriminator (or
+critic) D scores points. Training alternates m steps that improve D with one step
+that improves G (lecture 003):
+
+    min_G max_D  E_x[log D(x)] + E_z[log(1 - D(G(z)))]          (original minimax)
+
+The same game is played with other objectives (``OBJECTIVES``): the non-saturating
+generator loss, least squares (Mao et al., 2017), Wasserstein with weight clipping
+(Arjovsky et al., 2017) or a gradient penalty (Gulrajani et al., 2017), and the
+hinge loss (Lim & Ye, 2017). D returns a raw score s(x); for the log-loss objectives
+D(x) = sigmoid(s(x)) is the probability that x is real.
+
+``GANTrainer`` is a ``Stepper``: ``step_discriminator()``, ``step_generator()``,
+``step(n)`` (n full iterations), snapshots every ``snapshot_every`` iterations for a
+history scrubber, and the arrays a figure needs (samples, critic grid, generator
+gradient arrows, the warped latent grid).
+
+>>> import numpy as np
+>>> from playground.targets import get_target
+>>> trainer = GANTrainer(get_target("ring8").sample(512, seed=0), GANConfig(width=16), seed=0, device="cpu")
+>>> sorted(trainer.step(2))[:3]
+['d_fake', 'd_loss', 'd_real']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from playground.device import default_device, to_numpy, to_tensor
+from playground.metrics import mmd, mode_coverage, precision_recall, sliced_wasserstein
+from playground.seeding import derive_seed, torch_generator
+from playground.stepper import Stepper
+
+OBJECTIVES: dict[str, str] = {
+    "minimax": "Original minimax (saturating)",
+    "nonsaturating": "Non-saturating",
+    "least_squares": "Least squares (LSGAN)",
+    "wgan_clip": "WGAN, weight clipping",
+    "wgan_gp": "WGAN-GP, gradient penalty",
+    "hinge": "Hinge",
+}
+PROBABILITY_OBJECTIVES = ("minimax", "nonsaturating")  # D(x) = sigmoid(score) is a probability
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "elu": nn.ELU,
+}
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+NOISES = ("gaussian", "uniform")
+
+
+# ----------------------------------------------------------------------------------
+# Objectives: pure functions of the discriminator's raw scores
+# ----------------------------------------------------------------------------------
+
+def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, objective: str) -> torch.Tensor:
+    """The loss D minimises (the negative of what it maximises), from raw scores s(x).
+
+    minimax / non-saturating: -E log sigmoid(s(x)) - E log(1 - sigmoid(s(G(z))))
+    least squares: 1/2 E (s(x) - 1)^2 + 1/2 E s(G(z))^2
+    WGAN (clip, GP): E s(G(z)) - E s(x)   (the penalty is added separately)
+    hinge: E max(0, 1 - s(x)) + E max(0, 1 + s(G(z)))
+    """
+    if objective in PROBABILITY_OBJECTIVES:
+        # log sigmoid(s) = -softplus(-s) and log(1 - sigmoid(s)) = -softplus(s), computed stably.
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+    if objective == "least_squares":
+        return 0.5 * (real_scores - 1).square().mean() + 0.5 * fake_scores.square().mean()
+    if objective in ("wgan_clip", "wgan_gp"):
+        return fake_scores.mean() - real_scores.mean()
+    if objective == "hinge":
+        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    raise ValueError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+
+
+def generator_loss(fake_scores: torch.Tensor, objective: str) -> torch.Tensor:
+    """The loss G minimises, from D's raw scores on generated samples.
+
+    minimax: E log(1 - sigmoid(s(G(z))))    (saturates when D rejects the samples)
+    non-saturating: -E log sigmoid(s(G(z)))
+    least squares: 1/2 E (s(G(z)) - 1)^2
+    WGAN, hinge: -E s(G(z))
+    """
+    if objective == "minimax":
+        return -F.softplus(fake_scores).mean()
+    if objective == "nonsaturating":
+        return F.softplus(-fake_scores).mean()
+    if objective == "least_squares":
+        return 0.5 * (fake_scores - 1).square().mean()
+    if objective in ("wgan_clip", "wgan_gp", "hinge"):
+        return -fake_scores.mean()
+    raise ValueError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     mixing: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP penalty E_xhat (|grad_x s(xhat)| - 1)^2 at xhat = a x + (1 - a) G(z).
+
+    ``mixing`` holds the weights a ~ U(0, 1), shape (B, 1). The gradient is kept in
+    the graph (create_graph) so that the penalty itself can be differentiated.
+    """
+    interpolates = (mixing * real + (1 - mixing) * fake).requires_grad_(True)
+    scores = critic(interpolates)
+    (gradients,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    return (gradients.norm(dim=1) - 1).square().mean()
+
+
+# ----------------------------------------------------------------------------------
+# Networks
+# ----------------------------------------------------------------------------------
+
+def power_iteration(weight: torch.Tensor, u: torch.Tensor, n_iter: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Refine the top left/right singular vectors (u, v) of ``weight`` by power iteration."""
+    v = F.normalize(weight.T @ u, dim=0)
+    for _ in range(n_iter):
+        v = F.normalize(weight.T @ u, dim=0)
+        u = F.normalize(weight @ v, dim=0)
+    return u, v
+
+
+def spectral_norm_estimate(weight: torch.Tensor, n_iter: int = 50, seed: int = 0) -> float:
+    """The largest singular value of a matrix, by ``n_iter`` power iterations."""
+    generator = torch_generator(seed, weight.device)
+    u = F.normalize(torch.randn(weight.shape[0], generator=generator, device=weight.device), dim=0)
+    u, v = power_iteration(weight, u, n_iter)
+    return float(u @ weight @ v)
+
+
+class SpectralNormLinear(nn.Linear):
+    """A linear layer whose weight is divided by its spectral norm (Miyato et al., 2018).
+
+    sigma(W) is tracked by one power iteration per training forward pass (u, v are
+    buffers); the gradient flows through sigma = u^T W v. In eval mode the stored
+    vectors are used without updating them.
+    """
+
+    def __init__(self, in_features: int, out_features: int, generator: torch.Generator,
+                 device: torch.device | None = None) -> None:
+        super().__init__(in_features, out_features, device=device)
+        u = torch.randn(out_features, generator=generator, device=generator.device)
+        self.register_buffer("u", F.normalize(u.to(device), dim=0))
+        self.register_buffer("v", torch.zeros(in_features, device=device))
+
+    @torch.no_grad()
+    def refresh(self, n_iter: int = 15) -> None:
+        """Run ``n_iter`` power iterations (after the weight is (re)initialised)."""
+        u, v = power_iteration(self.weight, self.u, n_iter)
+        self.u.copy_(u)
+        self.v.copy_(v)
+
+    def sigma(self) -> torch.Tensor:
+        """Current estimate of the spectral norm of the raw weight (differentiable in W)."""
+        if self.training:
+            with torch.no_grad():
+                u, v = power_iteration(self.weight, self.u)
+                self.u.copy_(u)
+                self.v.copy_(v)
+        return self.u @ self.weight @ self.v
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight / self.sigma(), self.bias)
+
+
+def mlp(in_features: int, out_features: int, depth: int, width: int, activation: str, generator: torch.Generator,
+        device: torch.device, spectral_norm: bool = False) -> nn.Sequential:
+    """``depth`` hidden layers of ``width`` units; weights drawn from ``generator`` (PyTorch's default scale)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
+    sizes = [in_features] + [width] * depth + [out_features]
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if spectral_norm:
+            layer = SpectralNormLinear(n_in, n_out, generator, device)
+        else:
+            layer = nn.Linear(n_in, n_out, device=device)
+        bound = 1 / math.sqrt(n_in)  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=generator)
+            layer.bias.uniform_(-bound, bound, generator=generator)
+        if isinstance(layer, SpectralNormLinear):
+            layer.refresh()
+        layers.append(layer)
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+def lipschitz_bound(net: nn.Sequential) -> float:
+    """Upper bound on the Lipschitz constant of an MLP with 1-Lipschitz activations: prod_l sigma(W_l)."""
+    bound = 1.0
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item()
+            if isinstance(layer, SpectralNormLinear):
+                sigma /= float(layer.u @ layer.weight.detach() @ layer.v) or 1.0
+            bound *= sigma
+    return bound
+
+
+def sample_noise(n: int, dim: int, noise: str, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Latent codes z ~ Q: standard Gaussian or uniform on [-1, 1]^dim, shape (n, dim)."""
+    if noise == "gaussian":
+        return torch.randn(n, dim, generator=generator, device=device)
+    if noise == "uniform":
+        return 2 * torch.rand(n, dim, generator=generator, device=device) - 1
+    raise ValueError(f"unknown noise {noise!r}; choose from {', '.join(NOISES)}")
+
+
+# ----------------------------------------------------------------------------------
+# Trainer
+# ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Everything that defines one training run (hashable: the page rebuilds on change)."""
+
+    objective: str = "nonsaturating"
+    latent_dim: int = 2  # 2 lets the page draw the generator manifold
+    noise: str = "gaussian"
+    depth: int = 2  # hidden layers of G
+    width: int = 128
+    activation: str = "relu"
+    d_depth: int = 2
+    d_width: int = 128
+    d_activation: str = "relu"
+    spectral_norm: bool = False  # on D
+    optimizer: str = "adam"
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    d_steps: int = 1  # m: discriminator steps per generator step
+    batch_size: int = 256
+    clip: float = 0.01  # WGAN weight clipping range [-c, c]
+    gp_weight: float = 0.1  # lambda of the gradient penalty (10 in the paper's image setting)
+    snapshot_every: int = 50  # iterations between snapshots for the history scrubber
+    max_snapshots: int = 120  # beyond this, every other snapshot is dropped
+    n_show: int = 1000  # generated / real points drawn and used for the quality metrics
+    grid_resolution: int = 80  # critic heatmap is grid_resolution^2
+    n_arrows: int = 150
+    manifold_lines: int = 15  # latent grid of manifold_lines x manifold_lines
+
+    def validate(self) -> None:
+        """Raise ValueError with a readable message for an unusable configuration."""
+        checks = [
+            (self.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}"),
+            (self.noise in NOISES, f"noise must be one of {', '.join(NOISES)}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.activation in ACTIVATIONS and self.d_activation in ACTIVATIONS, "unknown activation"),
+            (self.latent_dim >= 1, "latent dimension must be at least 1"),
+            (min(self.depth, self.d_depth) >= 1 and min(self.width, self.d_width) >= 1, "nets need a hidden layer"),
+            (self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive"),
+            (self.d_steps >= 1, "D steps per G step must be at least 1"),
+            (self.batch_size >= 2, "batch size must be at least 2"),
+            (self.clip > 0 and self.gp_weight >= 0, "clip must be positive and the penalty weight non-negative"),
+            (self.snapshot_every >= 1 and self.max_snapshots >= 2, "snapshot settings must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """Adam with the GAN betas (0.5, 0.9), RMSprop (WGAN's choice) or plain SGD."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.9))
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def _clone_state(module_or_optimizer: Any) -> Any:
+    state = module_or_optimizer.state_dict()
+
+    def clone(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.detach().clone()
+        if isinstance(value, dict):
+            return {k: clone(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clone(v) for v in value]
+        return value
+
+    return clone(state)
+
+
+class GANTrainer(Stepper):
+    """Alternating GAN training on 2D data, as a ``Stepper``.
+
+    Parameters
+    ----------
+    data : (n, 2) real samples (the training set; a batch is drawn from it each step).
+    config : ``GANConfig``.
+    seed : every random draw (init, batches, noise) derives from it.
+    modes : optional (K, 2) mode centres (mixture targets) for the coverage metric,
+        with ``mode_radius`` the distance that counts as "on the mode".
+    bounds : ((x0, x1), (y0, y1)) box for the critic heatmap; default: data range padded.
+    """
+
+    def __init__(self, data: Any, config: GANConfig | None = None, *, seed: int = 0,
+                 modes: np.ndarray | None = None, mode_radius: float | None = None,
+                 bounds: tuple[tuple[float, float], tuple[float, float]] | None = None,
+                 device: torch.device | str | None = None) -> None:
+        super().__init__()
+        self.config = config = config or GANConfig()
+        config.validate()
+        self.device = torch.device(device) if device is not None else default_device()
+        data = np.asarray(data, dtype=np.float64)
+        if data.ndim != 2 or data.shape[1] != 2 or len(data) < 10:
+            raise ValueError("GAN training needs 2D data with at least 10 rows")
+        if not np.isfinite(data).all():
+            raise ValueError("the data contain NaN or infinite values")
+        # Train in standardised coordinates (one isotropic scale keeps the geometry);
+        # everything returned to the caller is in the data's own units.
+        self.shift = data.mean(axis=0)
+        self.scale = float(data.std()) or 1.0
+        self.data = to_tensor((data - self.shift) / self.scale, self.device)
+        low, high = data.min(axis=0), data.max(axis=0)
+        pad = 0.15 * (high - low) + 1e-6
+        self.bounds = bounds or ((low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1]))
+        self.modes = None if modes is None else np.asarray(modes, dtype=np.float64)
+        self.mode_radius = mode_radius
+        self.seed = int(seed)
+
+        init = torch_generator(derive_seed(seed, "gan-init"), self.device)
+        self.generator = mlp(config.latent_dim, 2, config.depth, config.width, config.activation, init, self.device)
+        self.discriminator = mlp(2, 1, config.d_depth, config.d_width, config.d_activation, init, self.device,
+                                 spectral_norm=config.spectral_norm)
+        self.opt_g = make_optimizer(config.optimizer, self.generator.parameters(), config.lr_g)
+        self.opt_d = make_optimizer(config.optimizer, self.discriminator.parameters(), config.lr_d)
+        self.rng = torch_generator(derive_seed(seed, "gan-train"), self.device)
+        # Fixed draws for the pictures and the metrics, so frames differ only by training.
+        view = torch_generator(derive_seed(seed, "gan-view"), self.device)
+        self.z_show = sample_noise(config.n_show, config.latent_dim, config.noise, view, self.device)
+        real_index = torch.randint(len(self.data), (config.n_show,), generator=view, device=self.device)
+        self.real_show = to_numpy(self.data[real_index]) * self.scale + self.shift
+        self.d_updates = 0
+        self.g_updates = 0
+        self.last: dict[str, float] = {}
+        self.snapshots: list[dict[str, Any]] = []
+        self._checkpoint: dict[str, Any] | None = None
+        self._frame_cache: tuple[int, int, dict[str, Any]] | None = None
+        self._take_snapshot()
+
+    # --- one update of each player ---------------------------------------------------
+    def _real_batch(self) -> torch.Tensor:
+        index = torch.randint(len(self.data), (self.config.batch_size,), generator=self.rng, device=self.device)
+        return self.data[index]
+
+    def _noise(self, n: int) -> torch.Tensor:
+        return sample_noise(n, self.config.latent_dim, self.config.noise, self.rng, self.device)
+
+    def _discriminator_update(self) -> dict[str, float]:
+        """One gradient step on D's objective (plus penalty / clipping); returns its numbers."""
+        config = self.config
+        real = self._real_batch()
+        with torch.no_grad():
+            fake = self.generator(self._noise(config.batch_size))
+        scores = self.discriminator(torch.cat([real, fake]))
+        real_scores, fake_scores = scores[: len(real)], scores[len(real):]
+        loss = discriminator_loss(real_scores, fake_scores, config.objective)
+        numbers = {"d_loss": loss.detach()}
+        if config.objective == "wgan_gp":
+            mixing = torch.rand(len(real), 1, generator=self.rng, device=self.device)
+            penalty = gradient_penalty(self.discriminator, real, fake, mixing)
+            loss = loss + config.gp_weight * penalty
+            numbers["penalty"] = penalty.detach()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        if config.objective == "wgan_clip":
+            with torch.no_grad():
+                for parameter in self.discriminator.parameters():
+                    parameter.clamp_(-config.clip, config.clip)
+        self.d_updates += 1
+        with torch.no_grad():
+            numbers["g_loss"] = generator_loss(fake_scores, config.objective)
+            numbers["d_real"], numbers["d_fake"] = self._score_summary(real_scores, fake_scores)
+        return {k: float(v) for k, v in numbers.items()}
+
+    def _generator_update(self) -> dict[str, float]:
+        """One gradient step on G's objective; returns its loss and gradient norm."""
+        fake_scores = self.discriminator(self.generator(self._noise(self.config.batch_size)))
+        loss = generator_loss(fake_scores, self.config.objective)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.sqrt(sum(p.grad.square().sum() for p in self.generator.parameters()))
+        self.opt_g.step()
+        self.g_updates += 1
+        return {"g_loss": float(loss.detach()), "g_grad_norm": float(grad_norm)}
+
+    def _score_summary(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean D on real and fake: a probability for the log-loss objectives, else the raw score."""
+        if self.config.objective in PROBABILITY_OBJECTIVES:
+            return torch.sigmoid(real_scores).mean(), torch.sigmoid(fake_scores).mean()
+        return real_scores.mean(), fake_scores.mean()
+
+    # --- the Stepper protocol --------------------------------------------------------
+    def _step(self) -> dict[str, float]:
+        phase = getattr(self, "_phase", "both")
+        if phase in ("both", "d"):
+            for _ in range(self.config.d_steps if phase == "both" else 1):
+                self.last.update(self._discriminator_update())
+        if phase in ("both", "g"):
+            self.last.update(self._generator_update())
+        metrics = dict(self.last)
+        metrics.update(d_updates=self.d_updates, g_updates=self.g_updates)
+        if (self.iteration + 1) % self.config.snapshot_every == 0 and self._parameters_finite():
+            metrics.update(self._take_snapshot(self.iteration + 1)["quality"])
+        return metrics
+
+    def step_discriminator(self) -> dict[str, float]:
+        """One discriminator update only (counts as one iteration in the history)."""
+        return self._step_phase("d")
+
+    def step_generator(self) -> dict[str, float]:
+        """One generator update only (counts as one iteration in the history)."""
+        return self._step_phase("g")
+
+    def _step_phase(self, phase: str) -> dict[str, float]:
+        self._phase = phase
+        try:
+            return self.step(1)
+        finally:
+            del self._phase
+
+    def _parameters_finite(self) -> bool:
+        parameters = list(self.generator.parameters()) + list(self.discriminator.parameters())
+        return bool(torch.isfinite(torch.stack([p.sum() for p in parameters])).all())
+
+    def state_is_finite(self) -> bool:
+        return self._parameters_finite()
+
+    def get_state(self) -> dict[str, Any]:
+        """The last good state (nets, optimisers, RNG), refreshed before each step."""
+        self._checkpoint = {
+            "generator": _clone_state(self.generator), "discriminator": _clone_state(self.discriminator),
+            "opt_g": _clone_state(self.opt_g), "opt_d": _clone_state(self.opt_d),
+            "rng": self.rng.get_state(), "d_updates": self.d_updates, "g_updates": self.g_updates,
+            "last": dict(self.last), "snapshots": len(self.snapshots),
+        }
+        return self._checkpoint
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.rng.set_state(state["rng"])
+        self.d_updates, self.g_updates, self.last = state["d_updates"], state["g_updates"], state["last"]
+        del self.snapshots[state["snapshots"]:]
+
+    # --- what the figures need ---------------------------------------------------------
+    def _to_model(self, points: np.ndarray) -> torch.Tensor:
+        return to_tensor((np.asarray(points, dtype=np.float64) - self.shift) / self.scale, self.device)
+
+    def _to_data(self, tensor: torch.Tensor) -> np.ndarray:
+        return to_numpy(tensor).astype(np.float64) * self.scale + self.shift
+
+    def generate(self, n: int, seed: int) -> np.ndarray:
+        """``n`` samples G(z) in data units, from noise drawn with ``seed``."""
+        generator = torch_generator(seed, self.device)
+        with torch.no_grad():
+            return self._to_data(self.generator(sample_noise(n, self.config.latent_dim, self.config.noise,
+                                                             generator, self.device)))
+
+    def critic(self, points: np.ndarray) -> np.ndarray:
+        """D at each point: the probability of "real" (log-loss objectives) or the raw critic score."""
+        self.discriminator.eval()
+        try:
+            with torch.no_grad():
+                scores = self.discriminator(self._to_model(points))[:, 0]
+                if self.config.objective in PROBABILITY_OBJECTIVES:
+                    scores = torch.sigmoid(scores)
+        finally:
+            self.discriminator.train()
+        return to_numpy(scores).astype(np.float64)
+
+    def critic_grid(self, resolution: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(xs, ys, values (resolution, resolution)) of D over the plotting box; values[i, j] at (xs[j], ys[i])."""
+        resolution = resolution or self.config.grid_resolution
+        xs = np.linspace(*self.bounds[0], resolution)
+        ys = np.linspace(*self.bounds[1], resolution)
+        mesh_x, mesh_y = np.meshgrid(xs, ys)
+        values = self.critic(np.stack([mesh_x.ravel(), mesh_y.ravel()], axis=1)).reshape(resolution, resolution)
+        return xs, ys, values
+
+    def generator_gradients(self, latent: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Samples G(z) and the direction each is pushed by G's loss: -d loss_G / d x at x = G(z).
+
+        Both in data units, shapes (n, 2). This is the per-sample force the next
+        generator step applies (before it is pulled back through G's weights).
+        """
+        latent = self.z_show[: self.config.n_arrows] if latent is None else latent
+        with torch.no_grad():
+            samples = self.generator(latent)
+        samples.requires_grad_(True)
+        self.discriminator.eval()
+        try:
+            # Sum, not mean, so each sample's arrow does not shrink with the batch size.
+            loss = generator_loss(self.discriminator(samples), self.config.objective) * len(samples)
+            (gradient,) = torch.autograd.grad(loss, samples)
+        finally:
+            self.discriminator.train()
+            self.discriminator.zero_grad(set_to_none=True)
+        # x_data = shift + scale * x_model, so d loss / d x_data = (d loss / d x_model) / scale.
+        return self._to_data(samples.detach()), -to_numpy(gradient).astype(np.float64) / self.scale
+
+    def manifold(self, lines: int | None = None) -> np.ndarray:
+        """Image of a latent grid through G, (lines, lines, 2) in data units.
+
+        The grid spans [-2, 2]^2 (Gaussian noise) or [-1, 1]^2 (uniform) in the first
+        two latent coordinates; further coordinates are held at 0.
+        """
+        lines = lines or self.config.manifold_lines
+        extent = 2.0 if self.config.noise == "gaussian" else 1.0
+        ticks = torch.linspace(-extent, extent, lines, device=self.device)
+        grid_a, grid_b = torch.meshgrid(ticks, ticks, indexing="ij")
+        latent = torch.zeros(lines * lines, self.config.latent_dim, device=self.device)
+        latent[:, 0] = grid_a.reshape(-1)
+        if self.config.latent_dim > 1:
+            latent[:, 1] = grid_b.reshape(-1)
+        with torch.no_grad():
+            return self._to_data(self.generator(latent)).reshape(lines, lines, 2)
+
+    def quality(self, fake: np.ndarray) -> dict[str, float]:
+        """Quality of ``fake`` against the fixed real set: precision, recall, sliced W2, MMD^2, coverage."""
+        real = self.real_show
+        precision, recall = precision_recall(real, fake, k=5, device=self.device)
+        result = {
+            "precision": precision, "recall": recall,
+            "sliced_w2": sliced_wasserstein(real, fake, n_proj=64, seed=0, device=self.device),
+            "mmd2": mmd(real, fake, bandwidth=0.2 * self.scale, device=self.device),
+        }
+        if self.modes is not None and self.mode_radius is not None:
+            coverage = mode_coverage(fake, self.modes, self.mode_radius, device=self.device)
+            result["modes_covered"] = float(coverage.covered)
+            result["high_quality"] = coverage.high_quality
+        return result
+
+    def frame(self, *, with_quality: bool = True) -> dict[str, Any]:
+        """Everything one picture needs, at the current state (arrays in data units)."""
+        with torch.no_grad():
+            fake = self._to_data(self.generator(self.z_show))
+        xs, ys, values = self.critic_grid()
+        arrow_base, arrow_vector = self.generator_gradients()
+        frame = {
+            "iteration": self.iteration, "real": self.real_show, "fake": fake,
+            "grid_x": xs, "grid_y": ys, "critic": values, "critic_is_probability":
+                self.config.objective in PROBABILITY_OBJECTIVES,
+            "arrow_base": arrow_base, "arrow_vector": arrow_vector, "manifold": self.manifold(),
+        }
+        if with_quality:
+            frame["quality"] = self.quality(fake)
+        return frame
+
+    def _take_snapshot(self, iteration: int = 0) -> dict[str, Any]:
+        frame = self.frame()
+        frame["iteration"] = iteration
+        self.snapshots.append(frame)
+        if len(self.snapshots) > self.config.max_snapshots:
+            # Keep the first and every other one after it: the history thins out evenly.
+            self.snapshots[:] = self.snapshots[:1] + self.snapshots[2::2]
+        return frame
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current frame (cached until the state changes)."""
+        key = (self.iteration, self.d_updates + self.g_updates)
+        if self._frame_cache is None or self._frame_cache[:2] != key:
+            self._frame_cache = (*key, self.frame())
+        return self._frame_cache[2]
+
+
+def trainer_for_target(target: Any, config: GANConfig | None = None, *, seed: int = 0, n_data: int = 5000,
+                       device: torch.device | str | None = None) -> GANTrainer:
+    """A trainer on ``n_data`` samples of a registry target (or a CSV's rows), with its modes when known."""
+    data = getattr(target, "data", None)
+    if data is None or len(data) == 0:
+        data = target.sample(n_data, seed=derive_seed(seed, "gan-data"))
+    modes = radius = None
+    mixture = getattr(target, "mixture", None)
+    if mixture is not None and len(mixture.weights) > 1:
+        modes = mixture.means
+        radius = 3 * float(np.sqrt(np.max(np.linalg.eigvalsh(mixture.covariances))))
+    return GANTrainer(data, config, seed=seed, modes=modes, mode_radius=radius, bounds=tuple(target.bounds),
+                      device=device)
+
+
+def with_overrides(config: GANConfig, **changes: Any) -> GANConfig:
+    """A copy of ``config`` with some fields changed (validated)."""
+    new = replace(config, **changes)
+    new.validate()
+    return new
