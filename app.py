@@ -8,7 +8,7 @@ import streamlit as st
 from playground.ui.navigation import available_pages, page_for_family
 from playground.ui.page import setup_page
 
-page = setup_page("Generative-models playground", "🧪", uses_torch=False)
+page = setup_page("Generative-models playground", ":material/science:", uses_torch=False)
 
 st.markdown(
     "An interactive companion to a course on generative models. Every page turns one "

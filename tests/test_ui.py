@@ -25,7 +25,7 @@ def _script():
         def snapshot(self):
             return {"x": self.x}
 
-    page = setup_page("UI test", "🧪")
+    page = setup_page("UI test")
     start = linked(st.slider, "Start", key="start", default=1.0, min_value=0.0, max_value=10.0)
     kind = linked(st.selectbox, "Kind", key="kind", default="a", options=["a", "b"])
     target = dataset_picker("data", dims=(2,), default="ring8")

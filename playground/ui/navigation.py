@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class PageInfo:
     path: str  # relative to the project root, as st.page_link wants it
     title: str
-    icon: str
+    icon: str  # a Material Symbols name (bundled with Streamlit, so it works offline)
     summary: str
     families: tuple[str, ...] = ()  # rows of the home page's model map this page shows
 
@@ -27,24 +27,24 @@ class PageInfo:
         return (ROOT / self.path).is_file()
 
 
-HOME = PageInfo("app.py", "Home", "🏠", "What the playground is, the map of generative models, a lecture path.")
+HOME = PageInfo("app.py", "Home", ":material/home:", "What the playground is, the map of generative models, a lecture path.")
 
 # Teaching order: the lecture path goes from sampling to density estimation, latent
 # variables, flows, adversarial training and divergences.
 PLANNED: tuple[PageInfo, ...] = (
-    PageInfo("pages/1_Samplers.py", "Samplers", "🎲",
+    PageInfo("pages/1_Samplers.py", "Samplers", ":material/casino:",
              "From pseudo-random bits to Gaussians, mixtures and MCMC.", ("Energy-based",)),
-    PageInfo("pages/2_KDE_vs_GMM.py", "KDE vs GMM", "📊",
+    PageInfo("pages/2_KDE_vs_GMM.py", "KDE vs GMM", ":material/bar_chart:",
              "Histograms, kernels and mixtures estimating one density, and how each fails.", ()),
-    PageInfo("pages/3_EM_step_through.py", "EM step-through", "🪜",
+    PageInfo("pages/3_EM_step_through.py", "EM step-through", ":material/stairs:",
              "Expectation-maximisation one half-step at a time.", ()),
-    PageInfo("pages/4_Latent_explorer.py", "AE / VAE latent explorer", "🧭",
+    PageInfo("pages/4_Latent_explorer.py", "AE / VAE latent explorer", ":material/explore:",
              "From PCA to auto-encoders to VAEs, and what their latent spaces generate.", ("VAE",)),
-    PageInfo("pages/5_Flow_warping.py", "Normalizing-flow warping", "🌊",
+    PageInfo("pages/5_Flow_warping.py", "Normalizing-flow warping", ":material/waves:",
              "Flows as a visible, invertible warping of space.", ("Flows",)),
-    PageInfo("pages/6_GAN_training.py", "GAN training", "⚔️",
+    PageInfo("pages/6_GAN_training.py", "GAN training", ":material/swords:",
              "Adversarial training in 2D, step by step.", ("GAN",)),
-    PageInfo("pages/7_KL_divergences.py", "Forward vs reverse KL", "↔️",
+    PageInfo("pages/7_KL_divergences.py", "Forward vs reverse KL", ":material/compare_arrows:",
              "What the choice of divergence does to a fitted model.", ()),
 )
 

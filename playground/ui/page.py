@@ -62,7 +62,7 @@ def _device_label() -> str:
     return device_label()
 
 
-def setup_page(title: str, icon: str = "🧪", *, uses_torch: bool = True) -> PageContext:
+def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool = True) -> PageContext:
     """Configure the page and draw the shared sidebar; call it first on every page.
 
     ``uses_torch=False`` (the home page) shows the device without importing torch.
@@ -73,7 +73,7 @@ def setup_page(title: str, icon: str = "🧪", *, uses_torch: bool = True) -> Pa
     st.set_page_config(page_title=f"{title} · Generative-models playground", page_icon=icon,
                        layout="wide" if wide else "centered", initial_sidebar_state="expanded")
     with st.sidebar:
-        st.markdown("### 🧪 Generative-models playground")
+        st.markdown("### Generative-models playground")
         _navigation_links()
         st.divider()
         device = _device_label() if uses_torch else _device_label_without_torch()
@@ -89,7 +89,7 @@ def setup_page(title: str, icon: str = "🧪", *, uses_torch: bool = True) -> Pa
         st.caption("Copy it: it reopens this page with the same controls.")
     if projection:
         st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
-    st.title(f"{icon} {title}")
+    st.title(title)
     return PageContext(seed=int(seed), projection=bool(projection), device_label=device)
 
 
