@@ -1,0 +1,571 @@
+"""Normalizing flows: invertible layers with cheap log-determinants, composed into a density.
+
+Every layer obeys one contract (the *normalizing* direction is ``forward``):
+
+* ``forward(x) -> (z, log_det)`` maps data towards the base, with
+  ``log_det = log|det dz/dx|`` per sample, shape ``(n,)``;
+* ``inverse(z) -> x`` is the *generative* direction.
+
+A ``Flow`` composes layers (``layers[0]`` touches the data, the last one the base)
+with a standard normal base ``q`` and gives the change-of-variables density
+
+    log p(x) = log q(F(x)) + sum_l log|det J_l(x)|,        F = f_L o ... o f_1.
+
+Layers: ``ElementwiseAffine`` (a diagonal scaling, as NICE's final layer), ``MonotoneTanh``
+(an elementwise monotone map, the 1D flow), ``AdditiveCoupling`` (NICE, Dinh et al. 2014:
+volume preserving, log_det = 0) and ``AffineCoupling`` (Real-NVP, Dinh et al. 2017).
+
+>>> flow = build_flow("realnvp", dim=2, num_layers=4, hidden=16, seed=0, device="cpu")
+>>> flow.sample(5, seed=1).shape
+torch.Size([5, 2])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from playground.device import default_device, to_numpy, to_tensor
+from playground.seeding import derive_seed, torch_generator
+from playground.stepper import Stepper
+
+FLOW_KINDS = {"nice": "NICE (additive coupling)", "realnvp": "Real-NVP (affine coupling)"}
+LOG_2PI = math.log(2 * math.pi)
+
+
+# ----------------------------------------------------------------------------------
+# The layer contract
+# ----------------------------------------------------------------------------------
+
+class FlowLayer(nn.Module):
+    """One invertible layer: ``forward(x) -> (z, log|det dz/dx|)`` and ``inverse(z) -> x``."""
+
+    label = "layer"
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ElementwiseAffine(FlowLayer):
+    """z = (x - shift) * exp(-log_scale); log|det| = -sum(log_scale). Starts as the identity."""
+
+    label = "scale"
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.shift = nn.Parameter(torch.zeros(dim))
+        self.log_scale = nn.Parameter(torch.zeros(dim))
+
+    @torch.no_grad()
+    def initialize_from_data(self, data: torch.Tensor) -> "ElementwiseAffine":
+        """Standardise: shift = mean, scale = std of the data (so every dataset starts near N(0, I))."""
+        self.shift.copy_(data.mean(0))
+        self.log_scale.copy_(data.std(0).clamp_min(1e-3).log())
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = (x - self.shift) * torch.exp(-self.log_scale)
+        return z, (-self.log_scale.sum()).expand(x.shape[0])
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        return z * torch.exp(self.log_scale) + self.shift
+
+
+class MonotoneTanh(FlowLayer):
+    """Elementwise monotone map: a ramp plus K smooth steps, per dimension.
+
+    F(x) = a x + b + sum_k w_k tanh((x - c_k) / s_k),  a, w_k, s_k > 0,
+    F'(x) = a + sum_k (w_k / s_k) sech^2((x - c_k) / s_k) > 0, so F is a bijection of R.
+    A steep part of F squeezes a little x-interval onto much z-mass: a bump in p(x).
+    The inverse has no closed form; it is found by bisection on a guaranteed bracket.
+    """
+
+    label = "monotone"
+
+    def __init__(self, dim: int, num_steps: int = 8, *, generator: torch.Generator | None = None,
+                 init_identity: bool = True) -> None:
+        super().__init__()
+        centers = torch.linspace(-2.0, 2.0, num_steps).repeat(dim, 1)
+        self.log_slope = nn.Parameter(torch.zeros(dim))
+        self.offset = nn.Parameter(torch.zeros(dim))
+        self.raw_heights = nn.Parameter(torch.full((dim, num_steps), -4.0))  # softplus(-4) = 0.018: nearly flat
+        self.centers = nn.Parameter(centers)
+        self.log_widths = nn.Parameter(torch.full((dim, num_steps), math.log(0.5)))
+        if not init_identity:
+            generator = generator or torch_generator(0)
+            with torch.no_grad():
+                self.raw_heights.copy_(torch.randn(dim, num_steps, generator=generator) - 1.0)
+                self.log_slope.copy_(0.3 * torch.randn(dim, generator=generator))
+                self.offset.copy_(0.3 * torch.randn(dim, generator=generator))
+
+    @classmethod
+    def from_values(cls, slope: float, offset: float, heights: Sequence[float], centers: Sequence[float],
+                    widths: Sequence[float], dtype: torch.dtype = torch.float64) -> "MonotoneTanh":
+        """A 1D map with given slope a, offset b, step heights w_k, centres c_k and widths s_k."""
+        if slope <= 0 or min(widths) <= 0 or min(heights) < 0:
+            raise ValueError("slope and widths must be positive and heights non-negative")
+        layer = cls(1, len(heights)).to(dtype)
+        heights_t = torch.as_tensor(heights, dtype=dtype)
+        with torch.no_grad():
+            layer.log_slope.fill_(math.log(slope))
+            layer.offset.fill_(offset)
+            # inverse softplus; a height of exactly 0 becomes a vanishing step
+            layer.raw_heights.copy_(torch.where(heights_t > 0, heights_t.expm1().clamp_min(1e-300).log(),
+                                                torch.full_like(heights_t, -700.0))[None])
+            layer.centers.copy_(torch.as_tensor(centers, dtype=dtype)[None])
+            layer.log_widths.copy_(torch.as_tensor(widths, dtype=dtype).log()[None])
+        return layer
+
+    def _parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return torch.exp(self.log_slope), functional.softplus(self.raw_heights), torch.exp(-self.log_widths)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        slope, heights, inv_widths = self._parts()
+        steps = torch.tanh((x[:, :, None] - self.centers) * inv_widths)  # (n, d, K)
+        z = slope * x + self.offset + (heights * steps).sum(-1)
+        derivative = slope + (heights * inv_widths * (1 - steps**2)).sum(-1)  # F'(x) > 0
+        return z, torch.log(derivative).sum(1)
+
+    @torch.no_grad()
+    def inverse(self, z: torch.Tensor, iterations: int = 80) -> torch.Tensor:
+        slope, heights, _ = self._parts()
+        reach = heights.sum(-1)  # |F(x) - a x - b| < sum_k w_k, which brackets the root
+        low = (z - self.offset - reach) / slope
+        high = (z - self.offset + reach) / slope
+        for _ in range(iterations):
+            middle = 0.5 * (low + high)
+            too_big = self.forward(middle)[0] > z
+            high = torch.where(too_big, middle, high)
+            low = torch.where(too_big, low, middle)
+        return 0.5 * (low + high)
+
+
+def _mlp(in_dim: int, hidden: int, out_dim: int, generator: torch.Generator, init_identity: bool) -> nn.Sequential:
+    """Conditioner network in -> hidden -> hidden -> out (tanh), initialised from ``generator``.
+
+    With ``init_identity`` the last layer is zero, so its coupling starts as the identity map.
+    """
+    layers = [nn.utils.skip_init(nn.Linear, a, b) for a, b in ((in_dim, hidden), (hidden, hidden), (hidden, out_dim))]
+    with torch.no_grad():
+        for i, linear in enumerate(layers):
+            bound = 1.0 / math.sqrt(linear.in_features)  # PyTorch's default range, from our generator
+            if i == len(layers) - 1 and init_identity:
+                linear.weight.zero_()
+                linear.bias.zero_()
+            else:
+                linear.weight.uniform_(-bound, bound, generator=generator)
+                linear.bias.uniform_(-bound, bound, generator=generator)
+    return nn.Sequential(layers[0], nn.Tanh(), layers[1], nn.Tanh(), layers[2])
+
+
+class _Coupling(FlowLayer):
+    """Shared split/merge of a coupling layer: ``mask`` marks the coordinates kept (conditioned on)."""
+
+    def __init__(self, mask: torch.Tensor) -> None:
+        super().__init__()
+        mask = torch.as_tensor(mask, dtype=torch.bool)
+        if mask.all() or not mask.any():
+            raise ValueError("a coupling mask must keep some coordinates and change the others")
+        self.register_buffer("mask", mask, persistent=False)
+        kept = torch.nonzero(mask).flatten().tolist()
+        changed = torch.nonzero(~mask).flatten().tolist()
+        self.kept_count, self.changed_count = len(kept), len(changed)
+        self._kept = self._selector(kept, "_kept_index")
+        self._changed = self._selector(changed, "_changed_index")
+        dim = mask.numel()
+        # Merge: concatenate in (kept, changed) or (changed, kept) order when that is already sorted.
+        self._kept_first = kept + changed == list(range(dim))
+        self._changed_first = changed + kept == list(range(dim))
+        self.register_buffer("_unpermute", torch.argsort(torch.tensor(kept + changed)), persistent=False)
+
+    def _selector(self, positions: list[int], name: str) -> slice | None:
+        if positions == list(range(positions[0], positions[-1] + 1)):
+            return slice(positions[0], positions[-1] + 1)  # contiguous: a view, no copy
+        self.register_buffer(name, torch.tensor(positions), persistent=False)
+        return None
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        kept = x[:, self._kept] if self._kept is not None else x.index_select(1, self._kept_index)
+        changed = x[:, self._changed] if self._changed is not None else x.index_select(1, self._changed_index)
+        return kept, changed
+
+    def merge(self, kept: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
+        if self._kept_first:
+            return torch.cat([kept, changed], 1)
+        if self._changed_first:
+            return torch.cat([changed, kept], 1)
+        return torch.cat([kept, changed], 1).index_select(1, self._unpermute)
+
+
+class AdditiveCoupling(_Coupling):
+    """NICE additive coupling. Generative: x_B = z_B + v(z_A); normalizing: z_B = x_B - v(x_A).
+
+    The Jacobian is triangular with unit diagonal: log|det| = 0 (volume preserving).
+    """
+
+    label = "NICE"
+
+    def __init__(self, mask: torch.Tensor, hidden: int = 64, *, generator: torch.Generator | None = None,
+                 init_identity: bool = True) -> None:
+        super().__init__(mask)
+        self.shift_net = _mlp(self.kept_count, hidden, self.changed_count, generator or torch_generator(0),
+                              init_identity)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        kept, changed = self.split(x)
+        return self.merge(kept, changed - self.shift_net(kept)), x.new_zeros(x.shape[0])
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        kept, changed = self.split(z)
+        return self.merge(kept, changed + self.shift_net(kept))
+
+
+class AffineCoupling(_Coupling):
+    """Real-NVP affine coupling. Generative: x_B = z_B * exp(u(z_A)) + v(z_A);
+    normalizing: z_B = (x_B - v(x_A)) * exp(-u(x_A)), log|det dz/dx| = -sum_j u_j(x_A).
+
+    ``scale_bound`` softly limits the log-scale, u = b tanh(u_raw / b), a common guard
+    against exploding scales; ``None`` uses the raw exponential of the paper.
+    """
+
+    label = "Real-NVP"
+
+    def __init__(self, mask: torch.Tensor, hidden: int = 64, *, scale_bound: float | None = 3.0,
+                 generator: torch.Generator | None = None, init_identity: bool = True) -> None:
+        super().__init__(mask)
+        self.scale_bound = scale_bound
+        self.scale_shift_net = _mlp(self.kept_count, hidden, 2 * self.changed_count,
+                                    generator or torch_generator(0), init_identity)
+
+    def log_scale_and_shift(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """u(x_A) (bounded when ``scale_bound`` is set) and v(x_A)."""
+        log_scale, shift = self.scale_shift_net(kept).chunk(2, dim=1)
+        if self.scale_bound is not None:
+            log_scale = self.scale_bound * torch.tanh(log_scale / self.scale_bound)
+        return log_scale, shift
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        kept, changed = self.split(x)
+        log_scale, shift = self.log_scale_and_shift(kept)
+        return self.merge(kept, (changed - shift) * torch.exp(-log_scale)), -log_scale.sum(1)
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        kept, changed = self.split(z)
+        log_scale, shift = self.log_scale_and_shift(kept)
+        return self.merge(kept, changed * torch.exp(log_scale) + shift)
+
+
+def alternating_masks(dim: int, count: int) -> list[torch.Tensor]:
+    """Coupling masks that swap roles layer after layer (even/odd coordinates), so every
+    coordinate gets transformed: in 2D, keep x1 / change x2, then keep x2 / change x1."""
+    if dim < 2:
+        raise ValueError("coupling layers need at least 2 dimensions")
+    parity = torch.arange(dim) % 2 == 0
+    return [parity if i % 2 == 0 else ~parity for i in range(count)]
+
+
+# ----------------------------------------------------------------------------------
+# Base distribution and the composed flow
+# ----------------------------------------------------------------------------------
+
+class StandardNormal(nn.Module):
+    """The base q = N(0, I_d)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return -0.5 * (z**2).sum(1) - 0.5 * self.dim * LOG_2PI
+
+    def sample(self, n: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        return torch.randn(n, self.dim, generator=generator, device=device, dtype=dtype)
+
+
+class Flow(nn.Module):
+    """F = f_L o ... o f_1 (normalizing) with base q: log p(x) = log q(F(x)) + sum_l log|det J_l|."""
+
+    def __init__(self, layers: Sequence[FlowLayer], dim: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.dim = dim
+        self.base = StandardNormal(dim)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalizing direction: z = F(x) and log|det dF/dx| per sample."""
+        log_det = None
+        for layer in self.layers:
+            x, layer_log_det = layer(x)
+            log_det = layer_log_det if log_det is None else log_det + layer_log_det
+        return x, log_det
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        """Generative direction: x = F^{-1}(z) = f_1^{-1} o ... o f_L^{-1}(z)."""
+        for layer in reversed(self.layers):
+            z = layer.inverse(z)
+        return z
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) by the change of variables, shape (n,)."""
+        z, log_det = self(x)
+        return self.base.log_prob(z) + log_det
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int) -> torch.Tensor:
+        """Draw z ~ N(0, I) with ``seed`` and push it through the generative direction."""
+        generator = torch_generator(seed, self.device)
+        return self.inverse(self.base.sample(int(n), generator, self.device, self.dtype))
+
+    @torch.no_grad()
+    def trace(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Normalizing trace: stages [x, f_1(x), ..., F(x)] and each layer's log|det| (n,)."""
+        stages, log_dets = [x], []
+        for layer in self.layers:
+            x, layer_log_det = layer(x)
+            stages.append(x)
+            log_dets.append(layer_log_det)
+        return stages, log_dets
+
+    @torch.no_grad()
+    def trace_inverse(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """Generative trace: stages [z, f_L^{-1}(z), ..., F^{-1}(z)]."""
+        stages = [z]
+        for layer in reversed(self.layers):
+            z = layer.inverse(z)
+            stages.append(z)
+        return stages
+
+
+def build_flow(kind: str, dim: int = 2, num_layers: int = 6, hidden: int = 64, *, seed: int = 0,
+               data: np.ndarray | torch.Tensor | None = None, scale_bound: float | None = 3.0,
+               num_steps: int = 8, init_identity: bool = True, device: torch.device | str | None = None,
+               dtype: torch.dtype = torch.float32) -> Flow:
+    """A flow of ``kind`` ("nice", "realnvp" or "monotone"), seeded, on ``device``.
+
+    The data-side layer is an ``ElementwiseAffine`` (standardised on ``data`` when given),
+    then ``num_layers`` couplings with alternating masks (or monotone layers).
+    """
+    generator = torch_generator(derive_seed(seed, "flow-init", kind))
+    layers: list[FlowLayer] = [ElementwiseAffine(dim)]
+    if kind == "monotone":
+        layers += [MonotoneTanh(dim, num_steps, generator=generator, init_identity=init_identity)
+                   for _ in range(num_layers)]
+    elif kind in ("nice", "realnvp"):
+        for mask in alternating_masks(dim, num_layers):
+            if kind == "nice":
+                layers.append(AdditiveCoupling(mask, hidden, generator=generator, init_identity=init_identity))
+            else:
+                layers.append(AffineCoupling(mask, hidden, scale_bound=scale_bound, generator=generator,
+                                             init_identity=init_identity))
+    else:
+        raise ValueError(f"unknown flow kind {kind!r}; use one of nice, realnvp, monotone")
+    flow = Flow(layers, dim).to(dtype)
+    if data is not None:
+        layers[0].initialize_from_data(to_tensor(data, torch.device("cpu"), dtype))
+    return flow.to(device or default_device())
+
+
+# ----------------------------------------------------------------------------------
+# Training by maximum likelihood, as a stepper
+# ----------------------------------------------------------------------------------
+
+class FlowTrainer(Stepper):
+    """Maximum likelihood: minimise NLL = -mean log p(x) over minibatches with Adam.
+
+    Guard: a non-finite loss (a known failure of Real-NVP's exponential scales) raises
+    before any update; the parameters are then rolled back to the step before, the last
+    ones that gave a finite loss.
+    """
+
+    def __init__(self, flow: Flow, data: np.ndarray | torch.Tensor, *, learning_rate: float = 5e-3,
+                 batch_size: int = 256, seed: int = 0) -> None:
+        super().__init__()
+        self.flow = flow
+        self.data = to_tensor(data, flow.device, flow.dtype)
+        self.batch_size = int(min(batch_size, len(self.data)))
+        self.learning_rate = float(learning_rate)
+        self.parameters = [p for p in flow.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(self.parameters, lr=self.learning_rate)
+        self._previous = [p.detach().clone() for p in self.parameters]
+        self._batches = torch_generator(derive_seed(seed, "flow-batches"), flow.device)
+
+    def _step(self) -> dict[str, float]:
+        index = torch.randint(len(self.data), (self.batch_size,), generator=self._batches, device=self.data.device)
+        loss = -self.flow.log_prob(self.data[index]).mean()
+        nll = loss.item()
+        if not math.isfinite(nll):
+            raise FloatingPointError("the negative log-likelihood became NaN or infinite")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch._foreach_copy_(self._previous, [p.detach() for p in self.parameters])
+        self.optimizer.step()
+        return {"nll": nll}
+
+    # The guard's state: parameters before the last update (copied in place, no deep copy).
+    def get_state(self) -> None:
+        return None
+
+    def set_state(self, state: None) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_([p.detach() for p in self.parameters], self._previous)
+        self.optimizer.state.clear()
+
+    def state_is_finite(self) -> bool:
+        return True  # checked in _step: the loss is finite before every update
+
+    @torch.no_grad()
+    def nll(self, data: np.ndarray | torch.Tensor | None = None) -> float:
+        """Mean negative log-likelihood (nats) on ``data`` (default: the training data)."""
+        data = self.data if data is None else to_tensor(data, self.flow.device, self.flow.dtype)
+        return float(-self.flow.log_prob(data).mean())
+
+    def snapshot(self) -> dict[str, object]:
+        return {"iteration": self.iteration, "flow": self.flow, "nll": self.history[-1]["nll"] if self.history else None}
+
+
+def make_trainer(kind: str, data: np.ndarray, *, num_layers: int = 6, hidden: int = 64,
+                 learning_rate: float = 5e-3, batch_size: int = 256, seed: int = 0,
+                 scale_bound: float | None = 3.0, num_steps: int = 8,
+                 device: torch.device | str | None = None) -> FlowTrainer:
+    """A seeded flow standardised on ``data`` and its maximum-likelihood trainer."""
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim == 1:
+        data = data[:, None]
+    flow = build_flow(kind, data.shape[1], num_layers, hidden, seed=seed, data=data, scale_bound=scale_bound,
+                      num_steps=num_steps, device=device)
+    return FlowTrainer(flow, data, learning_rate=learning_rate, batch_size=batch_size, seed=seed)
+
+
+# ----------------------------------------------------------------------------------
+# Views: what the pictures need, as numpy
+# ----------------------------------------------------------------------------------
+
+def change_of_variables_1d(layer: FlowLayer, x: np.ndarray) -> dict[str, np.ndarray]:
+    """For a 1D map F: z = F(x), F'(x), base density q(F(x)) and p(x) = q(F(x)) |F'(x)|."""
+    x_t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(-1, 1))
+    layer = layer.to(torch.float64).cpu()
+    with torch.no_grad():
+        z, log_det = layer(x_t)
+    z = z[:, 0].numpy()
+    derivative = np.exp(log_det.numpy())
+    base = np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    return {"x": np.asarray(x, dtype=np.float64).ravel(), "z": z, "derivative": derivative, "base_density": base,
+            "density": base * derivative}
+
+
+@dataclass
+class FlowView1D:
+    """A 1D flow on a grid: x, z = F(x), F'(x) and the model density p(x)."""
+
+    x: np.ndarray
+    z: np.ndarray
+    derivative: np.ndarray
+    density: np.ndarray
+
+
+@torch.no_grad()
+def view_1d(flow: Flow, bounds: tuple[float, float], resolution: int = 400) -> FlowView1D:
+    """Evaluate a 1D flow on ``resolution`` points of ``bounds``."""
+    x = np.linspace(bounds[0], bounds[1], resolution)
+    z, log_det = flow(to_tensor(x[:, None], flow.device, flow.dtype))
+    log_density = flow.base.log_prob(z) + log_det
+    return FlowView1D(x=x, z=to_numpy(z)[:, 0], derivative=np.exp(to_numpy(log_det)),
+                      density=np.exp(to_numpy(log_density)))
+
+
+def grid_lines(bounds: Sequence[tuple[float, float]], lines: int = 13, points: int = 60) -> np.ndarray:
+    """A square grid drawn as polylines: shape (2 * lines, points, 2) (vertical lines, then horizontal)."""
+    (x_low, x_high), (y_low, y_high) = bounds
+    along_x, along_y = np.linspace(x_low, x_high, points), np.linspace(y_low, y_high, points)
+    vertical = [np.stack([np.full(points, c), along_y], 1) for c in np.linspace(x_low, x_high, lines)]
+    horizontal = [np.stack([along_x, np.full(points, c)], 1) for c in np.linspace(y_low, y_high, lines)]
+    return np.stack(vertical + horizontal)
+
+
+@dataclass
+class FlowView2D:
+    """Everything the 2D pictures show, layer by layer (numpy, float32 for compact figures).
+
+    ``generative_*`` stages go z -> x (index 0 = base), ``normalizing_*`` stages x -> z.
+    Grid stages have shape (lines, points, 2); point stages (n, 2).
+    """
+
+    layer_labels: list[str]
+    generative_points: list[np.ndarray]
+    generative_grid: list[np.ndarray]
+    normalizing_points: list[np.ndarray]
+    normalizing_grid: list[np.ndarray]
+    layer_log_dets: np.ndarray  # (L,) mean over the data of each layer's log|det J_l|
+    mean_log_base: float  # mean log q(F(x)) over the data
+    density_axes: tuple[np.ndarray, np.ndarray]
+    density: np.ndarray  # (ny, nx) model density on the grid
+    invertibility_error: float  # max |F^{-1}(F(x)) - x| over data and samples
+
+    @property
+    def mean_log_likelihood(self) -> float:
+        return self.mean_log_base + float(self.layer_log_dets.sum())
+
+    @property
+    def mass_in_view(self) -> float:
+        """Riemann sum of the density over the plotted box (close to 1 if the box holds the mass)."""
+        x_axis, y_axis = self.density_axes
+        return float(np.trapezoid(np.trapezoid(self.density, x_axis, axis=1), y_axis))
+
+
+def _stack_stages(stages: list[torch.Tensor], shape: tuple[int, ...]) -> list[np.ndarray]:
+    return [to_numpy(s).astype(np.float32).reshape(shape) for s in stages]
+
+
+@torch.no_grad()
+def view_2d(flow: Flow, data: np.ndarray, bounds: Sequence[tuple[float, float]], *, seed: int = 0,
+            n_samples: int = 500, resolution: int = 90, base_box: float = 2.5) -> FlowView2D:
+    """Traces of samples, data and grids through every layer, per-layer log-dets and the density."""
+    device, dtype = flow.device, flow.dtype
+    data_t = to_tensor(data, device, dtype)
+
+    base_points = flow.base.sample(n_samples, torch_generator(derive_seed(seed, "view-samples"), device), device, dtype)
+    generative_points = flow.trace_inverse(base_points)
+    base_grid = grid_lines(((-base_box, base_box), (-base_box, base_box)))
+    generative_grid = flow.trace_inverse(to_tensor(base_grid.reshape(-1, 2), device, dtype))
+
+    normalizing_points, log_dets = flow.trace(data_t)
+    data_grid = grid_lines(bounds)
+    normalizing_grid, _ = flow.trace(to_tensor(data_grid.reshape(-1, 2), device, dtype))
+
+    x_axis = np.linspace(bounds[0][0], bounds[0][1], resolution)
+    y_axis = np.linspace(bounds[1][0], bounds[1][1], resolution)
+    mesh = np.stack([g.ravel() for g in np.meshgrid(x_axis, y_axis, indexing="xy")], 1)
+    density = np.exp(to_numpy(flow.log_prob(to_tensor(mesh, device, dtype)))).reshape(resolution, resolution)
+
+    round_trip = torch.cat([flow.inverse(normalizing_points[-1]) - data_t,
+                            flow(generative_points[-1])[0] - base_points])
+    grid_shape = (base_grid.shape[0], base_grid.shape[1], 2)
+    return FlowView2D(
+        layer_labels=[layer.label for layer in flow.layers],
+        generative_points=_stack_stages(generative_points, (-1, 2)),
+        generative_grid=_stack_stages(generative_grid, grid_shape),
+        normalizing_points=_stack_stages(normalizing_points, (-1, 2)),
+        normalizing_grid=_stack_stages(normalizing_grid, grid_shape),
+        layer_log_dets=np.array([float(ld.mean()) for ld in log_dets]),
+        mean_log_base=float(flow.base.log_prob(normalizing_points[-1]).mean()),
+        density_axes=(x_axis, y_axis),
+        density=density,
+        invertibility_error=float(round_trip.abs().max()),
+    )
