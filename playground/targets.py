@@ -106,12 +106,23 @@ def gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nda
 
 
 def mixture_log_prob(x: np.ndarray, params: MixtureParams) -> np.ndarray:
-    """log sum_k w_k N(x; mu_k, Sigma_k), computed with log-sum-exp."""
-    per_component = np.stack(
-        [np.log(w) + gaussian_log_pdf(x, m, c) for w, m, c in zip(params.weights, params.means, params.covariances)],
-        axis=1,
-    )
-    return special.logsumexp(per_component, axis=1)
+    """log sum_k w_k N(x; mu_k, Sigma_k), all components at once, with log-sum-exp.
+
+    With Sigma_k = L_k L_k^T: log N = -d/2 log 2 pi - sum log diag L_k - |L_k^{-1}(x - mu_k)|^2 / 2.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n_components, d = params.means.shape
+    chol = np.linalg.cholesky(params.covariances)  # (K, d, d)
+    inv_chol = np.linalg.inv(chol)  # (K, d, d), lower triangular
+    # (x - mu_k) mapped by L_k^{-1}, as x L^{-T} - mu L^{-T}: one matrix product for all k
+    projected = x @ inv_chol.transpose(2, 0, 1).reshape(d, n_components * d)  # [n, k*d + j]
+    shift = np.einsum("kij,kj->ki", inv_chol, params.means).reshape(-1)
+    whitened = (projected - shift).reshape(len(x), n_components, d)
+    log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    per_component = (np.log(params.weights) - 0.5 * d * np.log(2 * np.pi) - log_det
+                     - 0.5 * np.einsum("nkd,nkd->nk", whitened, whitened))
+    top = per_component.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(per_component - top).sum(axis=1))
 
 
 def mixture_sample(n: int, params: MixtureParams, generator: np.random.Generator) -> np.ndarray:
