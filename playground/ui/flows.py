@@ -1,0 +1,239 @@
+"""Sections of the flow-warping page: widgets -> playground.flows -> figures."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from playground.figures.flows import (
+    change_of_variables_figure,
+    density_heatmap_figure,
+    flow_1d_fit_figure,
+    log_det_figure,
+    nll_curve_figure,
+    position_colors,
+)
+from playground.figures.flows import warping_figure
+from playground.flows import FLOW_KINDS, FlowTrainer, MonotoneTanh, change_of_variables_1d, make_trainer, view_1d, view_2d
+from playground.seeding import derive_seed
+from playground.targets import SampleOnlyError, Target
+from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
+from playground.ui.deeplink import linked
+from playground.ui.page import PageContext
+
+TRAIN_POINTS = 2000  # training sample drawn from a registry target
+VIEW_POINTS = 500  # points pushed through the layers in the warping view
+LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
+MIN_ROWS = 20
+
+
+def _data_for(target: Target, seed: int, limit: int = TRAIN_POINTS) -> np.ndarray:
+    """The training data: a seeded sample of a registry target, or (up to ``limit``) rows of a CSV."""
+    data = getattr(target, "data", None)
+    if data is not None and len(data) <= limit:
+        return np.asarray(data, dtype=np.float64)
+    return target.sample(limit, seed=derive_seed(seed, "flow-data", target.name))
+
+
+def _fingerprint(data: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]
+
+
+def _enough_rows(data: np.ndarray) -> bool:
+    if len(data) < MIN_ROWS:
+        st.error(f"Only {len(data)} data rows: a flow needs at least {MIN_ROWS} to be trained. "
+                 "Pick another dataset or upload more rows.")
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------------
+# 1 · The change of variables in 1D
+# ----------------------------------------------------------------------------------
+
+def change_of_variables_section(page: PageContext) -> None:
+    """Shape a monotone map F and watch the induced density p(x) = q(F(x)) |F'(x)|."""
+    columns = st.columns(5)
+    with columns[0]:
+        slope = linked(st.slider, "Slope a", key="a", default=0.5, min_value=0.1, max_value=3.0, step=0.05,
+                       help="The ramp a·x: a small slope stretches x-space, spreading the density out.")
+    with columns[1]:
+        height = linked(st.slider, "Step height w", key="w", default=1.5, min_value=0.0, max_value=4.0, step=0.1,
+                        help="How much z-mass the step squeezes into a short x-interval: a bump in p(x).")
+    with columns[2]:
+        center = linked(st.slider, "Step centre c", key="c", default=1.0, min_value=-3.0, max_value=3.0, step=0.1)
+    with columns[3]:
+        width = linked(st.slider, "Step width s", key="s", default=0.5, min_value=0.1, max_value=2.0, step=0.05,
+                       help="A narrow step is steep: |F'| is large there, so the density is tall and thin.")
+    with columns[4]:
+        probe = linked(st.slider, "Probe x₀", key="x0", default=1.0, min_value=-5.0, max_value=5.0, step=0.1)
+
+    layer = MonotoneTanh.from_values(slope, 0.0, heights=[height], centers=[center], widths=[width])
+    x = np.linspace(-6.0, 6.0, 601)
+    view = change_of_variables_1d(layer, x)
+    at_probe = change_of_variables_1d(layer, np.array([probe]))
+    figure_column, formula_column = st.columns([2.2, 1])
+    with figure_column:
+        page.show(change_of_variables_figure(view["x"], view["z"], view["base_density"], view["derivative"],
+                                             view["density"], probe), key="cov_fig")
+    with formula_column:
+        formula_panel(
+            r"p(x) = q\big(F(x)\big)\,\left|F'(x)\right|,\quad F(x) = a\,x + w \tanh\!\frac{x - c}{s}",
+            {"F(x₀)": float(at_probe["z"][0]), "F′(x₀)": float(at_probe["derivative"][0]),
+             "q(F(x₀))": float(at_probe["base_density"][0]), "p(x₀)": float(at_probe["density"][0]),
+             "∫ p(x) dx": float(np.trapezoid(view["density"], view["x"]))},
+            title="Change of variables at the probe",
+            try_next="make the step narrow (s → 0.1): F gets steep there, |F′| is large and the density "
+                     "piles up; then set w = 0: F is a straight line and p(x) is just a rescaled Gaussian.",
+        )
+
+
+# ----------------------------------------------------------------------------------
+# 2 · A 1D flow trained by maximum likelihood
+# ----------------------------------------------------------------------------------
+
+def flow_1d_section(page: PageContext) -> None:
+    """Fit a monotone 1D flow to a 1D target or CSV column by maximum likelihood."""
+    picker_column, steps_column = st.columns([2, 1])
+    with picker_column:
+        target = dataset_picker("d1", dims=(1,), default="three_bumps", label="1D data")
+    with steps_column:
+        num_steps = linked(st.slider, "Steps K in F", key="k1", default=8, min_value=1, max_value=16,
+                           help="F(x) = a x + b + Σₖ wₖ tanh((x − cₖ)/sₖ): each step can make one bump.")
+    data = _data_for(target, page.seed)
+    if not _enough_rows(data):
+        return
+    config = ("flow1d", target.label, _fingerprint(data), num_steps, page.seed)
+
+    def factory() -> FlowTrainer:
+        return make_trainer("monotone", data, num_layers=1, num_steps=num_steps, learning_rate=2e-2,
+                            batch_size=256, seed=page.seed)
+
+    low, high = target.bounds[0]
+
+    def render(trainer: FlowTrainer) -> None:
+        view = view_1d(trainer.flow, (low, high))
+        true_density = _true_density(target, view.x)
+        figure_column, formula_column = st.columns([2.2, 1])
+        with figure_column:
+            page.show(flow_1d_fit_figure(view.x, view.density, view.z, data, true_density), key="fit1d_fig",
+                      height=430)
+        with formula_column:
+            values = {"NLL (nats)": trainer.nll(), "∫ p(x) dx": float(np.trapezoid(view.density, view.x))}
+            if true_density is not None:
+                values["true NLL"] = float(-np.mean(target.log_prob(data)))
+            formula_panel(
+                r"\mathrm{NLL} = -\frac{1}{n}\sum_i \Big[\log q\big(F(x_i)\big) + \log F'(x_i)\Big]",
+                values, title="Maximum likelihood",
+                try_next="compare K = 1 with K = 8 on the three bumps: one step makes one bump.")
+        page.show(nll_curve_figure(trainer.metric("nll")), key="nll1d_fig", height=260)
+
+    stepper_panel("flow1d", factory, config, render, steps_per_tick=20, max_steps_per_tick=100, interval=0.5,
+                  max_iterations=3000)
+
+
+def _true_density(target: Target, x: np.ndarray) -> np.ndarray | None:
+    try:
+        return np.exp(target.log_prob(x[:, None]))
+    except SampleOnlyError:
+        return None
+
+
+# ----------------------------------------------------------------------------------
+# 3 · 2D flows: NICE and Real-NVP, trained live, warping shown layer by layer
+# ----------------------------------------------------------------------------------
+
+def flow_2d_controls() -> dict:
+    """The model, data-independent controls of the 2D flow."""
+    columns = st.columns([1.4, 1, 1, 1.2])
+    with columns[0]:
+        kind = linked(st.radio, "Coupling", key="kind", default="realnvp", options=list(FLOW_KINDS),
+                      format_func=FLOW_KINDS.get, horizontal=True)
+    with columns[1]:
+        num_layers = linked(st.slider, "Coupling layers", key="L", default=6, min_value=1, max_value=12)
+    with columns[2]:
+        hidden = linked(st.select_slider, "Hidden width", key="h", default=32, options=[8, 16, 32, 64, 128])
+    with columns[3]:
+        learning_rate = linked(st.select_slider, "Learning rate", key="lr", default=1e-2, options=LEARNING_RATES,
+                               help="Very large rates make Real-NVP's exponential scales blow up: the "
+                                    "stepper stops and keeps the last good state.")
+    bounded = kind == "nice" or linked(
+        st.toggle, "Soft-bound Real-NVP scales (u = 3 tanh(u/3))", key="bound", default=True,
+        help="Off: the raw exp(u) of the paper, which can overflow with a large learning rate.")
+    return {"kind": kind, "num_layers": num_layers, "hidden": hidden, "learning_rate": learning_rate,
+            "scale_bound": 3.0 if bounded else None}
+
+
+def flow_2d_section(page: PageContext) -> None:
+    """Train NICE / Real-NVP on 2D data and show the warping, density and log-determinants."""
+    model = flow_2d_controls()
+    target = dataset_picker("d2", dims=(2,), default="moons", label="2D data")
+    data = _data_for(target, page.seed)
+    if not _enough_rows(data):
+        return
+    stages = model["num_layers"] + 1  # the data-side scale layer, then the couplings
+    view_columns = st.columns([1.2, 2])
+    with view_columns[0]:
+        direction = linked(st.radio, "Direction", key="dir", default="generative",
+                           options=["generative", "normalizing"], horizontal=True,
+                           format_func={"generative": "generative z → x", "normalizing": "normalizing x → z"}.get)
+    with view_columns[1]:
+        if st.session_state.get("layer", 0) > stages:
+            st.session_state["layer"] = stages
+        layer = linked(st.slider, "Layers applied", key="layer", default=stages, min_value=0, max_value=stages,
+                       help="0 = the starting cloud; each step applies one more layer (▶ in the figure animates).")
+    config = ("flow2d", tuple(sorted(model.items())), target.label, _fingerprint(data), page.seed)
+
+    def factory() -> FlowTrainer:
+        return make_trainer(model["kind"], data, num_layers=model["num_layers"], hidden=model["hidden"],
+                            learning_rate=model["learning_rate"], batch_size=256, seed=page.seed,
+                            scale_bound=model["scale_bound"])
+
+    def render(trainer: FlowTrainer) -> None:
+        _render_2d(page, trainer, data, target, direction, layer)
+
+    stepper_panel("flow2d", factory, config, render, steps_per_tick=10, max_steps_per_tick=60, interval=0.6,
+                  max_iterations=5000)
+
+
+def _stage_labels(labels: list[str], direction: str) -> list[str]:
+    if direction == "generative":
+        order = list(reversed(list(enumerate(labels, start=1))))
+        return ["z ~ N(0, I)"] + [f"{len(labels) - j}: {label} {i}⁻¹" for j, (i, label) in enumerate(order)]
+    return ["data x"] + [f"{i}: {label} {i}" for i, label in enumerate(labels, start=1)]
+
+
+def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target: Target, direction: str,
+               layer: int) -> None:
+    view_data = data[:VIEW_POINTS]
+    view = view_2d(trainer.flow, view_data, target.bounds, seed=page.seed, n_samples=VIEW_POINTS)
+    if direction == "generative":
+        points, grid = view.generative_points, view.generative_grid
+        title = "generative: a grid and samples in z-space, pushed to x-space"
+    else:
+        points, grid = view.normalizing_points, view.normalizing_grid
+        title = "normalizing: the data and a grid in x-space, pushed to the Gaussian"
+    labels = _stage_labels(view.layer_labels, direction)
+    warp_column, density_column = st.columns(2)
+    with warp_column:
+        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer, title=title),
+                  key="warp_fig")
+    with density_column:
+        heat = density_heatmap_figure(view.density_axes, view.density, view_data)
+        heat.update_layout(title="density p(x) by change of variables")
+        page.show(heat, key="density_fig")
+    bars_column, formula_column = st.columns([1.3, 1])
+    with bars_column:
+        page.show(log_det_figure(view.layer_labels, view.layer_log_dets), key="logdet_fig")
+    with formula_column:
+        formula_panel(
+            r"\log p(x) = \log q\big(F(x)\big) + \sum_{l=1}^{L} \log\left|\det J_{f_l}\right|",
+            {"mean log q(F(x))": view.mean_log_base, "Σ mean log|det J|": float(view.layer_log_dets.sum()),
+             "mean log p(x)": view.mean_log_likelihood, "max |F⁻¹(F(x)) − x|": view.invertibility_error,
+             "mass in view": view.mass_in_view},
+            title="Change of variables, averaged over the data",
+            try_next="switch to NICE: every coupling bar is exactly 0 (volume preserving), only the "
+                     "scale layer changes volume; then compare the densities both reach.")
+    page.show(nll_curve_figure(trainer.metric("nll")), key="nll2d_fig", height=260)
