@@ -27,8 +27,9 @@ gradient arrows, the warped latent grid).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -128,7 +129,8 @@ def power_iteration(weight: torch.Tensor, u: torch.Tensor, n_iter: int = 1) -> t
 def spectral_norm_estimate(weight: torch.Tensor, n_iter: int = 50, seed: int = 0) -> float:
     """The largest singular value of a matrix, by ``n_iter`` power iterations."""
     generator = torch_generator(seed, weight.device)
-    u = F.normalize(torch.randn(weight.shape[0], generator=generator, device=weight.device), dim=0)
+    u = torch.randn(weight.shape[0], generator=generator, device=weight.device).to(weight.dtype)
+    u = F.normalize(u, dim=0)
     u, v = power_iteration(weight, u, n_iter)
     return float(u @ weight @ v)
 
@@ -276,6 +278,23 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run a block with ``count`` intra-op CPU threads (None: leave torch's setting alone).
+
+    Nets this small gain nothing from several threads, and on a shared machine the
+    threads of concurrent sessions spin against each other, so the trainer uses one.
+    """
+    previous = torch.get_num_threads()
+    if count is not None and count != previous:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count is not None and count != previous:
+            torch.set_num_threads(previous)
+
+
 def _clone_state(module_or_optimizer: Any) -> Any:
     state = module_or_optimizer.state_dict()
 
@@ -302,13 +321,15 @@ class GANTrainer(Stepper):
     modes : optional (K, 2) mode centres (mixture targets) for the coverage metric,
         with ``mode_radius`` the distance that counts as "on the mode".
     bounds : ((x0, x1), (y0, y1)) box for the critic heatmap; default: data range padded.
+    threads : intra-op CPU threads while training and drawing (see ``cpu_threads``).
     """
 
     def __init__(self, data: Any, config: GANConfig | None = None, *, seed: int = 0,
                  modes: np.ndarray | None = None, mode_radius: float | None = None,
                  bounds: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None, threads: int | None = 1) -> None:
         super().__init__()
+        self.threads = threads
         self.config = config = config or GANConfig()
         config.validate()
         self.device = torch.device(device) if device is not None else default_device()
@@ -347,7 +368,8 @@ class GANTrainer(Stepper):
         self.snapshots: list[dict[str, Any]] = []
         self._checkpoint: dict[str, Any] | None = None
         self._frame_cache: tuple[int, int, dict[str, Any]] | None = None
-        self._take_snapshot()
+        with cpu_threads(self.threads):
+            self._take_snapshot()
 
     # --- one update of each player ---------------------------------------------------
     def _real_batch(self) -> torch.Tensor:
@@ -403,6 +425,11 @@ class GANTrainer(Stepper):
         return real_scores.mean(), fake_scores.mean()
 
     # --- the Stepper protocol --------------------------------------------------------
+    def step(self, n: int = 1) -> dict[str, float]:
+        """``n`` full iterations (m discriminator updates, then one generator update, each)."""
+        with cpu_threads(self.threads):
+            return super().step(n)
+
     def _step(self) -> dict[str, float]:
         phase = getattr(self, "_phase", "both")
         if phase in ("both", "d"):
@@ -574,12 +601,13 @@ class GANTrainer(Stepper):
         """The current frame (cached until the state changes)."""
         key = (self.iteration, self.d_updates + self.g_updates)
         if self._frame_cache is None or self._frame_cache[:2] != key:
-            self._frame_cache = (*key, self.frame())
+            with cpu_threads(self.threads):
+                self._frame_cache = (*key, self.frame())
         return self._frame_cache[2]
 
 
 def trainer_for_target(target: Any, config: GANConfig | None = None, *, seed: int = 0, n_data: int = 5000,
-                       device: torch.device | str | None = None) -> GANTrainer:
+                       device: torch.device | str | None = None, threads: int | None = 1) -> GANTrainer:
     """A trainer on ``n_data`` samples of a registry target (or a CSV's rows), with its modes when known."""
     data = getattr(target, "data", None)
     if data is None or len(data) == 0:
@@ -590,7 +618,7 @@ def trainer_for_target(target: Any, config: GANConfig | None = None, *, seed: in
         modes = mixture.means
         radius = 3 * float(np.sqrt(np.max(np.linalg.eigvalsh(mixture.covariances))))
     return GANTrainer(data, config, seed=seed, modes=modes, mode_radius=radius, bounds=tuple(target.bounds),
-                      device=device)
+                      device=device, threads=threads)
 
 
 def with_overrides(config: GANConfig, **changes: Any) -> GANConfig:

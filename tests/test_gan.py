@@ -1,0 +1,331 @@
+"""GAN compute: objectives vs their formulas, gradient penalty vs autograd, spectral norm vs
+torch.linalg, one-step improvement of each player, reproducibility, the NaN guard, and a
+seeded WGAN-GP run that covers the ring's modes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from playground.gan import (
+    OBJECTIVES,
+    GANConfig,
+    GANTrainer,
+    SpectralNormLinear,
+    cpu_threads,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    lipschitz_bound,
+    mlp,
+    power_iteration,
+    spectral_norm_estimate,
+    trainer_for_target,
+)
+from playground.seeding import torch_generator
+from playground.targets import get_target
+
+@pytest.fixture(autouse=True)
+def one_cpu_thread():
+    """Tiny nets: one intra-op thread is fastest and does not fight other processes for cores."""
+    with cpu_threads(1):
+        yield
+
+
+TINY = dict(width=32, d_width=32, batch_size=64, n_show=200, grid_resolution=20, n_arrows=20, manifold_lines=5)
+
+
+def _ring_trainer(device, seed: int = 0, **changes) -> GANTrainer:
+    config = GANConfig(**{**TINY, **changes})
+    return trainer_for_target(get_target("ring8"), config, seed=seed, n_data=1000, device=device)
+
+
+# --- objectives against their textbook formulas ------------------------------------------
+
+SCORES_REAL = torch.tensor([2.0, -0.5, 0.3, 1.2], dtype=torch.float64)
+SCORES_FAKE = torch.tensor([-1.0, 0.4, -2.5], dtype=torch.float64)
+
+
+def _sigmoid(s: torch.Tensor) -> np.ndarray:
+    return 1 / (1 + np.exp(-s.numpy()))
+
+
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_discriminator_loss_matches_formula(objective):
+    real, fake = SCORES_REAL.numpy(), SCORES_FAKE.numpy()
+    d_real, d_fake = _sigmoid(SCORES_REAL), _sigmoid(SCORES_FAKE)
+    expected = {
+        "minimax": -np.mean(np.log(d_real)) - np.mean(np.log(1 - d_fake)),
+        "nonsaturating": -np.mean(np.log(d_real)) - np.mean(np.log(1 - d_fake)),
+        "least_squares": 0.5 * np.mean((real - 1) ** 2) + 0.5 * np.mean(fake**2),
+        "wgan_clip": np.mean(fake) - np.mean(real),
+        "wgan_gp": np.mean(fake) - np.mean(real),
+        "hinge": np.mean(np.maximum(0, 1 - real)) + np.mean(np.maximum(0, 1 + fake)),
+    }[objective]
+    assert discriminator_loss(SCORES_REAL, SCORES_FAKE, objective).item() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_generator_loss_matches_formula(objective):
+    fake, d_fake = SCORES_FAKE.numpy(), _sigmoid(SCORES_FAKE)
+    expected = {
+        "minimax": np.mean(np.log(1 - d_fake)),
+        "nonsaturating": -np.mean(np.log(d_fake)),
+        "least_squares": 0.5 * np.mean((fake - 1) ** 2),
+        "wgan_clip": -np.mean(fake),
+        "wgan_gp": -np.mean(fake),
+        "hinge": -np.mean(fake),
+    }[objective]
+    assert generator_loss(SCORES_FAKE, objective).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_log_losses_stay_finite_for_extreme_scores():
+    extreme = torch.tensor([1e4, -1e4])
+    assert torch.isfinite(discriminator_loss(extreme, extreme, "minimax"))
+    assert torch.isfinite(generator_loss(extreme, "nonsaturating"))
+
+
+def test_minimax_generator_gradient_vanishes_where_nonsaturating_does_not():
+    # D confidently rejects the fakes (score -8, D = 3e-4): the minimax loss is flat there.
+    scores = torch.full((5,), -8.0, requires_grad=True)
+    (minimax_grad,) = torch.autograd.grad(generator_loss(scores, "minimax"), scores)
+    (nonsat_grad,) = torch.autograd.grad(generator_loss(scores, "nonsaturating"), scores)
+    assert minimax_grad.abs().max() < 1e-3 * nonsat_grad.abs().min()
+
+
+def test_unknown_objective_is_rejected():
+    with pytest.raises(ValueError, match="unknown objective"):
+        discriminator_loss(SCORES_REAL, SCORES_FAKE, "kl")
+    with pytest.raises(ValueError, match="objective must be"):
+        GANConfig(objective="kl").validate()
+
+
+# --- gradient penalty and Lipschitz constraints ------------------------------------------
+
+def test_gradient_penalty_zero_for_unit_norm_linear_critic(device):
+    generator = torch_generator(0, device)
+    weight = torch.randn(2, generator=generator, device=device)
+    weight = weight / weight.norm()
+    critic = lambda x: x @ weight + 0.3  # noqa: E731 - a linear critic with |w| = 1
+    real, fake = torch.randn(64, 2, generator=generator, device=device), torch.randn(64, 2, device=device)
+    mixing = torch.rand(64, 1, generator=generator, device=device)
+    assert gradient_penalty(critic, real, fake, mixing).item() == pytest.approx(0.0, abs=1e-10)
+    doubled = lambda x: x @ (2 * weight)  # noqa: E731 - |grad| = 2: penalty (2 - 1)^2 = 1
+    assert gradient_penalty(doubled, real, fake, mixing).item() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_gradient_penalty_matches_per_sample_autograd(device):
+    net = mlp(2, 1, 2, 16, "tanh", torch_generator(1, device), device)
+    generator = torch_generator(2, device)
+    real, fake = torch.randn(10, 2, generator=generator, device=device), torch.randn(10, 2, generator=generator,
+                                                                                        device=device)
+    mixing = torch.rand(10, 1, generator=generator, device=device)
+    norms = []
+    for a, x, y in zip(mixing, real, fake):
+        point = a * x + (1 - a) * y
+        jacobian = torch.autograd.functional.jacobian(lambda p: net(p[None])[0, 0], point)
+        norms.append(jacobian.norm())
+    expected = torch.mean((torch.stack(norms) - 1) ** 2)
+    penalty = gradient_penalty(net, real, fake, mixing)
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert penalty.requires_grad  # it must be differentiable w.r.t. the critic's weights
+
+
+def test_power_iteration_matches_largest_singular_value(device):
+    weight = torch.randn(40, 25, generator=torch_generator(3, device), device=device, dtype=torch.float64)
+    expected = torch.linalg.matrix_norm(weight, ord=2).item()
+    assert spectral_norm_estimate(weight, n_iter=200) == pytest.approx(expected, rel=1e-6)
+    u = torch.nn.functional.normalize(torch.ones(40, device=device, dtype=torch.float64), dim=0)
+    u, v = power_iteration(weight, u, 200)
+    assert (u @ weight @ v).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_spectral_norm_layer_has_unit_spectral_norm(device):
+    layer = SpectralNormLinear(16, 32, torch_generator(4, device), device)
+    layer.refresh(100)
+    normalised = layer.weight / layer.sigma()
+    assert torch.linalg.matrix_norm(normalised.detach(), ord=2).item() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_spectral_norm_keeps_critic_lipschitz_bound_near_one(device):
+    trainer = _ring_trainer(device, objective="hinge", spectral_norm=True)
+    plain = _ring_trainer(device, objective="hinge")
+    trainer.step(30)
+    plain.step(30)
+    for layer in trainer.discriminator:
+        if isinstance(layer, SpectralNormLinear):  # one power iteration per step tracks sigma(W) closely
+            effective = layer.weight.detach() / (layer.u @ layer.weight.detach() @ layer.v)
+            assert torch.linalg.matrix_norm(effective, ord=2).item() == pytest.approx(1.0, abs=0.15)
+    assert lipschitz_bound(trainer.discriminator) < 1.4 < lipschitz_bound(plain.discriminator)
+
+
+def test_weight_clipping_keeps_weights_in_range(device):
+    trainer = _ring_trainer(device, objective="wgan_clip", clip=0.02, lr_d=0.05, optimizer="rmsprop")
+    trainer.step(5)
+    largest = max(p.abs().max().item() for p in trainer.discriminator.parameters())
+    assert largest <= 0.02 + 1e-7
+    assert largest == pytest.approx(0.02)  # a large learning rate pushes some weight to the bound
+
+
+# --- one step of each player improves its own objective ----------------------------------
+
+@pytest.mark.parametrize("objective", ["minimax", "nonsaturating", "least_squares", "wgan_gp", "hinge"])
+def test_one_discriminator_step_improves_its_objective(device, objective):
+    trainer = _ring_trainer(device, objective=objective, lr_d=1e-3, optimizer="sgd")
+    real = trainer.data[:256]
+    with torch.no_grad():
+        fake = trainer.generator(torch.randn(256, 2, generator=torch_generator(5, device), device=device))
+
+    def objective_value() -> float:
+        with torch.no_grad():
+            scores = trainer.discriminator(torch.cat([real, fake]))
+            return discriminator_loss(scores[:256], scores[256:], objective).item()
+
+    before = objective_value()
+    trainer.opt_d.zero_grad()
+    scores = trainer.discriminator(torch.cat([real, fake]))
+    discriminator_loss(scores[:256], scores[256:], objective).backward()
+    trainer.opt_d.step()
+    assert objective_value() < before
+
+
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_one_generator_step_improves_its_objective(device, objective):
+    trainer = _ring_trainer(device, objective=objective, lr_g=1e-3, optimizer="sgd")
+    latent = torch.randn(256, 2, generator=torch_generator(6, device), device=device)
+
+    def objective_value() -> float:
+        with torch.no_grad():
+            return generator_loss(trainer.discriminator(trainer.generator(latent)), objective).item()
+
+    before = objective_value()
+    trainer.opt_g.zero_grad()
+    generator_loss(trainer.discriminator(trainer.generator(latent)), objective).backward()
+    trainer.opt_g.step()
+    assert objective_value() < before
+
+
+def test_step_discriminator_and_step_generator_update_only_their_player(device):
+    trainer = _ring_trainer(device)
+    g_before = [p.detach().clone() for p in trainer.generator.parameters()]
+    d_before = [p.detach().clone() for p in trainer.discriminator.parameters()]
+    trainer.step_discriminator()
+    assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.generator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, trainer.discriminator.parameters()))
+    d_after = [p.detach().clone() for p in trainer.discriminator.parameters()]
+    trainer.step_generator()
+    assert all(torch.equal(a, b) for a, b in zip(d_after, trainer.discriminator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.generator.parameters()))
+    assert (trainer.d_updates, trainer.g_updates, trainer.iteration) == (1, 1, 2)
+
+
+def test_d_steps_per_g_step(device):
+    trainer = _ring_trainer(device, d_steps=3)
+    metrics = trainer.step(4)
+    assert (metrics["d_updates"], metrics["g_updates"]) == (12, 4)
+
+
+# --- reproducibility, snapshots, the NaN guard -------------------------------------------
+
+def test_same_seed_same_trajectory(device):
+    first, second = _ring_trainer(device, seed=11), _ring_trainer(device, seed=11)
+    first.step(20)
+    second.step(20)
+    assert first.history == second.history
+    for a, b in zip(first.generator.parameters(), second.generator.parameters()):
+        assert torch.equal(a, b)
+    third = _ring_trainer(device, seed=12)
+    third.step(20)
+    assert third.history != first.history
+
+
+def test_snapshots_every_n_iterations_and_thinning(device):
+    trainer = _ring_trainer(device, snapshot_every=2, max_snapshots=4)
+    trainer.step(6)
+    assert [s["iteration"] for s in trainer.snapshots] == [0, 2, 4, 6]
+    trainer.step(2)  # a fifth snapshot: thinned to the first and every other one
+    iterations = [s["iteration"] for s in trainer.snapshots]
+    assert iterations[0] == 0 and iterations[-1] == 8 and len(iterations) <= 4
+    assert {"precision", "recall", "sliced_w2", "mmd2", "modes_covered"} <= set(trainer.history[-1])
+
+
+def test_exploding_training_stops_with_message_and_keeps_last_good_state(device):
+    trainer = _ring_trainer(device, objective="wgan_clip", optimizer="sgd", lr_d=1e30, lr_g=1e30, clip=1e30)
+    trainer.step(50)
+    assert trainer.stopped and "NaN or infinite" in trainer.message
+    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.discriminator.parameters())
+    frame = trainer.snapshot()
+    assert np.isfinite(frame["fake"]).all() and np.isfinite(frame["critic"]).all()
+
+
+def test_bad_data_is_rejected_with_a_message():
+    with pytest.raises(ValueError, match="2D data"):
+        GANTrainer(np.zeros((5, 2)), GANConfig(**TINY), device="cpu")
+    with pytest.raises(ValueError, match="NaN"):
+        GANTrainer(np.full((50, 2), np.nan), GANConfig(**TINY), device="cpu")
+
+
+# --- what the figures draw ---------------------------------------------------------------
+
+def test_frame_arrays_have_the_shapes_the_figure_needs(device):
+    trainer = _ring_trainer(device)
+    frame = trainer.snapshot()
+    assert frame["fake"].shape == (200, 2) and frame["real"].shape == (200, 2)
+    assert frame["critic"].shape == (20, 20) and frame["manifold"].shape == (5, 5, 2)
+    assert frame["arrow_base"].shape == frame["arrow_vector"].shape == (20, 2)
+    assert frame["critic_is_probability"] and ((frame["critic"] > 0) & (frame["critic"] < 1)).all()
+
+
+def test_critic_grid_orientation_and_data_units(device):
+    # Data far from the origin and scaled: the heatmap must be in the data's own units.
+    data = get_target("ring8").sample(500, seed=0) * 10 + 100
+    trainer = GANTrainer(data, GANConfig(**TINY), device=device)
+    xs, ys, values = trainer.critic_grid(7)
+    assert xs[0] < 100 < xs[-1] and ys[0] < 100 < ys[-1]
+    point = np.array([[xs[2], ys[5]]])
+    assert values[5, 2] == pytest.approx(trainer.critic(point)[0], rel=1e-5)
+
+
+def test_generator_arrows_are_minus_the_loss_gradient(device):
+    trainer = _ring_trainer(device, objective="least_squares")
+    base, vector = trainer.generator_gradients()
+    # Finite differences of the per-sample loss 1/2 (s(x) - 1)^2 in data units.
+    eps = 1e-3
+    for i in range(3):
+        def loss_at(point: np.ndarray) -> float:
+            x = trainer._to_model(point[None])
+            with torch.no_grad():
+                return generator_loss(trainer.discriminator(x), "least_squares").item()
+
+        numeric = np.array([(loss_at(base[i] + eps * e) - loss_at(base[i] - eps * e)) / (2 * eps)
+                            for e in np.eye(2)])
+        np.testing.assert_allclose(vector[i], -numeric, rtol=0.05, atol=1e-4)
+
+
+def test_manifold_is_generator_image_of_latent_grid(device):
+    trainer = _ring_trainer(device, noise="uniform")
+    mesh = trainer.manifold(3)
+    corner = torch.tensor([[-1.0, -1.0]], device=device)
+    with torch.no_grad():
+        expected = trainer._to_data(trainer.generator(corner))[0]
+    np.testing.assert_allclose(mesh[0, 0], expected, rtol=1e-5)
+
+
+# --- a real training run -----------------------------------------------------------------
+
+def test_seeded_wgan_gp_covers_the_ring_modes():
+    trainer = trainer_for_target(
+        get_target("ring8"),
+        GANConfig(objective="wgan_gp", d_steps=5, width=64, d_width=64, batch_size=128, gp_weight=0.1,
+                  snapshot_every=150, n_show=500, grid_resolution=10, n_arrows=10, manifold_lines=3),
+        seed=0, n_data=2000, device="cpu")
+    start = trainer.snapshots[0]["quality"]
+    trainer.step(150)
+    end = trainer.history[-1]
+    assert end["modes_covered"] >= 6
+    assert end["sliced_w2"] < start["sliced_w2"] and end["recall"] > start["recall"]
+    assert not math.isnan(end["d_loss"])
