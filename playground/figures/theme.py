@@ -93,7 +93,7 @@ def style_figure(fig: go.Figure, projection: bool = False, *, height: int | None
     if projection:
         for trace in fig.data:
             marker = getattr(trace, "marker", None)
-            if marker is not None and isinstance(marker.size, (int, float)):
+            if marker is not None and isinstance(getattr(marker, "size", None), (int, float)):
                 marker.size = marker.size * ratio_marker
             trace_line = getattr(trace, "line", None)
             if trace_line is not None and isinstance(getattr(trace_line, "width", None), (int, float)):
