@@ -611,7 +611,9 @@ class DivergenceFit(Stepper):
         self.optimizer.load_state_dict(state["optimizer"])
 
     def state_is_finite(self) -> bool:
-        return all(bool(torch.isfinite(t).all()) for t in (self.means, self.logits, self.log_diag, self.lower))
+        with torch.no_grad():
+            tensors = (self.means, self.logits, self.log_diag, self.lower, self.chols())
+            return all(bool(torch.isfinite(t).all()) for t in tensors)
 
     def snapshot(self) -> dict:
         """weights (K,), means (K, d), covariances (K, d, d) of q, as NumPy."""
