@@ -266,7 +266,7 @@ class MCMCChains(Stepper):
         self.generator = torch_generator(seed, self.device)
         start = np.zeros(energy.dim) if start is None else np.asarray(start, dtype=np.float64)
         start = np.broadcast_to(start.reshape(-1, energy.dim), (int(n_chains), energy.dim))
-        x = torch.as_tensor(np.ascontiguousarray(start), dtype=dtype, device=self.device)
+        x = torch.tensor(np.array(start), dtype=dtype, device=self.device)
         self.state = ChainState(x, *energy.log_prob_and_grad(x))
         self.accepted_total = 0
         self.proposed_total = 0

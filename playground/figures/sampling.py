@@ -1,0 +1,366 @@
+"""Figures of the Samplers page: arrays in, ``go.Figure`` out (no Streamlit here).
+
+Accepted and rejected points always differ by marker shape (filled circle vs cross),
+not only by colour, so the pictures read in grey scale and for colour-blind viewers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from scipy import stats
+
+from playground.figures.theme import ROLE_COLORS, component_color, line, scatter
+
+ACCEPTED = {"symbol": "circle", "color": ROLE_COLORS["data"]}
+REJECTED = {"symbol": "x-thin-open", "color": ROLE_COLORS["model"], "line": {"width": 2, "color": ROLE_COLORS["model"]}}
+MAX_LINE_POINTS = 600  # demo arrows / drawn proposals: enough to see, few enough to read
+
+
+def _equal_axes(fig: go.Figure, row: int, col: int, index: int) -> None:
+    """Same scale on x and y of one subplot (circles look round)."""
+    suffix = "" if index == 1 else str(index)
+    fig.update_yaxes(scaleanchor=f"x{suffix}", scaleratio=1, row=row, col=col)
+
+
+def _circle(radius: float = 1.0, center=(0.0, 0.0), n: int = 181) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0, 2 * np.pi, n)
+    return center[0] + radius * np.cos(t), center[1] + radius * np.sin(t)
+
+
+# ----------------------------------------------------------------------------------
+# 1. LCG
+# ----------------------------------------------------------------------------------
+
+
+def uniform_diagnostics(u: np.ndarray, reference: np.ndarray, bins: int = 20, label: str = "LCG") -> go.Figure:
+    """Histogram of U against the flat density (ours and NumPy's), and consecutive pairs (U_t, U_t+1)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Histogram of U_t", "Consecutive pairs (U_t, U_t+1)"),
+                        horizontal_spacing=0.1)
+    edges = np.linspace(0, 1, bins + 1)
+    for values, name, color in ((u, label, ROLE_COLORS["samples"]), (reference, "NumPy default (PCG64)", "#56B4E9")):
+        fig.add_trace(go.Histogram(x=values, xbins={"start": 0, "end": 1, "size": 1 / bins}, histnorm="probability density",
+                                   name=name, marker_color=color, opacity=0.6), row=1, col=1)
+    fig.add_trace(line(edges[[0, -1]], [1, 1], role="truth", name="U(0, 1) density", dash="dash"), row=1, col=1)
+    shown = u[: min(len(u), 20_001)]
+    fig.add_trace(scatter(shown[:-1], shown[1:], role="samples", name=f"{label} pairs", size=3, opacity=0.6), row=1, col=2)
+    fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": -0.15})
+    fig.update_xaxes(range=[0, 1], row=1, col=2)
+    fig.update_yaxes(range=[0, 1], row=1, col=2)
+    _equal_axes(fig, 1, 2, 2)
+    return fig
+
+
+def consecutive_triples(u: np.ndarray, along_planes: bool = False, normal=(9.0, -6.0, 1.0),
+                        max_points: int = 12_000) -> go.Figure:
+    """(U_t, U_t+1, U_t+2) in the unit cube; optionally viewed along ``normal`` (RANDU's planes edge-on)."""
+    u = u[: max_points + 2]
+    fig = go.Figure(go.Scatter3d(x=u[:-2], y=u[1:-1], z=u[2:], mode="markers", name="triples",
+                                 marker={"size": 1.6, "color": ROLE_COLORS["samples"], "opacity": 0.8}))
+    camera = {"eye": {"x": 1.6, "y": -1.6, "z": 1.0}}
+    if along_planes:
+        direction = np.asarray(normal, dtype=float)
+        direction = 2.2 * direction / np.linalg.norm(direction)
+        camera = {"eye": dict(zip("xyz", direction.tolist())), "up": {"x": 0, "y": 0, "z": 1}}
+    fig.update_layout(scene={"xaxis_title": "U_t", "yaxis_title": "U_t+1", "zaxis_title": "U_t+2",
+                             "aspectmode": "cube", "camera": camera}, showlegend=False, uirevision=str(along_planes))
+    return fig
+
+
+def lcg_orbit(states: np.ndarray, m: int, period: int) -> go.Figure:
+    """X_t against t: the sequence repeats with the period (dotted lines mark each repeat)."""
+    t = np.arange(1, len(states) + 1)
+    fig = go.Figure(go.Scatter(x=t, y=states, mode="lines+markers", name="X_t",
+                               line={"color": ROLE_COLORS["samples"], "width": 1}, marker={"size": 4}))
+    if period:
+        for start in range(period, len(states), period):
+            fig.add_vline(x=start + 0.5, line_dash="dot", line_color=ROLE_COLORS["accent"])
+    fig.update_layout(xaxis_title="t", yaxis_title="X_t", yaxis_range=[-0.5, m - 0.5], showlegend=False)
+    return fig
+
+
+# ----------------------------------------------------------------------------------
+# 2-3. Box-Muller and the polar method
+# ----------------------------------------------------------------------------------
+
+
+def box_muller_panels(u1, u2, radius, angle, z1, z2, color_by: str = "U1") -> go.Figure:
+    """(U1, U2) -> (Theta, R) -> (Z1, Z2): each point keeps its colour across the three panels."""
+    color = u1 if color_by == "U1" else u2
+    colorscale = "Viridis" if color_by == "U1" else "Twilight"
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.07,
+                        subplot_titles=("Uniforms (U1, U2)", "Polar (Θ = 2πU2, R = √(−2 ln U1))", "Normals (Z1, Z2)"))
+    marker = {"color": color, "colorscale": colorscale, "cmin": 0, "cmax": 1, "size": 5, "opacity": 0.85}
+    panels = ((u1, u2), (angle, radius), (z1, z2))
+    for col, (x, y) in enumerate(panels, start=1):
+        trace_marker = dict(marker)
+        if col == 3:
+            trace_marker["colorbar"] = {"title": color_by, "thickness": 14}
+        trace_type = go.Scattergl if len(x) > 1000 else go.Scatter
+        fig.add_trace(trace_type(x=x, y=y, mode="markers", marker=trace_marker, showlegend=False), row=1, col=col)
+    for radius_k in (1, 2, 3):
+        cx, cy = _circle(radius_k)
+        fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line={"color": "#888", "width": 1, "dash": "dot"},
+                                 showlegend=False, hoverinfo="skip"), row=1, col=3)
+    fig.update_xaxes(title_text="U1", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="U2", range=[0, 1], row=1, col=1)
+    fig.update_xaxes(title_text="Θ", range=[0, 2 * np.pi], row=1, col=2)
+    fig.update_yaxes(title_text="R", row=1, col=2)
+    fig.update_xaxes(title_text="Z1", range=[-4, 4], row=1, col=3)
+    fig.update_yaxes(title_text="Z2", range=[-4, 4], row=1, col=3)
+    _equal_axes(fig, 1, 1, 1)
+    _equal_axes(fig, 1, 3, 3)
+    return fig
+
+
+def normal_check(z: np.ndarray, bins: int = 60, label: str = "samples") -> go.Figure:
+    """Histogram of Z against the N(0, 1) density, and a QQ plot against the normal quantiles."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Histogram vs N(0, 1) density", "QQ plot"),
+                        horizontal_spacing=0.1)
+    fig.add_trace(go.Histogram(x=z, nbinsx=bins, histnorm="probability density", name=label,
+                               marker_color=ROLE_COLORS["samples"], opacity=0.75), row=1, col=1)
+    grid = np.linspace(-4.5, 4.5, 301)
+    fig.add_trace(line(grid, stats.norm.pdf(grid), role="truth", name="N(0, 1) density"), row=1, col=1)
+    ordered = np.sort(z)
+    probabilities = (np.arange(1, len(z) + 1) - 0.5) / len(z)
+    step = max(1, len(z) // 2000)
+    theoretical = stats.norm.ppf(probabilities[::step])
+    fig.add_trace(scatter(theoretical, ordered[::step], role="samples", name="sample quantiles", size=4),
+                  row=1, col=2)
+    fig.add_trace(line([-4.5, 4.5], [-4.5, 4.5], role="truth", name="y = x", dash="dash"), row=1, col=2)
+    fig.update_xaxes(title_text="z", range=[-4.5, 4.5], row=1, col=1)
+    fig.update_xaxes(title_text="N(0, 1) quantile", range=[-4.5, 4.5], row=1, col=2)
+    fig.update_yaxes(title_text="sample quantile", range=[-4.5, 4.5], row=1, col=2)
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def polar_square(v1: np.ndarray, v2: np.ndarray, accepted: np.ndarray) -> go.Figure:
+    """Candidates in [-1, 1]^2: inside the unit disk accepted (circles), outside rejected (crosses)."""
+    fig = go.Figure()
+    fig.add_trace(scatter(v1[accepted], v2[accepted], role=ACCEPTED["color"], name="accepted (S < 1)",
+                          size=5, marker={"symbol": ACCEPTED["symbol"]}))
+    fig.add_trace(scatter(v1[~accepted], v2[~accepted], role=REJECTED["color"], name="rejected (S ≥ 1)", size=7,
+                          marker={"symbol": REJECTED["symbol"], "line": REJECTED["line"]}))
+    cx, cy = _circle()
+    fig.add_trace(line(cx, cy, role="truth", name="unit circle"))
+    fig.update_layout(xaxis={"range": [-1.05, 1.05], "title": "V1 = 2U1 − 1"},
+                      yaxis={"range": [-1.05, 1.05], "title": "V2 = 2U2 − 1", "scaleanchor": "x"},
+                      legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+# ----------------------------------------------------------------------------------
+# 4. Inverse CDF
+# ----------------------------------------------------------------------------------
+
+
+def inverse_cdf_figure(grid: np.ndarray, cdf: np.ndarray, pdf: np.ndarray, u_demo: np.ndarray, x_demo: np.ndarray,
+                       samples: np.ndarray, bins: int = 60) -> go.Figure:
+    """Top: uniforms on the vertical axis pass through F to x. Bottom: histogram of x against p."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.55, 0.45], vertical_spacing=0.06,
+                        subplot_titles=("u on the vertical axis → across to F → down to x = F⁻¹(u)",
+                                        "Histogram of x = F⁻¹(U) against the density p"))
+    fig.add_trace(line(grid, cdf, role="model", name="CDF F(x)"), row=1, col=1)
+    left = grid[0]
+    xs, ys = [], []
+    for u, x in zip(u_demo[:MAX_LINE_POINTS], x_demo[:MAX_LINE_POINTS]):
+        xs += [left, x, x, None]
+        ys += [u, u, 0.0, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="u → x", line={"color": ROLE_COLORS["latent"], "width": 1},
+                             opacity=0.7), row=1, col=1)
+    fig.add_trace(go.Scatter(x=np.full(len(u_demo), left), y=u_demo, mode="markers", name="u ~ U(0, 1)",
+                             marker={"color": ROLE_COLORS["latent"], "size": 8, "symbol": "triangle-right"}),
+                  row=1, col=1)
+    fig.add_trace(go.Scatter(x=x_demo, y=np.zeros(len(x_demo)), mode="markers", name="x = F⁻¹(u)",
+                             marker={"color": ROLE_COLORS["samples"], "size": 8, "symbol": "triangle-down"}),
+                  row=1, col=1)
+    fig.add_trace(go.Histogram(x=samples, nbinsx=bins, histnorm="probability density", name="samples",
+                               marker_color=ROLE_COLORS["samples"], opacity=0.7), row=2, col=1)
+    fig.add_trace(line(grid, pdf, role="truth", name="density p(x)"), row=2, col=1)
+    fig.update_xaxes(range=[grid[0], grid[-1]])
+    fig.update_xaxes(title_text="x", row=2, col=1)
+    fig.update_yaxes(title_text="u = F(x)", range=[-0.02, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="density", row=2, col=1)
+    fig.update_layout(legend={"orientation": "h", "y": -0.12}, height=640)
+    return fig
+
+
+# ----------------------------------------------------------------------------------
+# 5. Cholesky
+# ----------------------------------------------------------------------------------
+
+
+def cholesky_panels(z: np.ndarray, lz: np.ndarray, x: np.ndarray, mean: np.ndarray,
+                    ellipses: dict[float, np.ndarray]) -> go.Figure:
+    """z ~ N(0, I) with circles, L z with the same curves mapped by L, and mu + L z: 1-2-3 sigma."""
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.06,
+                        subplot_titles=("z ~ N(0, I)", "L z  (Cov = L Lᵀ = Σ)", "x = μ + L z"))
+    angle = (np.arctan2(z[:, 1], z[:, 0]) + np.pi) / (2 * np.pi)
+    trace_type = go.Scattergl if len(z) > 1000 else go.Scatter
+    marker = {"color": angle, "colorscale": "Twilight", "cmin": 0, "cmax": 1, "size": 4, "opacity": 0.75}
+    for col, points in enumerate((z, lz, x), start=1):
+        fig.add_trace(trace_type(x=points[:, 0], y=points[:, 1], mode="markers", marker=marker, showlegend=False,
+                                 hoverinfo="skip"), row=1, col=col)
+    dashes = {1.0: "solid", 2.0: "dash", 3.0: "dot"}
+    for radius, curve in ellipses.items():
+        style = {"color": ROLE_COLORS["truth"], "width": 2, "dash": dashes.get(radius, "solid")}
+        cx, cy = _circle(radius)
+        fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=style, name=f"{radius:g}σ", legendgroup=str(radius)),
+                      row=1, col=1)
+        centred = curve - mean
+        fig.add_trace(go.Scatter(x=centred[:, 0], y=centred[:, 1], mode="lines", line=style, showlegend=False,
+                                 legendgroup=str(radius)), row=1, col=2)
+        fig.add_trace(go.Scatter(x=curve[:, 0], y=curve[:, 1], mode="lines", line=style, showlegend=False,
+                                 legendgroup=str(radius)), row=1, col=3)
+    fig.add_trace(go.Scatter(x=[mean[0]], y=[mean[1]], mode="markers", name="μ",
+                             marker={"symbol": "x", "size": 12, "color": ROLE_COLORS["accent"]}), row=1, col=3)
+    extent = max(4.0, float(np.abs(np.concatenate([lz, x])).max()) if len(x) else 4.0)
+    for col in (1, 2, 3):
+        fig.update_xaxes(range=[-extent, extent], row=1, col=col)
+        fig.update_yaxes(range=[-extent, extent], row=1, col=col)
+        _equal_axes(fig, 1, col, col)
+    fig.update_layout(legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+# ----------------------------------------------------------------------------------
+# 6. Mixture: ancestral sampling
+# ----------------------------------------------------------------------------------
+
+
+def ancestral_figure(weights: np.ndarray, uniforms: np.ndarray, components: np.ndarray, x: np.ndarray,
+                     ellipses: list[np.ndarray], max_ticks: int = 300) -> go.Figure:
+    """Top: the cumulative-weight bar and where each uniform lands. Bottom: x coloured by its component."""
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.2, 0.8], vertical_spacing=0.12,
+                        subplot_titles=("1. k ~ Cat(π): u lands between prefix sums c_{k−1} ≤ u < c_k",
+                                        "2. x ~ N(μ_k, Σ_k)"))
+    cumulative = np.concatenate([[0.0], np.cumsum(weights)])
+    for k, weight in enumerate(weights):
+        fig.add_trace(go.Bar(x=[weight], y=["π"], base=[cumulative[k]], orientation="h", name=f"component {k + 1}",
+                             marker={"color": component_color(k), "opacity": 0.45, "line": {"color": "white", "width": 2}},
+                             legendgroup=str(k), text=[f"π{k + 1} = {weight:.2f}"], textposition="inside",
+                             insidetextanchor="middle"), row=1, col=1)
+    shown = slice(0, max_ticks)
+    fig.add_trace(go.Scatter(x=uniforms[shown], y=["π"] * len(uniforms[shown]), mode="markers", name="uniforms u",
+                             marker={"symbol": "line-ns-open", "size": 22, "line": {"width": 2},
+                                     "color": [component_color(k) for k in components[shown]]}, showlegend=False),
+                  row=1, col=1)
+    for k in range(len(weights)):
+        mine = components == k
+        fig.add_trace(scatter(x[mine, 0], x[mine, 1], role=component_color(k), name=f"component {k + 1}", size=4,
+                              legendgroup=str(k), showlegend=False), row=2, col=1)
+        if k < len(ellipses):
+            fig.add_trace(go.Scatter(x=ellipses[k][:, 0], y=ellipses[k][:, 1], mode="lines", showlegend=False,
+                                     line={"color": component_color(k), "width": 3}, legendgroup=str(k)), row=2, col=1)
+    fig.update_xaxes(range=[0, 1], row=1, col=1, title_text="cumulative weight")
+    fig.update_yaxes(showticklabels=False, row=1, col=1)
+    fig.update_yaxes(scaleanchor="x2", scaleratio=1, row=2, col=1)
+    fig.update_layout(barmode="overlay", height=680, legend={"orientation": "h", "y": -0.08})
+    return fig
+
+
+# ----------------------------------------------------------------------------------
+# 7. Rejection sampling
+# ----------------------------------------------------------------------------------
+
+
+def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray, x: np.ndarray,
+                     height: np.ndarray, accepted: np.ndarray, bins: int = 60) -> go.Figure:
+    """Top: proposals (x, u M q(x)) under the envelope, accepted below p. Bottom: accepted x against p."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4], vertical_spacing=0.07,
+                        subplot_titles=("Proposals under the envelope M q(x)", "Accepted samples against p(x)"))
+    fig.add_trace(line(grid, envelope, role="latent", name="envelope M q(x)", dash="dash"), row=1, col=1)
+    fig.add_trace(line(grid, density, role="truth", name="target p(x)"), row=1, col=1)
+    shown = slice(0, 4000)
+    xs, hs, acc = x[shown], height[shown], accepted[shown]
+    fig.add_trace(scatter(xs[acc], hs[acc], role=ACCEPTED["color"], name="accepted", size=4,
+                          marker={"symbol": ACCEPTED["symbol"]}), row=1, col=1)
+    fig.add_trace(scatter(xs[~acc], hs[~acc], role=REJECTED["color"], name="rejected", size=5,
+                          marker={"symbol": REJECTED["symbol"], "line": REJECTED["line"]}), row=1, col=1)
+    fig.add_trace(go.Histogram(x=x[accepted], nbinsx=bins, histnorm="probability density", name="accepted x",
+                               marker_color=ROLE_COLORS["data"], opacity=0.6, showlegend=False), row=2, col=1)
+    fig.add_trace(line(grid, density, role="truth", name="p(x)", showlegend=False), row=2, col=1)
+    fig.update_xaxes(range=[grid[0], grid[-1]])
+    fig.update_xaxes(title_text="x", row=2, col=1)
+    fig.update_yaxes(title_text="height u·M q(x)", row=1, col=1)
+    fig.update_layout(height=640, legend={"orientation": "h", "y": -0.12})
+    return fig
+
+
+# ----------------------------------------------------------------------------------
+# 8. MCMC
+# ----------------------------------------------------------------------------------
+
+
+def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, path: np.ndarray,
+                positions: np.ndarray, proposals: list[tuple[np.ndarray, bool]],
+                histograms: tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray] | None],
+                marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True, trail: int = 200) -> go.Figure:
+    """Energy contours with chain 1's recent path, its last proposals (circle = accepted, cross = rejected),
+    every chain's current position, and the marginal histograms (edges, density) of the kept samples
+    against the true marginals."""
+    fig = make_subplots(rows=2, cols=2, column_widths=[0.8, 0.2], row_heights=[0.2, 0.8], shared_xaxes="columns",
+                        shared_yaxes="rows", horizontal_spacing=0.02, vertical_spacing=0.02)
+    ax, ay = axes
+    values = -log_density if show_energy else np.exp(log_density)
+    if show_energy:  # clip the energy far above the minimum so the modes' contours stay readable
+        values = np.minimum(values, np.nanmin(values) + 12)
+    fig.add_trace(go.Contour(x=ax, y=ay, z=values, colorscale="Greys" if show_energy else "Blues",
+                             reversescale=False, showscale=False, ncontours=18, opacity=0.55,
+                             contours={"coloring": "fill" if not show_energy else "lines", "showlines": True},
+                             line={"width": 1}, name="energy E = −log p" if show_energy else "density p",
+                             hoverinfo="skip"), row=2, col=1)
+    if len(positions) > 1:
+        fig.add_trace(scatter(positions[:, 0], positions[:, 1], role="samples", name="all chains now", size=4,
+                              opacity=0.6), row=2, col=1)
+    recent = path[-trail:]
+    fig.add_trace(go.Scatter(x=recent[:, 0], y=recent[:, 1], mode="lines+markers", name="chain 1 path",
+                             line={"color": ROLE_COLORS["data"], "width": 2}, marker={"size": 3}), row=2, col=1)
+    for accepted_flag, style, name in ((True, ACCEPTED, "proposal accepted"), (False, REJECTED, "proposal rejected")):
+        chosen = np.array([p for p, a in proposals if a == accepted_flag]).reshape(-1, 2)
+        marker = {"symbol": style["symbol"], "size": 9, "color": style["color"]}
+        if not accepted_flag:
+            marker["line"] = style["line"]
+            marker["size"] = 11
+        fig.add_trace(go.Scatter(x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=name, marker=marker),
+                      row=2, col=1)
+    fig.add_trace(go.Scatter(x=path[-1:, 0], y=path[-1:, 1], mode="markers", name="chain 1 now",
+                             marker={"symbol": "star", "size": 16, "color": ROLE_COLORS["accent"],
+                                     "line": {"color": "black", "width": 1}}), row=2, col=1)
+    (mx, my) = marginals
+    for histogram, row, col in ((histograms[0], 1, 1), (histograms[1], 2, 2)):
+        if histogram is None:
+            continue
+        edges, density = histogram
+        centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
+        bar = {"x": centres, "y": density, "width": widths} if col == 1 else \
+            {"y": centres, "x": density, "width": widths, "orientation": "h"}
+        fig.add_trace(go.Bar(**bar, marker_color=ROLE_COLORS["samples"], opacity=0.7, showlegend=False,
+                             name="samples"), row=row, col=col)
+    fig.add_trace(go.Scatter(x=ax, y=mx, mode="lines", line={"color": ROLE_COLORS["truth"], "width": 2},
+                             name="true marginal", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(x=my, y=ay, mode="lines", line={"color": ROLE_COLORS["truth"], "width": 2},
+                             name="true marginal", showlegend=False), row=2, col=2)
+    fig.update_xaxes(range=[ax[0], ax[-1]], title_text="x1", row=2, col=1)
+    fig.update_yaxes(range=[ay[0], ay[-1]], title_text="x2", row=2, col=1)
+    fig.update_xaxes(showticklabels=False, row=2, col=2)
+    fig.update_yaxes(showticklabels=False, row=1, col=1)
+    fig.update_layout(height=700, bargap=0, legend={"orientation": "h", "y": -0.1}, uirevision="mcmc")
+    return fig
+
+
+def trace_figure(path: np.ndarray, acceptance: np.ndarray) -> go.Figure:
+    """Trace plot of chain 1 (x1, x2 against t) and the running acceptance rate."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.65, 0.35], horizontal_spacing=0.1,
+                        subplot_titles=("Trace of chain 1", "Running acceptance rate"))
+    t = np.arange(len(path))
+    fig.add_trace(line(t, path[:, 0], role="data", name="x1"), row=1, col=1)
+    fig.add_trace(line(t, path[:, 1], role="samples", name="x2"), row=1, col=1)
+    fig.add_trace(line(np.arange(1, len(acceptance) + 1), acceptance, role="model", name="acceptance"), row=1, col=2)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_xaxes(title_text="step", row=1, col=1)
+    fig.update_xaxes(title_text="step", row=1, col=2)
+    fig.update_layout(height=300, legend={"orientation": "h", "y": -0.3})
+    return fig
