@@ -144,9 +144,9 @@ class Mixture:
         dtype = compute_dtype(self.device)
         self.params = params
         self.dim = params.means.shape[1]
-        self.weights = torch.as_tensor(params.weights, dtype=dtype, device=self.device)
-        self.means = torch.as_tensor(params.means, dtype=dtype, device=self.device)
-        self.covariances = torch.as_tensor(params.covariances, dtype=dtype, device=self.device)
+        self.weights = torch.tensor(np.array(params.weights), dtype=dtype, device=self.device)
+        self.means = torch.tensor(np.array(params.means), dtype=dtype, device=self.device)
+        self.covariances = torch.tensor(np.array(params.covariances), dtype=dtype, device=self.device)
         try:
             self.chols = torch.linalg.cholesky(self.covariances)
         except RuntimeError as error:  # torch raises a LinAlgError subclass of RuntimeError
@@ -743,6 +743,35 @@ def _minimise_reverse_kl(p: Mixture, start_mean: np.ndarray, start_chol: np.ndar
     with torch.no_grad():
         factor = chol()
         return {"mean": to_numpy(mean), "cov": to_numpy(factor @ factor.T), "reverse_kl": float(reverse_kl())}
+
+
+def kl_landscape_1d(p: Mixture, mus: np.ndarray, sigmas: np.ndarray, resolution: int = 1500) -> dict[str, np.ndarray]:
+    """Forward and reverse KL between a 1D p and every q = N(mu, sigma^2) of a parameter grid.
+
+    Returns arrays of shape (len(sigmas), len(mus)). Forward: KL(p||q) = -H(p) + 1/2 log(2 pi sigma^2)
+    + (Var_p + (E_p x - mu)^2) / (2 sigma^2) exactly (only H(p) by quadrature). Reverse:
+    KL(q||p) = -H(q) - E_q[log p], E_q[log p] by quadrature on a grid covering every q.
+    """
+    if p.dim != 1:
+        raise ValueError("the (mu, sigma) landscape is for 1D targets")
+    mus, sigmas = np.asarray(mus, dtype=np.float64), np.asarray(sigmas, dtype=np.float64)
+    mean, variance = p.mean()[0], p.covariance()[0, 0]
+    mu_grid, sigma_grid = np.meshgrid(mus, sigmas)
+    forward = (-entropy_grid(p) + 0.5 * np.log(2 * np.pi * sigma_grid**2)
+               + (variance + (mean - mu_grid) ** 2) / (2 * sigma_grid**2))
+    spread = 7 * sigmas.max()
+    grid = GridQuadrature.over(np.array([[min(mus.min() - spread, p.bounds(7)[0, 0]),
+                                          max(mus.max() + spread, p.bounds(7)[0, 1])]]), resolution, p.device)
+    x = grid.points[:, 0]
+    log_p = p.log_prob(grid.points)  # (M,)
+    dtype, device = log_p.dtype, log_p.device
+    mu_t = torch.as_tensor(mu_grid.ravel(), dtype=dtype, device=device)[:, None]
+    sigma_t = torch.as_tensor(sigma_grid.ravel(), dtype=dtype, device=device)[:, None]
+    q = torch.exp(-0.5 * ((x[None, :] - mu_t) / sigma_t) ** 2) / (sigma_t * math.sqrt(2 * math.pi))  # (P, M)
+    expected_log_p = (q * log_p[None, :]).sum(dim=1) * grid.cell_volume
+    entropy_q = 0.5 * np.log(2 * np.pi * np.e * sigma_grid**2)
+    reverse = -entropy_q - to_numpy(expected_log_p).reshape(sigma_grid.shape)
+    return {"forward_kl": forward, "reverse_kl": reverse}
 
 
 def mle_decomposition(p: Mixture, q: Mixture, n: int = 5000, seed: SeedLike = 0) -> dict[str, float]:

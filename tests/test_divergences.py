@@ -23,6 +23,7 @@ from playground.divergences import (
     kl_discrete_terms,
     kl_gaussians,
     kl_grid,
+    kl_landscape_1d,
     kl_monte_carlo,
     make_target,
     mle_decomposition,
@@ -359,3 +360,13 @@ def test_make_target_spacing_and_validation():
         make_target(1, 2, 1.0, [1, 0], [1, 1])
     with pytest.raises(ValueError):
         DivergenceFit(Mixture.from_params(params), "w1")
+
+
+def test_kl_landscape_matches_closed_form_for_a_gaussian_target(device):
+    p = Mixture.gaussian(0.5, 1.2**2, device)
+    mus, sigmas = np.linspace(-2, 3, 7), np.linspace(0.3, 3.0, 5)
+    landscape = kl_landscape_1d(p, mus, sigmas)
+    for i, sigma in enumerate(sigmas):
+        for j, mu in enumerate(mus):
+            assert landscape["forward_kl"][i, j] == pytest.approx(kl_gaussians(0.5, 1.44, mu, sigma**2), abs=1e-6)
+            assert landscape["reverse_kl"][i, j] == pytest.approx(kl_gaussians(mu, sigma**2, 0.5, 1.44), abs=1e-5)
