@@ -9,7 +9,8 @@ returns a plain float (or a small result tuple):
 - ``mode_coverage(samples, centers, radius)``: which modes of a mixture get samples.
 - ``sliced_wasserstein(x, y, n_proj, seed)``: average 1D Wasserstein distance over
   random projections, with the exact 1D formula on quantile functions.
-- ``mmd(x, y, bandwidth)``: maximum mean discrepancy with a Gaussian kernel.
+- ``mmd(x, y, bandwidth)``: maximum mean discrepancy with a Gaussian kernel (the
+  estimator of ``playground.divergences``, wrapped for arrays on any device).
 
 Inputs are arrays or tensors of shape ``(n, d)``; the work runs on ``device``.
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from playground.device import default_device, to_tensor
+from playground.divergences import mmd2_samples
 from playground.seeding import SeedLike, torch_generator
 
 _CHUNK = 4096  # rows of a distance matrix computed at once (bounds memory)
@@ -152,38 +154,16 @@ def sliced_wasserstein(x: Any, y: Any, n_proj: int = 64, seed: SeedLike = 0, *, 
     return float((per_direction**p).mean().item() ** (1.0 / p))
 
 
-def median_bandwidth(x: Any, y: Any, *, device: torch.device | None = None) -> float:
-    """Median heuristic: the median pairwise distance in the pooled sample."""
-    device = device or default_device()
-    pooled = torch.cat([_as_points(x, device), _as_points(y, device)])
-    distances = torch.pdist(pooled[:2000])
-    return float(distances.median().item()) or 1.0
-
-
 def mmd(x: Any, y: Any, bandwidth: float | None = None, *, unbiased: bool = True,
         device: torch.device | None = None) -> float:
-    """Squared maximum mean discrepancy with k(a, b) = exp(-|a - b|^2 / (2 h^2)).
+    """Squared maximum mean discrepancy with k(a, b) = exp(-|a - b|^2 / (2 h^2)), as a float.
 
     MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y); the unbiased estimate leaves the
     diagonal out of the first two means (it can be slightly negative when P = Q).
-    ``bandwidth=None`` uses the median heuristic.
+    ``bandwidth=None`` uses the median heuristic. The estimator itself is the one of
+    ``playground.divergences.mmd2_samples`` (shared with the divergences page).
     """
     device = device or default_device()
-    x, y = _as_points(x, device), _as_points(y, device)
-    h = median_bandwidth(x, y, device=device) if bandwidth is None else float(bandwidth)
-    if h <= 0:
+    if bandwidth is not None and bandwidth <= 0:
         raise ValueError("bandwidth must be positive")
-
-    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-torch.cdist(a, b).square() / (2 * h * h))
-
-    k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
-    n, m = x.shape[0], y.shape[0]
-    if unbiased:
-        if n < 2 or m < 2:
-            raise ValueError("the unbiased estimate needs at least 2 points in each set")
-        term_x = (k_xx.sum() - k_xx.diagonal().sum()) / (n * (n - 1))
-        term_y = (k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
-    else:
-        term_x, term_y = k_xx.mean(), k_yy.mean()
-    return float((term_x + term_y - 2 * k_xy.mean()).item())
+    return float(mmd2_samples(_as_points(x, device), _as_points(y, device), bandwidth, unbiased).item())

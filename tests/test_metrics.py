@@ -9,7 +9,6 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.neighbors import NearestNeighbors
 
 from playground.metrics import (
-    median_bandwidth,
     mmd,
     mode_coverage,
     precision_recall,
@@ -126,12 +125,3 @@ def test_mmd_near_zero_for_same_distribution_and_grows_with_shift(device):
     values = [mmd(x, y + shift, 1.0, device=device) for shift in (0.0, 0.5, 1.0, 2.0)]
     assert abs(values[0]) < 5e-3
     assert values[0] < values[1] < values[2] < values[3]
-
-
-def test_median_bandwidth_is_median_pairwise_distance(device):
-    from scipy.spatial.distance import pdist
-
-    generator = np.random.default_rng(9)
-    x, y = generator.normal(size=(40, 2)), generator.normal(size=(30, 2))
-    expected = np.median(pdist(np.concatenate([x, y])))
-    assert median_bandwidth(x, y, device=device) == pytest.approx(expected, rel=1e-5)

@@ -1,0 +1,52 @@
+"""Adversarial training in 2D, step by step (lectures 003 and 004).
+
+A GAN Lab-class playground: pick data and an objective, step the discriminator or the
+generator alone, or play the alternating game; watch the critic's heatmap, the force
+on each generated point, the warped latent grid, and the loss and quality curves.
+"""
+
+import streamlit as st
+
+from playground.ui.gan import preset_picker, training_controls, training_section, view_toggles
+from playground.ui.page import setup_page
+
+page = setup_page("GAN training", "⚔️")
+
+st.markdown(
+    "A **generator** $G$ pushes noise $z \\sim Q$ forward to points $G(z)$; a **discriminator** $D$ "
+    "scores points, high on real data and low on generated ones. Training alternates: $m$ steps make "
+    "$D$ a better judge, one step moves $G$ where $D$ says the data are. With the log loss, the best "
+    "$D$ turns the game into the **Jensen–Shannon divergence** in its weak (dual) form; with a "
+    "1-Lipschitz critic it becomes the **Wasserstein distance**."
+)
+
+preset_column, watch_column = st.columns([1, 2.2])
+with preset_column:
+    preset = preset_picker()
+with watch_column:
+    st.info(f"**What to watch:** {preset.watch}", icon="👀")
+
+target, config = training_controls(preset)
+
+st.subheader("Train")
+views = view_toggles()
+training_section(page, target, config, views)
+
+page.explain(
+    "**The heatmap** is $D$ over the plane: green where $D$ believes points are real, purple where it "
+    "believes they are generated (for the WGAN and hinge objectives, the raw critic score).\n\n"
+    "**The arrows** are $-\\nabla_x L_G$ at each generated point $x = G(z)$: the direction the next generator "
+    "step pushes that sample, before the push is shared out over $G$'s weights. Their length is rescaled "
+    "for display; the legend's factor tells how much (a huge factor means a vanishing gradient).\n\n"
+    "**The grey mesh** is the image of a square grid of latent codes under $G$: the generator is a warp of "
+    "the latent plane, and mode collapse shows as the whole mesh folding onto a few points.\n\n"
+    "**Quality curves** use a fixed real set and fixed noise: *precision* is the fraction of generated points "
+    "that land on the real data manifold (k-NN balls around real points), *recall* the fraction of real "
+    "points covered by the generated manifold, *modes covered* counts the mixture's modes that receive at "
+    "least 1% of the samples within 3 standard deviations, and sliced $W_2$ / MMD$^2$ measure the distance "
+    "between the two clouds. The losses alone do not tell whether training works: compare them.\n\n"
+    "**Try next:** the *Vanishing generator gradient* preset, then switch the objective to non-saturating "
+    "without resetting anything else; the *Mode collapse* preset, then raise D steps per G step or switch to "
+    "WGAN-GP; spectral normalisation with the hinge loss.",
+    title="How to read the picture",
+)

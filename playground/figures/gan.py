@@ -1,0 +1,128 @@
+"""Figures of GAN training: the plane (critic heatmap, samples, generator arrows, warped
+latent grid) and the loss / quality curves. Arrays in, ``go.Figure`` out."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from playground.figures.theme import PALETTE, ROLE_COLORS, line, scatter
+
+# Purple (fake) -> white -> green (real), as in GAN Lab; readable with the common colour-vision deficiencies.
+CRITIC_COLORSCALE = [[0.0, "#762a83"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1.0, "#1b7837"]]
+ARROW_COLOR = "#000000"
+MANIFOLD_COLOR = "rgba(90, 90, 90, 0.55)"
+ARROW_FRACTION = 0.08  # the 90th-percentile arrow spans this fraction of the plot's width
+
+
+def _segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y arrays drawing one line segment per row, separated by NaN gaps."""
+    n = len(starts)
+    xs = np.full(3 * n, np.nan)
+    ys = np.full(3 * n, np.nan)
+    xs[0::3], xs[1::3] = starts[:, 0], ends[:, 0]
+    ys[0::3], ys[1::3] = starts[:, 1], ends[:, 1]
+    return xs, ys
+
+
+def arrow_scale(vectors: np.ndarray, width: float) -> float:
+    """Factor that makes the 90th-percentile arrow ``ARROW_FRACTION`` of the plot width long."""
+    lengths = np.linalg.norm(vectors, axis=1)
+    typical = float(np.percentile(lengths, 90)) if len(lengths) else 0.0
+    return ARROW_FRACTION * width / typical if typical > 0 else 0.0
+
+
+def manifold_trace(mesh: np.ndarray) -> go.Scatter:
+    """The warped latent grid: rows and columns of G(latent grid) as one line trace."""
+    rows = [mesh[i] for i in range(mesh.shape[0])]
+    columns = [mesh[:, j] for j in range(mesh.shape[1])]
+    gap = np.full((1, 2), np.nan)
+    path = np.concatenate([np.concatenate([part, gap]) for part in rows + columns])
+    return go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines", name="G(latent grid)",
+                      line={"color": MANIFOLD_COLOR, "width": 1.2}, hoverinfo="skip")
+
+
+def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, show_critic: bool = True,
+              show_real: bool = True, show_fake: bool = True, show_arrows: bool = True,
+              show_manifold: bool = True, critic_label: str = "D(x)", title: str | None = None) -> go.Figure:
+    """The 2D picture of one training state (a ``GANTrainer.frame()`` dict)."""
+    fig = go.Figure()
+    (x0, x1), (y0, y1) = bounds
+    if show_critic:
+        probability = bool(frame.get("critic_is_probability"))
+        values = np.asarray(frame["critic"])
+        heat = {"zmin": 0.0, "zmax": 1.0} if probability else {"zmid": float(np.median(values))}
+        fig.add_trace(go.Heatmap(
+            x=frame["grid_x"], y=frame["grid_y"], z=values, colorscale=CRITIC_COLORSCALE, opacity=0.75,
+            name=critic_label, colorbar={"title": {"text": critic_label}, "thickness": 14, "len": 0.8},
+            hovertemplate=f"x=%{{x:.2f}}, y=%{{y:.2f}}<br>{critic_label}=%{{z:.3f}}<extra></extra>", **heat))
+    if show_manifold and frame.get("manifold") is not None:
+        fig.add_trace(manifold_trace(np.asarray(frame["manifold"])))
+    if show_real:
+        real = np.asarray(frame["real"])
+        fig.add_trace(scatter(real[:, 0], real[:, 1], role="data", name="real data", size=4, opacity=0.55))
+    if show_fake:
+        fake = np.asarray(frame["fake"])
+        fig.add_trace(scatter(fake[:, 0], fake[:, 1], role="samples", name="generated G(z)", size=4,
+                              opacity=0.8, marker={"line": {"width": 0}}))
+    if show_arrows:
+        base, vector = np.asarray(frame["arrow_base"]), np.asarray(frame["arrow_vector"])
+        factor = arrow_scale(vector, x1 - x0)
+        xs, ys = _segments(base, base + factor * vector)
+        sizes = np.tile([0.0, 9.0, 0.0], len(base))  # an arrow head at each tip only
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines+markers", name=f"G's gradient −∇ₓ L_G (×{factor:.3g})",
+            line={"color": ARROW_COLOR, "width": 1.3}, hoverinfo="skip",
+            marker={"symbol": "arrow", "angleref": "previous", "size": sizes, "color": ARROW_COLOR}))
+    fig.update_xaxes(range=[x0, x1], title_text="x₁", constrain="domain")
+    fig.update_yaxes(range=[y0, y1], title_text="x₂", scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+                      uirevision="gan-plane")
+    return fig
+
+
+def loss_curves(history: Mapping[str, np.ndarray], *, marker_iteration: int | None = None) -> go.Figure:
+    """D and G losses (left axis) and G's gradient norm (right axis, log scale) over iterations."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    iterations = np.asarray(history["iteration"])
+    for name, label, color in (("d_loss", "D loss", PALETTE[0]), ("g_loss", "G loss", PALETTE[1])):
+        fig.add_trace(line(iterations, history[name], role=color, name=label), secondary_y=False)
+    if "g_grad_norm" in history:
+        fig.add_trace(line(iterations, history["g_grad_norm"], role=PALETTE[4], name="‖∇θ L_G‖", dash="dot",
+                           line={"width": 1.5}), secondary_y=True)
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="G gradient norm", type="log", secondary_y=True, showgrid=False)
+    fig.update_xaxes(title_text="iteration")
+    _mark(fig, marker_iteration)
+    fig.update_layout(title="Losses", legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+                      uirevision="gan-loss")
+    return fig
+
+
+def quality_curves(iterations: np.ndarray, quality: Mapping[str, np.ndarray], *, n_modes: int | None = None,
+                   marker_iteration: int | None = None) -> go.Figure:
+    """Left: precision, recall (and the fraction of modes covered); right: sliced W2 and MMD^2."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Precision / recall / modes", "Distance to the data"),
+                        horizontal_spacing=0.12)
+    fig.add_trace(line(iterations, quality["precision"], role=PALETTE[2], name="precision"), row=1, col=1)
+    fig.add_trace(line(iterations, quality["recall"], role=PALETTE[3], name="recall"), row=1, col=1)
+    if n_modes and "modes_covered" in quality:
+        fig.add_trace(line(iterations, np.asarray(quality["modes_covered"]) / n_modes, role=PALETTE[4],
+                           name=f"modes covered / {n_modes}", dash="dash"), row=1, col=1)
+    fig.add_trace(line(iterations, quality["sliced_w2"], role=PALETTE[0], name="sliced W₂"), row=1, col=2)
+    fig.add_trace(line(iterations, np.clip(quality["mmd2"], 1e-6, None), role=PALETTE[1], name="MMD²", dash="dot"),
+                  row=1, col=2)
+    fig.update_yaxes(range=[-0.02, 1.02], row=1, col=1)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_xaxes(title_text="iteration")
+    _mark(fig, marker_iteration)
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, uirevision="gan-quality")
+    return fig
+
+
+def _mark(fig: go.Figure, iteration: int | None) -> None:
+    if iteration is not None:
+        fig.add_vline(x=iteration, line={"color": ROLE_COLORS["accent"], "width": 2, "dash": "dash"})

@@ -1,0 +1,267 @@
+"""Sections of the GAN training page: presets, controls, the live view and the scrubber."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from playground.figures.gan import gan_plane, loss_curves, quality_curves
+from playground.gan import ACTIVATIONS, NOISES, OBJECTIVES, OPTIMIZERS, GANConfig, GANTrainer, trainer_for_target
+from playground.targets import Target
+from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
+from playground.ui.deeplink import linked
+from playground.ui.page import PageContext
+
+MIN_ROWS = 10
+MAX_CURVE_POINTS = 1500  # loss curves are thinned beyond this many iterations
+LEARNING_RATES = [1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1]
+STATE_KEY = "gan_trainer"
+
+# Every main control: URL key -> default. Presets override some of them.
+DEFAULTS: dict[str, Any] = {
+    "data": "ring8", "obj": "nonsaturating", "m": 1, "sn": False, "opt": "adam", "lrg": 1e-3, "lrd": 1e-3,
+    "bs": 256, "clip": 0.01, "gp": 0.1, "zdim": 2, "noise": "gaussian",
+    "gdep": 2, "gwid": 128, "gact": "relu", "ddep": 2, "dwid": 128, "dact": "relu",
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named configuration and the one thing to watch when it runs."""
+
+    label: str
+    watch: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None  # the seed that reproduces the failure
+
+
+PRESETS: dict[str, Preset] = {
+    "custom": Preset("Your own settings", "Set the controls below, then press Play."),
+    "collapse": Preset(
+        "Mode collapse",
+        "The generated points (orange) crowd onto one or two of the eight modes and hop between them "
+        "instead of spreading out: **modes covered** stays low while precision is high and recall low.",
+        {"data": "ring8", "obj": "nonsaturating", "m": 1, "opt": "adam", "lrg": 1e-3, "lrd": 1e-3}, seed=0),
+    "oscillation": Preset(
+        "Oscillation",
+        "With large learning rates the two players chase each other: the losses swing instead of settling, and "
+        "the orange cloud circles around the ring rather than converging.",
+        {"data": "ring8", "obj": "nonsaturating", "m": 1, "opt": "sgd", "lrg": 5e-2, "lrd": 5e-2}, seed=0),
+    "vanishing": Preset(
+        "Vanishing generator gradient",
+        "A strong D (5 steps per G step, larger learning rate) rejects every generated point: D(G(z)) → 0 where "
+        "log(1 − D) is flat, so **G's gradient norm** (dotted, right axis) collapses and the arrows need a huge "
+        "magnification. Switch the objective to non-saturating to revive it.",
+        {"data": "ring8", "obj": "minimax", "m": 5, "opt": "adam", "lrg": 2e-4, "lrd": 3e-3}, seed=0),
+    "wgan_gp": Preset(
+        "WGAN-GP covers all modes",
+        "The critic is kept 1-Lipschitz by the gradient penalty, so it gives useful gradients everywhere: the "
+        "generated points spread to all eight modes (**modes covered** reaches 8) within a few hundred iterations.",
+        {"data": "ring8", "obj": "wgan_gp", "m": 5, "opt": "adam", "lrg": 1e-3, "lrd": 1e-3, "gp": 0.1}, seed=0),
+}
+
+OBJECTIVE_FORMULAS: dict[str, tuple[str, str]] = {
+    "minimax": (r"\max_D\; \mathbb{E}_x \log D(x) + \mathbb{E}_z \log(1 - D(G(z)))",
+                r"\min_G\; \mathbb{E}_z \log(1 - D(G(z)))"),
+    "nonsaturating": (r"\max_D\; \mathbb{E}_x \log D(x) + \mathbb{E}_z \log(1 - D(G(z)))",
+                      r"\min_G\; -\mathbb{E}_z \log D(G(z))"),
+    "least_squares": (r"\min_D\; \tfrac12\mathbb{E}_x (D(x) - 1)^2 + \tfrac12\mathbb{E}_z D(G(z))^2",
+                      r"\min_G\; \tfrac12\mathbb{E}_z (D(G(z)) - 1)^2"),
+    "wgan_clip": (r"\max_{|w_i| \le c}\; \mathbb{E}_x D(x) - \mathbb{E}_z D(G(z))",
+                  r"\min_G\; -\mathbb{E}_z D(G(z))"),
+    "wgan_gp": (r"\max_D\; \mathbb{E}_x D(x) - \mathbb{E}_z D(G(z)) - \lambda\, \mathbb{E}_{\hat x}"
+                r"(\lVert \nabla_{\hat x} D(\hat x) \rVert - 1)^2",
+                r"\min_G\; -\mathbb{E}_z D(G(z))"),
+    "hinge": (r"\min_D\; \mathbb{E}_x \max(0, 1 - D(x)) + \mathbb{E}_z \max(0, 1 + D(G(z)))",
+              r"\min_G\; -\mathbb{E}_z D(G(z))"),
+}
+
+
+def _apply_preset() -> None:
+    """on_change of the preset box: write the preset's values into the controls' state."""
+    preset = PRESETS[st.session_state["preset"]]
+    for key, value in {**DEFAULTS, **preset.settings}.items():
+        if key != "data" or preset.settings:
+            st.session_state[key] = value
+    if preset.seed is not None:
+        st.session_state["seed"] = preset.seed
+    st.session_state.pop(STATE_KEY, None)
+
+
+def preset_picker() -> Preset:
+    """The preset box and its one-line "what to watch"."""
+    name = linked(st.selectbox, "Preset", key="preset", default="custom", options=list(PRESETS),
+                  format_func=lambda key: PRESETS[key].label, on_change=_apply_preset,
+                  help="Ready-made runs that show a failure (or its cure). Each is seeded so it reproduces.")
+    return PRESETS[name]
+
+
+def _defaults(preset: Preset) -> dict[str, Any]:
+    """Control defaults: a preset given in the link (first run) sets the controls it names."""
+    return {**DEFAULTS, **preset.settings}
+
+
+def training_controls(preset: Preset) -> tuple[Target, GANConfig]:
+    """Data, objective, networks and optimiser controls -> (target, config)."""
+    d = _defaults(preset)
+    top = st.columns([1.4, 1.4, 1, 1])
+    with top[0]:
+        target = dataset_picker("data", dims=(2,), default=d["data"])
+    with top[1]:
+        objective = linked(st.selectbox, "Objective", key="obj", default=d["obj"], options=list(OBJECTIVES),
+                           format_func=OBJECTIVES.get)
+    with top[2]:
+        d_steps = linked(st.number_input, "D steps per G step (m)", key="m", default=d["m"], min_value=1,
+                         max_value=10, step=1)
+    with top[3]:
+        spectral = linked(st.toggle, "Spectral norm on D", key="sn", default=d["sn"],
+                          help="Divide each weight matrix of D by its largest singular value: D becomes 1-Lipschitz.")
+    with st.expander("Networks, noise and optimiser", expanded=False):
+        row = st.columns(4)
+        optimizer = linked(row[0].selectbox, "Optimiser", key="opt", default=d["opt"], options=list(OPTIMIZERS))
+        lr_g = linked(row[1].select_slider, "Learning rate G", key="lrg", default=d["lrg"], options=LEARNING_RATES)
+        lr_d = linked(row[2].select_slider, "Learning rate D", key="lrd", default=d["lrd"], options=LEARNING_RATES)
+        batch = linked(row[3].select_slider, "Batch size", key="bs", default=d["bs"], options=[32, 64, 128, 256, 512])
+        row = st.columns(4)
+        latent_dim = linked(row[0].number_input, "Latent dimension", key="zdim", default=d["zdim"], min_value=1,
+                            max_value=8, step=1, help="2 lets the warped latent grid show the whole generator.")
+        noise = linked(row[1].selectbox, "Noise z ~ Q", key="noise", default=d["noise"], options=list(NOISES))
+        clip = linked(row[2].select_slider, "Clip c (WGAN)", key="clip", default=d["clip"],
+                      options=[0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5])
+        gp = linked(row[3].select_slider, "Penalty λ (WGAN-GP)", key="gp", default=d["gp"],
+                    options=[0.01, 0.1, 1.0, 10.0])
+        row = st.columns(6)
+        g_depth = linked(row[0].number_input, "G layers", key="gdep", default=d["gdep"], min_value=1, max_value=5)
+        g_width = linked(row[1].select_slider, "G width", key="gwid", default=d["gwid"], options=[8, 16, 32, 64, 128, 256])
+        g_act = linked(row[2].selectbox, "G activation", key="gact", default=d["gact"], options=list(ACTIVATIONS))
+        d_depth = linked(row[3].number_input, "D layers", key="ddep", default=d["ddep"], min_value=1, max_value=5)
+        d_width = linked(row[4].select_slider, "D width", key="dwid", default=d["dwid"], options=[8, 16, 32, 64, 128, 256])
+        d_act = linked(row[5].selectbox, "D activation", key="dact", default=d["dact"], options=list(ACTIVATIONS))
+    config = GANConfig(objective=objective, latent_dim=int(latent_dim), noise=noise, depth=int(g_depth),
+                       width=int(g_width), activation=g_act, d_depth=int(d_depth), d_width=int(d_width),
+                       d_activation=d_act, spectral_norm=bool(spectral), optimizer=optimizer, lr_g=float(lr_g),
+                       lr_d=float(lr_d), d_steps=int(d_steps), batch_size=int(batch), clip=float(clip),
+                       gp_weight=float(gp))
+    return target, config
+
+
+def view_toggles() -> dict[str, bool]:
+    """Which layers of the plane to draw."""
+    columns = st.columns(5)
+    names = [("crit", "Critic heatmap"), ("real", "Real data"), ("fake", "Generated"), ("arrows", "G's gradient"),
+             ("mesh", "Warped latent grid")]
+    return {name: linked(column.toggle, label, key=f"v{name}", default=True)
+            for column, (name, label) in zip(columns, names)}
+
+
+def _fingerprint(target: Target) -> str:
+    data = getattr(target, "data", None)
+    if data is None:
+        return target.name
+    return hashlib.sha1(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]
+
+
+def single_step_buttons() -> None:
+    """D only / G only / one full iteration, acting on the trainer the panel below keeps."""
+    columns = st.columns(3)
+    trainer: GANTrainer | None = st.session_state.get(STATE_KEY)
+    actions = [("Step D only", "gan_d", "step_discriminator", "One gradient step of the discriminator: watch the heatmap."),
+               ("Step G only", "gan_g", "step_generator", "One gradient step of the generator: the points follow the arrows."),
+               ("1 full iteration", "gan_it", "step", "m D steps, then one G step.")]
+    for column, (label, key, method, help_text) in zip(columns, actions):
+        if column.button(label, key=key, width="stretch", help=help_text) and trainer is not None:
+            getattr(trainer, method)()
+
+
+def _thin(values: np.ndarray) -> np.ndarray:
+    stride = max(1, len(values) // MAX_CURVE_POINTS)
+    return values[::stride]
+
+
+def _snapshot_choice(trainer: GANTrainer) -> tuple[dict[str, Any], int | None]:
+    """The frame to draw: live, or a past snapshot picked on the history scrubber."""
+    live = trainer.snapshot()
+    past = [s for s in trainer.snapshots if s["iteration"] < trainer.iteration]
+    if not past:
+        return live, None
+    options = list(range(len(past))) + [-1]
+    choice = st.select_slider(
+        "History scrubber (snapshots)", options=options, value=-1, key=f"gan_scrub_{len(past)}_{trainer.iteration}",
+        format_func=lambda i: f"now · it {trainer.iteration}" if i == -1 else f"it {past[i]['iteration']}",
+        help=f"A snapshot is kept every {trainer.config.snapshot_every} iterations; pause, then drag back in time.")
+    if choice == -1:
+        return live, None
+    return past[choice], int(past[choice]["iteration"])
+
+
+def _formula(trainer: GANTrainer, frame_iteration: int | None) -> None:
+    objective = trainer.config.objective
+    d_formula, g_formula = OBJECTIVE_FORMULAS[objective]
+    last = trainer.history[-1] if trainer.history else {}
+    probability = objective in ("minimax", "nonsaturating")
+    values = {"D loss": last.get("d_loss", float("nan")), "G loss": last.get("g_loss", float("nan")),
+              "mean D(x), real" if probability else "mean score, real": last.get("d_real", float("nan")),
+              "mean D(G(z))" if probability else "mean score, fake": last.get("d_fake", float("nan"))}
+    if objective in ("wgan_clip", "wgan_gp"):
+        values["critic's W₁ estimate"] = last.get("d_real", float("nan")) - last.get("d_fake", float("nan"))
+    if objective == "wgan_gp":
+        values["gradient penalty"] = last.get("penalty", float("nan"))
+    values["‖∇θ L_G‖"] = last.get("g_grad_norm", float("nan"))
+    values = {name: value for name, value in values.items() if np.isfinite(value)}
+    if not values:
+        st.caption("No step yet: press **Step D only**, **Step G only** or **▶ Play** to see the live values.")
+    formula_panel(d_formula + r"\\[4pt]" + g_formula, values, title=f"{OBJECTIVES[objective]} · D steps m = "
+                  f"{trainer.config.d_steps}",
+                  try_next="Step D only a few times and watch the heatmap sharpen; then Step G only and see the "
+                  "orange points move along the arrows.")
+    quality = (trainer.snapshots[-1] if frame_iteration is None else
+               next(s for s in trainer.snapshots if s["iteration"] == frame_iteration))["quality"]
+    summary = [f"precision **{quality['precision']:.2f}**", f"recall **{quality['recall']:.2f}**",
+               f"sliced W₂ **{quality['sliced_w2']:.3f}**"]
+    if "modes_covered" in quality:
+        summary.insert(0, f"modes covered **{int(quality['modes_covered'])}/{len(trainer.modes)}**")
+    st.markdown("Quality at the last snapshot: " + " · ".join(summary))
+
+
+def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) -> None:
+    """One refresh of the page's picture: plane + formula, then the curves."""
+    frame, scrubbed = _snapshot_choice(trainer)
+    probability = trainer.config.objective in ("minimax", "nonsaturating")
+    plane, side = st.columns([3, 2])
+    with plane:
+        title = f"Iteration {frame['iteration']}" + (" (snapshot)" if scrubbed is not None else "")
+        page.show(gan_plane(frame, trainer.bounds, show_critic=views["crit"], show_real=views["real"],
+                            show_fake=views["fake"], show_arrows=views["arrows"], show_manifold=views["mesh"],
+                            critic_label="D(x)" if probability else "critic D(x)", title=title), key="gan_plane")
+    with side:
+        _formula(trainer, scrubbed)
+    curves = st.columns(2)
+    if trainer.history:
+        history = {name: _thin(trainer.metric(name)) for name in ("iteration", "d_loss", "g_loss", "g_grad_norm")}
+        with curves[0]:
+            page.show(loss_curves(history, marker_iteration=scrubbed), key="gan_loss", height=380)
+    snapshots = trainer.snapshots
+    if len(snapshots) > 1:
+        names = snapshots[0]["quality"].keys()
+        quality = {name: np.array([s["quality"][name] for s in snapshots]) for name in names}
+        iterations = np.array([s["iteration"] for s in snapshots])
+        with curves[1]:
+            page.show(quality_curves(iterations, quality, n_modes=None if trainer.modes is None else len(trainer.modes),
+                                     marker_iteration=scrubbed), key="gan_quality", height=380)
+
+
+def training_section(page: PageContext, target: Target, config: GANConfig, views: dict[str, bool]) -> None:
+    """The step buttons, the stepper panel (play / pause / reset / speed) and the live view."""
+    rows = len(getattr(target, "data", ())) if getattr(target, "data", None) is not None else None
+    if rows is not None and rows < MIN_ROWS:
+        st.error(f"Only {rows} data rows: a GAN needs at least {MIN_ROWS}. Pick another dataset or upload more rows.")
+        return
+    single_step_buttons()
+    key = (config, _fingerprint(target), page.seed)
+    stepper_panel(STATE_KEY, lambda: trainer_for_target(target, config, seed=page.seed), key,
+                  lambda trainer: live_view(page, trainer, views), steps_per_tick=20, max_steps_per_tick=100,
+                  interval=0.6, step_label="Step ×speed")
