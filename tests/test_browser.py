@@ -50,7 +50,10 @@ def test_page_renders_in_a_real_browser(app_url, browser, path, title):
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     errors: list[str] = []
+    foreign: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: None if request.url.startswith((app_url, "data:", "blob:"))
+            else foreign.append(request.url))
     try:
         page.goto(f"{app_url}/{url_path(path)}?projection=1", wait_until="domcontentloaded")
         wait_idle(page)
@@ -64,5 +67,6 @@ def test_page_renders_in_a_real_browser(app_url, browser, path, title):
             charts = page.locator('[data-testid="stPlotlyChart"] .main-svg')
             assert charts.count() >= 1, "no chart rendered"
         assert not errors, errors
+        assert not foreign, f"the page fetched from outside its own origin (breaks offline use): {foreign}"
     finally:
         context.close()

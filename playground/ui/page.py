@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -10,6 +11,9 @@ import streamlit as st
 from playground.figures.theme import style_figure
 from playground.ui import deeplink
 from playground.ui.navigation import HOME, available_pages
+
+# A local image: Material/emoji favicons are fetched from the internet by the browser.
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 PROJECTION_CSS = """
 <style>
@@ -65,12 +69,13 @@ def _device_label() -> str:
 def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool = True) -> PageContext:
     """Configure the page and draw the shared sidebar; call it first on every page.
 
+    ``icon`` is kept for the page's own use; the browser tab shows the playground's icon.
     ``uses_torch=False`` (the home page) shows the device without importing torch.
     """
     projection_default = st.session_state.get(deeplink.PERSIST_PREFIX + "projection", False)
     raw = st.query_params.get("projection")
     wide = projection_default or raw in ("1", "true")
-    st.set_page_config(page_title=f"{title} · Generative-models playground", page_icon=icon,
+    st.set_page_config(page_title=f"{title} · Generative-models playground", page_icon=str(FAVICON),
                        layout="wide" if wide else "centered", initial_sidebar_state="expanded")
     with st.sidebar:
         st.markdown("### Generative-models playground")
