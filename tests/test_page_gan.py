@@ -1,0 +1,125 @@
+"""AppTest of the GAN training page: step D, step G, play ticks, scrub, presets, objective, bad CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "6_GAN_training.py")
+# Small nets and batches: the page logic is under test here, not the training.
+FAST = {"gwid": "16", "dwid": "16", "bs": "32"}
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    for key, value in FAST.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def _iteration(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Iteration"))
+
+
+def test_page_loads_with_plane_and_no_errors(app):
+    assert not app.exception
+    assert [b.label for b in app.button][:3] == ["Step D only", "Step G only", "1 full iteration"]
+    assert len(app.get("plotly_chart")) >= 1
+    assert _iteration(app) == "Iteration 0"
+
+
+def test_step_d_then_step_g_change_the_numbers(app):
+    app.button(key="gan_d").click().run()
+    assert not app.exception
+    after_d = _metrics(app)
+    assert {"D loss", "G loss", "mean D(x), real", "mean D(G(z))"} <= set(after_d)
+    assert "‖∇θ L_G‖" not in after_d  # G has not moved yet
+    app.button(key="gan_g").click().run()
+    after_g = _metrics(app)
+    assert "‖∇θ L_G‖" in after_g and after_g["G loss"] != after_d["G loss"]
+    app.button(key="gan_it").click().run()
+    assert _iteration(app) == "Iteration 3"
+    assert _metrics(app)["D loss"] != after_d["D loss"]
+
+
+def test_play_ticks_advance_training_and_pause_stops(app):
+    app.slider(key="gan_trainer__speed").set_value(30).run()
+    app.button(key="gan_trainer__play").click().run()  # play: the fragment steps once per run
+    app.run()
+    assert not app.exception
+    iteration = int(_iteration(app).split()[1])
+    assert iteration >= 60
+    assert len(app.get("plotly_chart")) == 3  # plane, losses, quality curves (snapshots at 50)
+    app.button(key="gan_trainer__play").click().run()  # pause
+    paused_at = _iteration(app)
+    app.run()
+    assert _iteration(app) == paused_at
+    scrubber = next(s for s in app.select_slider if s.label.startswith("History scrubber"))
+    scrubber.set_value(0).run()  # back to the first snapshot
+    assert not app.exception
+    plane = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert plane["layout"]["title"]["text"] == "Iteration 0 (snapshot)"
+    assert _iteration(app) == paused_at  # looking back does not change the run
+
+
+def test_changing_objective_rebuilds_the_trainer(app):
+    app.button(key="gan_it").click().run()
+    assert _iteration(app) == "Iteration 1"
+    app.selectbox(key="obj").set_value("wgan_gp").run()
+    assert not app.exception
+    assert _iteration(app) == "Iteration 0"
+    app.button(key="gan_it").click().run()
+    metrics = _metrics(app)
+    assert "gradient penalty" in metrics and "critic's W₁ estimate" in metrics
+
+
+def test_every_other_objective_steps_without_error(app):
+    for objective in ("minimax", "least_squares", "wgan_clip", "hinge"):
+        app.selectbox(key="obj").set_value(objective).run()
+        app.button(key="gan_it").click().run()
+        assert not app.exception and not app.error, objective
+        assert "D loss" in _metrics(app) and _iteration(app) == "Iteration 1"
+
+
+def test_preset_sets_controls_and_says_what_to_watch(app):
+    app.selectbox(key="preset").set_value("vanishing").run()
+    assert not app.exception
+    assert app.selectbox(key="obj").value == "minimax"
+    assert app.number_input(key="m").value == 5
+    assert any("What to watch" in info.value and "gradient" in info.value for info in app.info)
+    app.selectbox(key="preset").set_value("wgan_gp").run()
+    assert app.selectbox(key="obj").value == "wgan_gp"
+
+
+def test_link_with_preset_reproduces_its_settings():
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({"preset": "vanishing", "lrd": "0.001", **FAST})
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="obj").value == "minimax" and at.number_input(key="m").value == 5
+    assert at.select_slider(key="lrd").value == 0.001  # a value in the link wins over the preset
+
+
+def test_view_toggles_and_spectral_norm(app):
+    app.toggle(key="varrows").set_value(False).run()
+    app.toggle(key="sn").set_value(True).run()
+    app.button(key="gan_it").click().run()
+    assert not app.exception
+    spec = app.get("plotly_chart")[0].proto.spec
+    assert "G(latent grid)" in spec and "angleref" not in spec  # the mesh is drawn, the arrows are not
+
+
+def test_too_small_csv_shows_an_error_and_the_page_survives():
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params["data"] = "csv"
+    at.run()
+    assert not at.exception  # no upload yet: a notice and the fallback dataset
+    assert any("Upload a file" in info.value for info in at.info)
