@@ -41,26 +41,56 @@ def wait_healthy(base_url: str, timeout: float = 90.0, process: subprocess.Popen
     raise TimeoutError(f"{base_url} not healthy after {timeout} s")
 
 
+class AppServer:
+    """``with AppServer() as server:`` runs the app; ``server.url``, ``server.startup_s``, ``server.rss_mb()``."""
+
+    def __init__(self, port: int | None = None, env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env or {}
+        self.extra_args = extra_args or []
+        self.process: subprocess.Popen | None = None
+        self.startup_s = float("nan")
+
+    def __enter__(self) -> "AppServer":
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+                   "--server.address", "127.0.0.1", "--server.headless", "true",
+                   "--browser.gatherUsageStats", "false", *self.extra_args]
+        start = time.perf_counter()
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env={**os.environ, **self.env})
+        try:
+            wait_healthy(self.url, process=self.process)
+        except BaseException:
+            self.__exit__()
+            raise
+        self.startup_s = time.perf_counter() - start
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process, in MB (Linux /proc)."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
 @contextmanager
 def running_app(port: int | None = None, env: dict[str, str] | None = None) -> Iterator[tuple[str, float]]:
     """Yield (base_url, seconds from process start to healthy) while the app runs."""
-    port = port or free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, **(env or {})})
-    try:
-        wait_healthy(base_url, process=process)
-        yield base_url, time.perf_counter() - start
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with AppServer(port, env) as server:
+        yield server.url, server.startup_s
 
 
 def wait_idle(page, timeout_ms: int = 120_000) -> None:

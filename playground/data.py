@@ -17,7 +17,7 @@ import numpy as np
 from playground.targets import Target
 
 MAX_ROWS = 100_000
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = 10 * 1024 * 1024  # the upload limit in .streamlit/config.toml
 MAX_ABS_VALUE = 1e100  # beyond this, squares overflow float64 and every estimate breaks
 
 

@@ -1,0 +1,236 @@
+"""Classroom load: many students on one ``streamlit run`` server.
+
+Each simulated student is a websocket client that speaks Streamlit's own protocol
+(protobuf ``BackMsg`` / ``ForwardMsg`` over ``/_stcore/stream``), as the browser does:
+it opens a page, then for ``duration`` seconds moves a slider or presses a Step
+button, waiting for the script run to finish each time. Latency is measured from the
+request to the run's ``script_finished``; an error is an exception element, a run that
+does not finish successfully, or a lost connection. Server memory is the RSS of the
+server process.
+
+    python -m bench.load --sessions 30 --duration 60 --pages Samplers KDE_vs_GMM EM_step_through KL_divergences
+    python -m bench.load --churn 200          # open and close 200 sessions, memory before/after
+
+Results are printed and written to ``bench/load_results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from bench.appserver import AppServer
+
+HERE = Path(__file__).resolve().parent
+CLASSICAL = ["Samplers", "KDE_vs_GMM", "EM_step_through", "KL_divergences"]
+TRAINING = ["Latent_explorer", "Flow_warping", "GAN_training"]
+RUN_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Widget:
+    id: str
+    kind: str  # "slider" or "button"
+    low: float = 0.0
+    high: float = 0.0
+    step: float = 1.0
+    integer: bool = False
+
+
+@dataclass
+class RunResult:
+    seconds: float
+    ok: bool
+    error: str = ""
+    widgets: dict[str, Widget] = field(default_factory=dict)
+
+
+def _collect_widget(element, widgets: dict[str, Widget]) -> None:
+    kind = element.WhichOneof("type")
+    if kind == "slider":
+        proto = element.slider
+        if len(proto.default) != 1 or proto.disabled:
+            return
+        if proto.options:  # select_slider: the value is an index into the options
+            widgets[proto.id] = Widget(proto.id, "slider", 0, len(proto.options) - 1, 1.0, integer=True)
+        elif proto.max > proto.min:
+            widgets[proto.id] = Widget(proto.id, "slider", proto.min, proto.max, proto.step or 1.0,
+                                       integer=proto.data_type == proto.INT)
+    elif kind == "button":
+        proto = element.button
+        if "__step" in proto.id and not proto.disabled:
+            widgets[proto.id] = Widget(proto.id, "button")
+
+
+async def _run(ws, page: str, states: dict[str, WidgetState], query: str = "") -> RunResult:
+    """Ask for a script run with the given widget states and wait until it finishes."""
+    message = BackMsg()
+    message.rerun_script.query_string = query
+    message.rerun_script.page_name = page
+    message.rerun_script.widget_states.widgets.extend(states.values())
+    start = time.perf_counter()
+    await ws.send(message.SerializeToString())
+    widgets: dict[str, Widget] = {}
+    error = ""
+    while True:
+        raw = await asyncio.wait_for(ws.recv(), timeout=RUN_TIMEOUT_S)
+        forward = ForwardMsg()
+        forward.ParseFromString(raw)
+        kind = forward.WhichOneof("type")
+        if kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
+            element = forward.delta.new_element
+            if element.WhichOneof("type") == "exception":
+                error = error or f"exception: {element.exception.message[:200]}"
+            _collect_widget(element, widgets)
+        elif kind == "script_finished":
+            status = forward.script_finished
+            if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                continue
+            seconds = time.perf_counter() - start
+            ok = status in (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
+            if not ok:
+                error = error or f"script finished with status {status}"
+            return RunResult(seconds, ok and not error, error, widgets)
+
+
+def _interaction(widgets: dict[str, Widget], rng: random.Random) -> WidgetState | None:
+    if not widgets:
+        return None
+    widget = rng.choice(list(widgets.values()))
+    state = WidgetState(id=widget.id)
+    if widget.kind == "button":
+        state.trigger_value = True
+        return state
+    steps = max(int(round((widget.high - widget.low) / widget.step)), 1)
+    value = widget.low + widget.step * rng.randint(0, steps)
+    value = min(max(value, widget.low), widget.high)
+    state.double_array_value.data[:] = [float(int(round(value))) if widget.integer else value]
+    return state
+
+
+async def student(url: str, page: str, duration: float, seed: int, records: list[dict]) -> None:
+    """One student: open a page, then interact until the time is up."""
+    rng = random.Random(seed)
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    try:
+        async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=2**26) as ws:
+            states: dict[str, WidgetState] = {}
+            result = await _run(ws, page, states, query=f"seed={seed % 5}")
+            records.append({"page": page, "action": "open", "seconds": result.seconds, "ok": result.ok,
+                            "error": result.error})
+            widgets = result.widgets
+            deadline = time.perf_counter() + duration
+            while time.perf_counter() < deadline:
+                state = _interaction(widgets, rng)
+                if state is None:
+                    break
+                action = "step" if state.WhichOneof("value") == "trigger_value" else "slider"
+                sent = dict(states)
+                sent[state.id] = state
+                result = await _run(ws, page, sent)
+                if action == "slider":
+                    states[state.id] = state  # slider values persist; a trigger fires once
+                records.append({"page": page, "action": action, "seconds": result.seconds, "ok": result.ok,
+                                "error": result.error})
+                widgets.update(result.widgets)
+                await asyncio.sleep(rng.uniform(0.5, 1.5))  # a student looks at the picture
+    except Exception as error:  # noqa: BLE001 - every failure is a recorded error
+        records.append({"page": page, "action": "connection", "seconds": float("nan"), "ok": False,
+                        "error": f"{type(error).__name__}: {error}"})
+
+
+def _summary(records: list[dict]) -> dict:
+    by_action: dict[str, dict] = {}
+    for action in sorted({r["action"] for r in records}):
+        times = sorted(r["seconds"] for r in records if r["action"] == action and r["ok"])
+        errors = [r for r in records if r["action"] == action and not r["ok"]]
+        by_action[action] = {
+            "count": len(times) + len(errors),
+            "errors": len(errors),
+            "p50_s": statistics.median(times) if times else None,
+            "p95_s": times[min(len(times) - 1, int(0.95 * len(times)))] if times else None,
+            "first_errors": [e["error"] for e in errors[:3]],
+        }
+    return by_action
+
+
+async def classroom(server: AppServer, sessions: int, duration: float, pages: list[str]) -> dict:
+    records: list[dict] = []
+    rss_start = server.rss_mb()
+    tasks = [student(server.url, pages[i % len(pages)], duration, seed=i, records=records) for i in range(sessions)]
+    peak = rss_start
+
+    async def sample_memory():
+        nonlocal peak
+        while True:
+            peak = max(peak, server.rss_mb())
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample_memory())
+    await asyncio.gather(*tasks)
+    sampler.cancel()
+    return {"sessions": sessions, "duration_s": duration, "pages": pages, "rss_start_mb": rss_start,
+            "rss_peak_mb": peak, "rss_end_mb": server.rss_mb(), "by_action": _summary(records),
+            "errors": sum(not r["ok"] for r in records), "interactions": len(records)}
+
+
+async def churn(server: AppServer, count: int, page: str, settle_s: float) -> dict:
+    """Open and close ``count`` sessions one after another; compare server memory."""
+    warm: list[dict] = []
+    for i in range(5):  # warm-up: imports, caches, first-run allocations
+        await student(server.url, page, 0.0, seed=i, records=warm)
+    await asyncio.sleep(settle_s)
+    rss_start = server.rss_mb()
+    records: list[dict] = []
+    for i in range(count):
+        await student(server.url, page, 0.0, seed=1000 + i, records=records)
+    rss_after = server.rss_mb()
+    await asyncio.sleep(settle_s)
+    # Expired sessions are dropped lazily, when the session store is next touched: open one more.
+    await student(server.url, page, 0.0, seed=99_999, records=records)
+    gc.collect()
+    rss_settled = server.rss_mb()
+    return {"sessions": count, "page": page, "rss_start_mb": rss_start, "rss_right_after_mb": rss_after,
+            "rss_settled_mb": rss_settled, "growth_pct": 100 * (rss_settled - rss_start) / rss_start,
+            "errors": sum(not r["ok"] for r in records) + sum(not r["ok"] for r in warm)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--pages", nargs="+", default=CLASSICAL)
+    parser.add_argument("--churn", type=int, default=0, help="open and close this many sessions instead")
+    parser.add_argument("--churn-page", default="Samplers")
+    parser.add_argument("--settle", type=float, default=130.0,
+                        help="seconds to wait before measuring: Streamlit keeps a closed session 2 min for reconnects")
+    args = parser.parse_args()
+    gc.collect()
+    with AppServer() as server:
+        if args.churn:
+            result = asyncio.run(churn(server, args.churn, args.churn_page, args.settle))
+            name = "churn"
+        else:
+            result = asyncio.run(classroom(server, args.sessions, args.duration, args.pages))
+            name = f"classroom_{args.sessions}x{'_'.join(args.pages)}"
+    print(json.dumps(result, indent=2))
+    out = HERE / "load_results.json"
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    existing[name] = result
+    out.write_text(json.dumps(existing, indent=2))
+
+
+if __name__ == "__main__":
+    main()
