@@ -22,7 +22,7 @@ array([-2.,  2.])
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -238,6 +238,84 @@ def n_parameters(n_components: int, n_features: int, covariance_type: str) -> in
     return int(covariance_params + n_features * n_components + n_components - 1)
 
 
+class FusedEM:
+    """EM iterations in a few passes over the data, for ``GaussianMixture.fit``.
+
+    The same updates as ``e_step`` + ``m_step`` (tested equal), rearranged for speed:
+    the data are centred once (better rounding), the squared distances come from one
+    matrix product with precomputed features, the responsibilities are made in place,
+    and the M-step's sums N_k, sum_n gamma_nk x_n and sum_n gamma_nk x_n x_n^T come
+    from a single product ``gamma^T [1, x, x x^T]``.
+    """
+
+    def __init__(self, X: torch.Tensor, covariance_type: str, reg_covar: float) -> None:
+        self.covariance_type, self.reg_covar = covariance_type, float(reg_covar)
+        self.shift = X.mean(dim=0)
+        centred = X - self.shift
+        n_samples, n_features = X.shape
+        ones = torch.ones((n_samples, 1), dtype=X.dtype, device=X.device)
+        self.augmented = torch.cat([centred, ones], dim=1)  # (N, d + 1)
+        if covariance_type in ("full", "tied"):
+            second = (centred.unsqueeze(2) * centred.unsqueeze(1)).reshape(n_samples, n_features * n_features)
+        else:
+            second = centred * centred
+        self.features = torch.cat([ones, centred, second], dim=1)  # (N, 1 + d + d*d) or (N, 1 + 2d)
+        self.eye = torch.eye(n_features, dtype=X.dtype, device=X.device)
+
+    def centre(self, state: MixtureState) -> MixtureState:
+        return replace(state, means=state.means - self.shift)
+
+    def uncentre(self, state: MixtureState) -> MixtureState:
+        return replace(state, means=state.means + self.shift)
+
+    def weighted_log_prob(self, state: MixtureState) -> torch.Tensor:
+        """log pi_k + log N(x_n | mu_k, Sigma_k) for the centred data, ``(N, K)``."""
+        n_components, n_features = state.means.shape
+        n_samples = self.augmented.shape[0]
+        log_det = log_det_cholesky(state.precisions_cholesky, self.covariance_type, n_features)
+        if self.covariance_type in ("full", "tied"):
+            factors = state.precisions_cholesky.expand(n_components, n_features, n_features)
+            # [x, 1] @ [[U_k], [-mu_k U_k]] = U_k^T (x - mu_k), for all k at once
+            shifts = -torch.einsum("kd,kde->ke", state.means, factors)
+            stacked = torch.cat([factors.transpose(0, 1).reshape(n_features, -1), shifts.reshape(1, -1)], dim=0)
+            y = (self.augmented @ stacked).square_()
+            mahalanobis = y.view(n_samples, n_components, n_features).sum(dim=2)
+        else:
+            precisions = state.precisions_cholesky**2
+            if self.covariance_type == "spherical":
+                precisions = precisions.unsqueeze(1).expand(n_components, n_features)
+            # sum_j p_kj (x_j - mu_kj)^2 = [1, x, x^2] @ [sum_j p mu^2, -2 p mu, p]
+            coefficients = torch.cat([(precisions * state.means**2).sum(dim=1, keepdim=True),
+                                      -2 * precisions * state.means, precisions], dim=1)
+            mahalanobis = self.features @ coefficients.T
+        constant = -0.5 * n_features * math.log(2 * math.pi) + log_det + torch.log(state.weights)
+        return mahalanobis.mul_(-0.5).add_(constant)
+
+    def iteration(self, state: MixtureState) -> tuple[float, MixtureState]:
+        """One E-step and M-step: (mean log-likelihood before the update, new centred state)."""
+        weighted = self.weighted_log_prob(state)
+        log_prob_norm = torch.logsumexp(weighted, dim=1)
+        responsibilities = weighted.sub_(log_prob_norm.unsqueeze(1)).exp_()
+        moments = responsibilities.T @ self.features  # (K, 1 + d + ...)
+        n_components, n_features = state.means.shape
+        nk = moments[:, 0] + 10 * torch.finfo(moments.dtype).eps
+        means = moments[:, 1:1 + n_features] / nk.unsqueeze(1)
+        second = moments[:, 1 + n_features:] / nk.unsqueeze(1)
+        if self.covariance_type in ("full", "tied"):
+            scatter = second.view(n_components, n_features, n_features) - means.unsqueeze(2) * means.unsqueeze(1)
+            if self.covariance_type == "full":
+                covariances = scatter + self.reg_covar * self.eye
+            else:
+                covariances = (nk.view(-1, 1, 1) * scatter).sum(dim=0) / nk.sum() + self.reg_covar * self.eye
+        else:
+            covariances = second - means**2 + self.reg_covar
+            if self.covariance_type == "spherical":
+                covariances = covariances.mean(dim=1)
+        new_state = MixtureState(nk / nk.sum(), means, covariances,
+                                 compute_precision_cholesky(covariances, self.covariance_type), self.covariance_type)
+        return float(log_prob_norm.mean()), new_state
+
+
 # ----------------------------------------------------------------------------------
 # Initialisation
 # ----------------------------------------------------------------------------------
@@ -435,15 +513,16 @@ class GaussianMixture:
         for _ in range(max(1, int(self.n_init))):
             state = self.initial_state(X_t, generator)
             bound, converged, n_iter, bounds = -math.inf, False, 0, []
+            kernel = FusedEM(X_t, self.covariance_type, self.reg_covar)
+            centred = kernel.centre(state)
             for n_iter in range(1, int(self.max_iter) + 1):
                 previous = bound
-                log_prob_norm, log_responsibilities = e_step(X_t, state)
-                state = m_step(X_t, torch.exp(log_responsibilities), self.reg_covar, self.covariance_type)
-                bound = float(log_prob_norm.mean())
+                bound, centred = kernel.iteration(centred)
                 bounds.append(bound)
                 if abs(bound - previous) < self.tol:
                     converged = True
                     break
+            state = kernel.uncentre(centred)
             if best is None or bound > best[0]:
                 best = (bound, state, n_iter, converged, bounds)
         bound, state, n_iter, converged, bounds = best

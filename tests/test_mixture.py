@@ -178,3 +178,21 @@ def test_one_dimensional_input_and_float32():
     model32 = GaussianMixture(3, random_state=0, device="cpu", dtype="float32").fit(X)
     assert model64.means_.shape == (3, 1)
     assert model32.score(X) == pytest.approx(model64.score(X), abs=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fused_em_iteration_equals_e_step_then_m_step(covariance_type, device):
+    from playground.mixture import FusedEM
+
+    X = as_data(three_clusters(2, seed=7) + 50.0, device, torch.float64)  # far from the origin: centring matters
+    model = GaussianMixture(3, covariance_type=covariance_type, device=device)
+    state = model.initial_state(X, np.random.default_rng(0))
+    kernel = FusedEM(X, covariance_type, 1e-6)
+    bound, centred = kernel.iteration(kernel.centre(state))
+    fused = kernel.uncentre(centred)
+    log_prob_norm, log_responsibilities = e_step(X, state)
+    direct = m_step(X, torch.exp(log_responsibilities), 1e-6, covariance_type)
+    assert bound == pytest.approx(float(log_prob_norm.mean()), abs=1e-10)
+    torch.testing.assert_close(fused.weights, direct.weights, rtol=0, atol=1e-10)
+    torch.testing.assert_close(fused.means, direct.means, rtol=0, atol=1e-9)
+    torch.testing.assert_close(fused.covariances, direct.covariances, rtol=0, atol=1e-9)
