@@ -22,27 +22,28 @@ from playground.ui.page import setup_page
 page = setup_page("Forward vs reverse KL", "↔️")
 
 st.markdown(
-    "Fitting a model $q_\\theta$ to a distribution $p$ means minimising a **divergence** "
-    "$\\mathcal D(p\\,\\|\\,q_\\theta)$: zero when $q_\\theta = p$, positive otherwise, and not a distance "
-    "(it need not be symmetric). When $q$ is too simple to match $p$, *which* divergence we pick decides "
-    "*which* compromise we get. The two directions of the Kullback–Leibler divergence give opposite answers."
+    "Fitting $q$ to $p$ = minimising a **divergence** $\\mathcal D(p\\,\\|\\,q)$. When $q$ is too simple, the "
+    "choice decides the compromise: the **same** $q$ fitted from the **same** start by **forward KL** "
+    "$D_{KL}(p\\|q)$ (blue) and by **reverse KL** $D_{KL}(q\\|p)$ (vermillion)."
 )
 
-st.header("1 · The fit race: forward KL vs reverse KL")
-st.markdown(
+st.header("1 · The fit race")
+controls_area, race_area = st.columns([1, 2.6]) if page.projection else (st.container(), st.container())
+with controls_area, st.container(border=True):
+    target_params = target_controls()
+    dim = target_params.means.shape[1]
+    config, divergences = model_controls(dim, page.seed)
+with race_area:
+    race = fit_race_section(page, target_params, config, divergences)
+page.explain(
     "- **Forward KL** $D_{KL}(p\\|q) = \\mathbb E_p[\\log p - \\log q]$ needs only *samples* of $p$: "
     "minimising it is **maximum likelihood**, $\\max_\\theta \\frac1n\\sum_i \\log q_\\theta(x_i)$. "
     "It punishes $q \\approx 0$ where $p > 0$, so $q$ stretches to **cover every mode**.\n"
     "- **Reverse KL** $D_{KL}(q\\|p) = \\mathbb E_q[\\log q - \\log p]$ needs $\\log p$ and samples of $q$: "
     "draw $x = \\mu + L\\varepsilon$, $\\varepsilon \\sim \\mathcal N(0, I)$ (reparameterisation), so the "
-    "gradient flows through $\\mu$ and $L$. It punishes mass where $p \\approx 0$, so $q$ **seeks one mode**."
+    "gradient flows through $\\mu$ and $L$. It punishes mass where $p \\approx 0$, so $q$ **seeks one mode**.",
+    title="The two directions of KL",
 )
-with st.container(border=True):
-    target_params = target_controls()
-    dim = target_params.means.shape[1]
-    config, divergences = model_controls(dim, page.seed)
-
-race = fit_race_section(page, target_params, config, divergences)
 page.explain(
     "- **Same start, same p**: both fits begin from the q drawn as your start; blue follows forward KL, "
     "vermillion reverse KL.\n"

@@ -27,6 +27,7 @@ FIT_LABELS = {
     "w1": "Wasserstein-1",
     "mmd": "MMD",
 }
+SHORT_LABELS = {"forward_kl": "forward", "reverse_kl": "reverse", "js": "JS", "tv": "TV", "w1": "W1", "mmd": "MMD"}
 TARGET_FILL = "rgba(0, 0, 0, 0.12)"
 OPTIMUM_COLOR = ROLE_COLORS["accent"]
 
@@ -103,11 +104,11 @@ def kl_curves(iterations: np.ndarray, curves: Mapping[str, Mapping[str, np.ndarr
     fig = go.Figure()
     for name, values in curves.items():
         color = FIT_COLORS[name]
-        fig.add_trace(line(iterations, values["forward_kl"], role=color, name=f"KL(p‖q), q by {FIT_LABELS[name]}"))
+        fig.add_trace(line(iterations, values["forward_kl"], role=color, name=f"KL(p‖q) · {SHORT_LABELS[name]} fit"))
         fig.add_trace(line(iterations, values["reverse_kl"], role=color, dash="dash",
-                           name=f"KL(q‖p), q by {FIT_LABELS[name]}"))
-    fig.update_layout(xaxis_title="iteration", yaxis_title="divergence (nats)", yaxis_type="log",
-                      legend={"orientation": "h", "y": -0.25}, height=380)
+                           name=f"KL(q‖p) · {SHORT_LABELS[name]} fit"))
+    fig.update_layout(xaxis_title="iteration", yaxis_title="KL (nats)", yaxis_type="log", height=380,
+                      legend={"orientation": "v", "x": 1.02, "y": 1.0})
     return fig
 
 

@@ -49,6 +49,7 @@ EXTRA_OBJECTIVES = ["js", "tv", "w1", "mmd"]
 MMD_BANDWIDTH = 1.0
 PLOT_POINTS_1D, PLOT_POINTS_2D = 600, 110
 RACE_KEY = "kl_race"
+MAX_TERMS_SHOWN = 5  # terms of a discrete KL sum written out
 
 
 # ----------------------------------------------------------------------------------
@@ -61,16 +62,17 @@ def _preset_mixtures(dim: int) -> dict[str, MixtureParams]:
 
 def target_controls() -> MixtureParams:
     """The target p: a custom mixture (modes, separation, weights, widths) or a registry mixture."""
-    dim_label = linked(st.radio, "Dimension", key="dim", default="1D", options=["1D", "2D"], horizontal=True)
+    left, right = st.columns(2)
+    dim_label = linked(left.radio, "Dimension", key="dim", default="1D", options=["1D", "2D"], horizontal=True)
     dim = 1 if dim_label == "1D" else 2
     presets = _preset_mixtures(dim)
     labels = {t.name: t.label for t in list_targets(dim)}
-    choice = linked(st.selectbox, "Target p", key=f"tgt{dim}", default="custom", options=["custom", *presets],
-                    format_func=lambda name: "Custom mixture (set below)" if name == "custom" else labels[name])
+    choice = linked(right.selectbox, "Target p", key=f"tgt{dim}", default="custom", options=["custom", *presets],
+                    format_func=lambda name: "Custom mixture" if name == "custom" else labels[name])
     if choice != "custom":
         return presets[choice]
     columns = st.columns(2)
-    n_modes = linked(columns[0].slider, "Number of modes", key="modes", default=2, min_value=1, max_value=MAX_MODES,
+    n_modes = linked(columns[0].slider, "Modes of p", key="modes", default=2, min_value=1, max_value=MAX_MODES,
                      help="Add or remove modes of p.")
     separation = linked(columns[1].slider, "Separation", key="sep", default=5.0 if dim == 1 else 3.0,
                         min_value=0.0, max_value=8.0, step=0.25,
@@ -98,26 +100,27 @@ def _new_start(dim: int, seed: int) -> None:
 
 def model_controls(dim: int, seed: int) -> tuple[FitConfig, tuple[str, ...]]:
     """The model q (K components, start, fixed variance), the optimiser, and extra objectives."""
-    columns = st.columns(4)
-    n_components = linked(columns[0].slider, "Components of q (K)", key="K", default=1, min_value=1, max_value=4,
+    left, right = st.columns(2)
+    n_components = linked(left.slider, "K (components of q)", key="K", default=1, min_value=1, max_value=4,
                           help="K = 1: a single Gaussian. The race restarts when you change it.")
-    start_x = linked(columns[1].slider, "Start mean x₁", key="x0", default=1.0, min_value=-6.0, max_value=6.0,
-                     step=0.1)
-    start_y = (linked(columns[2].slider, "Start mean x₂", key="y0", default=0.5, min_value=-6.0, max_value=6.0,
-                      step=0.1) if dim == 2 else None)
-    start_std = linked(columns[3 if dim == 2 else 2].slider, "Start std of q", key="s0", default=1.0,
-                       min_value=0.2, max_value=4.0, step=0.1)
-    columns = st.columns([1.1, 1, 1.6, 1])
-    learning_rate = linked(columns[0].select_slider, "Learning rate (Adam)", key="lr", default=0.1,
-                           options=LEARNING_RATES)
-    fixed = linked(columns[1].toggle, "Fixed variance", key="fixvar", default=False,
+    start_std = linked(right.slider, "Start std of q", key="s0", default=1.0, min_value=0.2, max_value=4.0, step=0.1)
+    left, right = st.columns(2)
+    start_x = linked(left.slider, "Start mean x₁", key="x0", default=1.0, min_value=-6.0, max_value=6.0, step=0.1)
+    if dim == 2:
+        start_y = linked(right.slider, "Start mean x₂", key="y0", default=0.5, min_value=-6.0, max_value=6.0,
+                         step=0.1)
+        left, right = st.columns(2)
+    learning_rate = linked(right.select_slider, "Learning rate (Adam)", key="lr", default=0.1, options=LEARNING_RATES)
+    if dim == 1:
+        left = st
+    fixed = linked(left.toggle, "Fixed variance", key="fixvar", default=False,
                    help="Only the means (and weights) move; every std stays at the start std.")
     extra_options = [name for name in EXTRA_OBJECTIVES if dim == 1 or name != "w1"]
-    extras = linked(columns[2].multiselect, "Also fit with", key="also", default=[], options=extra_options,
+    extras = linked(st.multiselect, "Also fit with", key="also", default=[], options=extra_options,
                     format_func=lambda name: FIT_LABELS[name],
                     help="Race more objectives from the same start: which cover the modes, which seek one?")
-    columns[3].button("🎲 New start", on_click=_new_start, args=(dim, seed), key="newstart",
-                      help="A random start mean: the reverse-KL fit may land in another local optimum.")
+    st.button("New start", icon=":material/shuffle:", on_click=_new_start, args=(dim, seed), key="newstart",
+              help="A random start mean: the reverse-KL fit may land in another local optimum.")
     start = (start_x,) if dim == 1 else (start_x, start_y)
     config = FitConfig(n_components=n_components, start_mean=start, start_std=start_std, fixed_variance=fixed,
                        learning_rate=learning_rate, mmd_bandwidth=MMD_BANDWIDTH)
@@ -211,16 +214,13 @@ def _draw_race(page: PageContext, race: FitRace, target: Mixture, box: np.ndarra
     page.show(figure, key="race_fig")
 
     table = {name: divergence_table(target, model, mmd_bandwidth=MMD_BANDWIDTH) for name, model in models.items()}
-    left, right = st.columns([1.3, 1])
-    with left:
-        if race.history:
-            curves = {name: {"forward_kl": race.metric(f"{name}:forward_kl"),
-                             "reverse_kl": race.metric(f"{name}:reverse_kl")} for name in race.fits}
-            page.show(kl_curves(race.metric("iteration"), curves), key="race_curves")
-        else:
-            st.info("Press **Step** or **▶ Play**: both fits start from the same q.")
-    with right:
-        _kl_formulas(table)
+    if race.history:
+        curves = {name: {"forward_kl": race.metric(f"{name}:forward_kl"),
+                         "reverse_kl": race.metric(f"{name}:reverse_kl")} for name in race.fits}
+        page.show(kl_curves(race.metric("iteration"), curves), key="race_curves")
+    else:
+        st.info("Press **Step** or **▶ Play**: both fits start from the same q.")
+    _kl_formulas(table)
     if target.dim == 1 and optimum is not None:
         _landscape_view(page, race, key, box, optimum, optima)
     st.subheader("2 · Other divergences on the same pair")
@@ -229,14 +229,15 @@ def _draw_race(page: PageContext, race: FitRace, target: Mixture, box: np.ndarra
 
 def _kl_formulas(table: dict[str, dict[str, float]]) -> None:
     forward, reverse = table["forward_kl"], table["reverse_kl"]
-    for name, latex, title, hint in (
+    for column, (name, latex, title, hint) in zip(st.columns(2), (
         ("forward_kl", r"D_{KL}(p\,\|\,q) = \int p(x)\,\log\frac{p(x)}{q(x)}\,dx", "Forward KL (mode covering)",
          "where p > 0 and q ≈ 0 the log-ratio explodes: q must cover every mode."),
         ("reverse_kl", r"D_{KL}(q\,\|\,p) = \int q(x)\,\log\frac{q(x)}{p(x)}\,dx", "Reverse KL (mode seeking)",
          "only where q puts mass counts: hiding inside one mode is cheap."),
-    ):
-        formula_panel(latex, {"q by forward KL": forward[name], "q by reverse KL": reverse[name]}, title=title,
-                      try_next=hint)
+    )):
+        with column:
+            formula_panel(latex, {"forward fit": forward[name], "reverse fit": reverse[name]}, title=title,
+                          try_next=hint)
 
 
 def _landscape_view(page: PageContext, race: FitRace, key: tuple, box: np.ndarray,
@@ -260,22 +261,21 @@ def _divergence_table(table: dict[str, dict[str, float]], dim: int) -> None:
     st.dataframe(frame.style.format(lambda v: "n/a (1D only)" if isinstance(v, float) and math.isnan(v)
                                     else format_number(v)), width="stretch")
     forward, reverse = table["forward_kl"], table["reverse_kl"]
-    pair = lambda name: {"q by forward KL": forward[name], "q by reverse KL": reverse[name]}  # noqa: E731
+    pair = lambda name: {"forward fit": forward[name], "reverse fit": reverse[name]}  # noqa: E731
+    formula_panel(r"JS(p, q) = \tfrac12 D_{KL}(p\,\|\,m) + \tfrac12 D_{KL}(q\,\|\,m),\quad m = \tfrac{p+q}{2}",
+                  pair("js"), title="Jensen–Shannon (≤ log 2 ≈ 0.693)",
+                  try_next="separate the modes: JS saturates at log 2 when q and p stop overlapping.")
+    formula_panel(r"\mathrm{MMD}^2 = \mathbb{E}\,k(x,x') + \mathbb{E}\,k(y,y') - 2\,\mathbb{E}\,k(x,y)",
+                  pair("mmd"), title=f"MMD (Gaussian kernel k(x, y) = exp(−‖x − y‖²/2h²), h = {MMD_BANDWIDTH})",
+                  try_next="add an MMD fit: it compares smoothed densities and tends to cover.")
     columns = st.columns(2)
     with columns[0]:
-        formula_panel(r"JS(p, q) = \tfrac12 D_{KL}\!\left(p\,\|\,m\right) + \tfrac12 D_{KL}\!\left(q\,\|\,m\right),"
-                      r"\quad m = \tfrac{p+q}{2}", pair("js"), title="Jensen–Shannon (≤ log 2 ≈ 0.693)",
-                      try_next="separate the modes: JS saturates at log 2 when q and p stop overlapping.")
-        if dim == 1:
-            formula_panel(r"W_1(p, q) = \int \left|F_p(x) - F_q(x)\right| dx", pair("w1"),
+        formula_panel(r"TV(p, q) = \tfrac12 \int \left|p - q\right| dx", pair("tv"), title="Total variation (≤ 1)")
+    if dim == 1:
+        with columns[1]:
+            formula_panel(r"W_1(p, q) = \int \left|F_p - F_q\right| dx", pair("w1"),
                           title="Wasserstein-1 (1D, by CDFs)",
                           try_next="W1 keeps growing with distance, where JS and TV are already flat.")
-    with columns[1]:
-        formula_panel(r"TV(p, q) = \tfrac12 \int \left|p(x) - q(x)\right| dx", pair("tv"),
-                      title="Total variation (≤ 1)")
-        formula_panel(r"\mathrm{MMD}^2 = \mathbb{E}\,k(x,x') + \mathbb{E}\,k(y,y') - 2\,\mathbb{E}\,k(x,y),"
-                      r"\ k(x,y) = e^{-\|x-y\|^2/2h^2}", pair("mmd"), title=f"MMD (Gaussian kernel, h = {MMD_BANDWIDTH})",
-                      try_next="add an MMD fit: it compares smoothed densities and tends to cover.")
 
 
 # ----------------------------------------------------------------------------------
@@ -292,7 +292,9 @@ def _parse_vector(text: str, name: str) -> np.ndarray:
 
 
 def _sum_latex(p: np.ndarray, q: np.ndarray, left: str, right: str, terms: np.ndarray) -> str:
-    pieces = [rf"{a:.4g}\ln\frac{{{a:.4g}}}{{{b:.4g}}}" for a, b in zip(p, q) if a > 0]
+    pieces = [rf"{a:.4g}\ln\tfrac{{{a:.4g}}}{{{b:.4g}}}" for a, b in zip(p, q) if a > 0]
+    if len(pieces) > MAX_TERMS_SHOWN:
+        pieces = pieces[:MAX_TERMS_SHOWN] + [r"\cdots"]
     total = terms.sum()
     value = r"\infty" if math.isinf(total) else f"{total:.7f}"
     return rf"D_{{KL}}({left}\,\|\,{right}) = " + " + ".join(pieces) + rf" = {value}"
@@ -310,20 +312,21 @@ def discrete_calculator(page: PageContext) -> None:
         st.error(f"Cannot compute the KL: {error}.")
         return
     p, q = p_raw / p_raw.sum(), q_raw / q_raw.sum()
-    figure_column, formula_column = st.columns([1, 1.6])
+    forward, reverse = forward_terms.sum(), reverse_terms.sum()
+    figure_column, numbers_column = st.columns([1.4, 1])
     with figure_column:
         page.show(discrete_pair(p, q), key="discrete_fig")
-    with formula_column:
-        with st.container(border=True):
-            st.latex(_sum_latex(p, q, "P", "Q", forward_terms))
-            st.latex(_sum_latex(q, p, "Q", "P", reverse_terms))
-            st.metric("KL(P‖Q) − KL(Q‖P)", format_number(forward_terms.sum() - reverse_terms.sum())
-                      if np.isfinite(forward_terms.sum() - reverse_terms.sum()) else "∞")
-        if np.isinf(forward_terms.sum()) or np.isinf(reverse_terms.sum()):
-            st.warning("An infinite KL: one distribution puts mass where the other has none "
-                       "(a zero in the denominator). KL needs the second argument to cover the first.")
-        st.caption("**Try next:** make Q = P (KL = 0 both ways); put a 0 in Q; the two directions differ: "
-                   "KL is not symmetric.")
+    with numbers_column:
+        st.metric("KL(P‖Q)", "∞" if np.isinf(forward) else f"{forward:.7f}")
+        st.metric("KL(Q‖P)", "∞" if np.isinf(reverse) else f"{reverse:.7f}")
+    with st.container(border=True):
+        st.latex(_sum_latex(p, q, "P", "Q", forward_terms))
+        st.latex(_sum_latex(q, p, "Q", "P", reverse_terms))
+    if np.isinf(forward) or np.isinf(reverse):
+        st.warning("An infinite KL: one distribution puts mass where the other has none "
+                   "(a zero in the denominator). KL needs the second argument to cover the first.")
+    st.caption("**Try next:** make Q = P (KL = 0 both ways); put a 0 in Q; the two directions differ: "
+               "KL is not symmetric.")
 
 
 def _gaussian_controls_2d(index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,115 @@
+"""AppTest of the forward vs reverse KL page: the race (step, play, pause, extra objectives), a 2D target,
+the calculators, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "7_KL_divergences.py")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Tiny tensors: one intra-op thread avoids thread contention on a shared machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def app() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=240).run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def _iteration(at: AppTest) -> int:
+    caption = next(c.value for c in at.caption if c.value.startswith("Iteration"))
+    return int(caption.split()[1])
+
+
+def _table(at: AppTest):
+    return at.dataframe[0].value
+
+
+def test_race_steps_plays_and_updates_the_divergence_table(app):
+    assert not app.exception
+    assert {"Step", "▶ Play", "↺ Reset"} <= {b.label for b in app.button}
+    assert len(app.get("plotly_chart")) >= 3  # race, landscape, calculators
+    start = _table(app)
+    assert list(start.columns) == ["q by forward KL(p‖q)", "q by reverse KL(q‖p)"]
+    assert start.iloc[0, 0] == start.iloc[0, 1]  # same start for both fits
+
+    app.button(key="kl_race__step").click().run()
+    assert not app.exception and _iteration(app) == 5
+    stepped = _table(app)
+    assert stepped.iloc[0, 0] != start.iloc[0, 0]
+    assert stepped.iloc[0, 0] != stepped.iloc[0, 1]  # the two fits have parted
+
+    app.slider(key="kl_race__speed").set_value(40).run()
+    app.button(key="kl_race__play").click().run()  # the play fragment steps once per run
+    app.run()
+    assert not app.exception and _iteration(app) >= 80
+    played = _table(app)
+    # mode covering vs mode seeking: the forward fit has the smaller forward KL, the reverse fit the smaller reverse KL
+    assert played.loc["Forward KL(p‖q)"].iloc[0] < played.loc["Forward KL(p‖q)"].iloc[1]
+    assert played.loc["Reverse KL(q‖p)"].iloc[1] < played.loc["Reverse KL(q‖p)"].iloc[0]
+    app.button(key="kl_race__play").click().run()  # pause
+    paused = _iteration(app)
+    app.run()
+    assert _iteration(app) == paused
+
+    app.multiselect(key="also").set_value(["js", "mmd"]).run()
+    assert not app.exception
+    assert len(_table(app).columns) == 4 and _iteration(app) == 0  # the race restarts with the new objectives
+    app.button(key="newstart").click().run()
+    assert not app.exception and app.slider(key="x0").value != 1.0
+
+
+def test_two_dimensional_target_and_mixture_model(app):
+    app.radio(key="dim").set_value("2D").run()
+    assert not app.exception
+    app.slider(key="modes").set_value(4).run()
+    app.slider(key="K").set_value(2).run()
+    before = _table(app)
+    assert before.loc["Wasserstein-1"].astype(str).str.contains("nan").all() or before.loc["Wasserstein-1"].isna().all()
+    app.button(key="kl_race__step").click().run()
+    assert not app.exception and _iteration(app) == 5
+    assert _table(app).iloc[0, 0] != before.iloc[0, 0]
+    app.selectbox(key="tgt2").set_value("ring8").run()
+    assert not app.exception and _iteration(app) == 0
+
+
+def test_calculators_show_the_lecture_numbers_and_handle_bad_input(app):
+    metrics = _metrics(app)
+    assert metrics["KL(P‖Q)"] == "0.0852996"
+    assert metrics["KL(Q‖P)"] == "0.0974550"
+    closed, numeric = float(metrics["KL(N₁‖N₂) closed form"]), float(metrics["KL(N₁‖N₂) numeric quadrature"])
+    assert closed == pytest.approx(numeric, rel=1e-3)
+    assert "average log-likelihood" in metrics
+
+    app.text_input(key="Q").set_value("1, 0, 1").run()
+    assert not app.exception and any("infinite KL" in w.value for w in app.warning)
+    assert _metrics(app)["KL(P‖Q)"] == "∞"
+    app.text_input(key="P").set_value("nine, 12").run()
+    assert not app.exception and any("Cannot compute" in e.value for e in app.error)
+
+    app.radio(key="gdim").set_value("2D").run()
+    metrics = _metrics(app)
+    assert float(metrics["KL(N₁‖N₂) closed form"]) == pytest.approx(float(metrics["KL(N₁‖N₂) grid quadrature"]),
+                                                                      abs=2e-3)
+    app.select_slider(key="n").set_value(500).run()
+    assert not app.exception
+
+    app.select_slider(key="lr").set_value(5.0).run()  # a learning rate that makes the fits blow up
+    app.slider(key="kl_race__speed").set_value(50).run()
+    for _ in range(3):
+        app.button(key="kl_race__step").click().run()
+    assert not app.exception
