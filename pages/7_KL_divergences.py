@@ -54,7 +54,8 @@ page.explain(
     "start, the forward fit always lands in the same place.\n"
     "- **Fixed variance**: only the means move. **K > 1**: a mixture q can cover several modes; reverse KL "
     "still tends to leave small modes out.\n"
-    "- **Too large a learning rate** (5.0) makes a fit diverge: the race stops and keeps the last good state.",
+    "- **A learning rate of 1 or 5** is too large: the fits jump around, the reverse fit's variance can collapse. "
+    "If a value ever becomes NaN or infinite, the race stops and keeps the last good state.",
     title="Details and things to try",
 )
 

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from scipy import special
 
 from playground.device import default_device, to_numpy
 from playground.seeding import SeedLike, derive_seed, torch_generator
@@ -58,11 +59,7 @@ def kl_discrete_terms(p: Sequence[float], q: Sequence[float]) -> np.ndarray:
     p_vec, q_vec = _probability_vector(p, "P"), _probability_vector(q, "Q")
     if p_vec.shape != q_vec.shape:
         raise ValueError(f"P has {p_vec.size} entries but Q has {q_vec.size}")
-    terms = np.zeros_like(p_vec)
-    support = p_vec > 0
-    with np.errstate(divide="ignore"):
-        terms[support] = p_vec[support] * (np.log(p_vec[support]) - np.log(q_vec[support]))
-    return terms
+    return special.rel_entr(p_vec, q_vec)  # p log(p/q), with 0 log(0/q) = 0 and p log(p/0) = inf
 
 
 def kl_discrete(p: Sequence[float], q: Sequence[float]) -> float:
