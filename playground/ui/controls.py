@@ -103,6 +103,7 @@ def _csv_target(key: str, dims: Sequence[int], fallback: Target) -> Target:
     if target.dim not in dims:
         st.error(f"This page needs {' or '.join(f'{d}D' for d in dims)} data; the file has {target.dim} column(s).")
         return fallback
+    st.success(f"Using **{target.label}** from your file ({target.dim}D).", icon="📄")
     for note in target.notes:
         st.info(note)
     return target
