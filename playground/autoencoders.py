@@ -335,8 +335,9 @@ class AutoencoderTrainer(Stepper):
         config.validate()
         self.config = config
         self.device = torch.device(device) if device is not None else default_device()
-        self.x_train = to_tensor(x_train, self.device)
-        self.x_test = to_tensor(x_train if x_test is None else x_test, self.device)
+        # Own copies: on the CPU torch.as_tensor would share memory with the caller's arrays.
+        self.x_train = to_tensor(x_train, self.device).clone()
+        self.x_test = to_tensor(x_train if x_test is None else x_test, self.device).clone()
         needs_labels = config.kind == "cvae"
         if needs_labels and (y_train is None or (x_test is not None and y_test is None)):
             raise ValueError("a conditional VAE needs labels for the training and test images")
@@ -404,7 +405,7 @@ class AutoencoderTrainer(Stepper):
             return None
         if labels is None:
             raise ValueError("a conditional VAE needs a label for every point")
-        labels = np.broadcast_to(np.asarray(labels), (n,))
+        labels = np.array(np.broadcast_to(np.asarray(labels), (n,)))
         return to_tensor(labels, self.device, torch.long)
 
     @torch.no_grad()

@@ -1,0 +1,69 @@
+"""AE / VAE latent explorer: from PCA to auto-encoders to VAEs, and what their latent spaces generate."""
+
+import streamlit as st
+
+from playground.ui import latent as ui
+from playground.ui.page import setup_page
+
+page = setup_page("AE / VAE latent explorer", "🧭")
+
+st.markdown(
+    "An **auto-encoder** squeezes an image $x$ through a small code $z = f_\\phi(x)$ and rebuilds it, "
+    "$\\hat x = g_\\theta(z)$. With a linear $f$ and $g$ it is **PCA**; with neural networks it can follow "
+    "curved data. A **VAE** makes the code a distribution $q_\\phi(z|x)$ and pulls it towards the prior "
+    "$\\mathcal N(0, I)$, so that decoding $z \\sim \\mathcal N(0, I)$ *generates* new images."
+)
+
+# --- Data and model ------------------------------------------------------------------
+dataset = ui.choose_dataset()
+split = dataset.split(0.2, seed=page.seed)
+st.caption(f"{len(split.x_train):,} training and {len(split.x_test):,} test images of "
+           f"{dataset.shape[0]}×{dataset.shape[1]} pixels.")
+choice = ui.choose_model(dataset, page.seed)
+
+# --- Train, then explore the latent space ---------------------------------------------------
+st.header(f"1 · {choice.label}: training and the latent map")
+model = ui.train_section(page, dataset, split, choice)
+page.explain(
+    "- Each dot is a **test** image encoded to its code (for a VAE: the mean of $q_\\phi(z|x)$); colours are "
+    "the digit labels, which the model never saw (except the conditional VAE).\n"
+    "- Red ellipses are the 2σ contours of $q_\\phi(z|x)$ for a few images: the VAE encodes each image as a "
+    "small cloud, not a point.\n"
+    "- **Decode anywhere**: move the probe with the sliders or click empty space on the map. Between the "
+    "clusters an auto-encoder decodes nonsense; a VAE decodes something digit-like almost everywhere.\n"
+    "- With a latent dimension above 2 the map shows the first two principal axes of the codes, and the "
+    "probe moves in that plane."
+)
+
+st.header("2 · Manifold grid")
+ui.manifold_grid_section(page, dataset, split, model)
+
+st.header("3 · Interpolation")
+ui.interpolation_section(page, dataset, split, model)
+page.explain("Decode the straight line $z_t = (1-t)\\,z_a + t\\,z_b$ between two codes. Train both the AE "
+             "and the VAE (switch *Model*) and both strips appear: the VAE's path stays on digits, the AE's "
+             "may cross empty regions of its latent space.")
+
+st.header("4 · Generation: prior samples and post-hoc density")
+ui.generation_section(page, dataset, split, model, page.seed)
+page.explain(
+    "A plain auto-encoder has no density on its codes: decoding $z \\sim \\mathcal N(0, I)$ lands in holes "
+    "and gives garbage. The fix from the lecture is **post-hoc density estimation**: fit a Gaussian mixture "
+    "(EM) or a kernel density to the training codes and sample $z$ from it. A VAE (or SWAE) builds the prior "
+    "into training, so $\\mathcal N(0, I)$ works directly."
+)
+
+st.header("5 · Loss ablation: only reconstruction, only KL, both")
+ui.ablation_section(page, dataset, split, page.seed, choice.epochs)
+page.explain(
+    "Three VAEs, same data, same seed. **Only reconstruction** (β = 0) is an auto-encoder with noise: clusters "
+    "spread far from $\\mathcal N(0, I)$ and prior samples are poor. **Only KL** makes every $q(z|x)$ equal "
+    "to the prior: the codes carry no information and every image decodes to the same average blur. **Both** "
+    "trade the two: a latent space that is both informative and sample-able."
+)
+
+st.header("6 · PCA is linear, the manifold is not")
+ui.swiss_roll_section(page, page.seed)
+page.explain("PCA can only project the 3D sheet onto its best plane, so points far apart along the roll "
+             "land on top of each other (colours mix). A 2D auto-encoder can learn to unroll it; watch the "
+             "colour order of its codes while it trains.")

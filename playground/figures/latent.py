@@ -1,0 +1,145 @@
+"""Figures for the latent explorer: latent maps, image mosaics, loss curves, manifolds.
+
+Images arrive as flat rows with their ``(height, width)``; mosaics are drawn as one
+heatmap (ink dark on white), which stays fast even for a 20 x 20 manifold grid.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from playground.figures.theme import PALETTE, ROLE_COLORS, line, scatter
+
+# Ten classes need ten colours: the Okabe-Ito palette plus two from Paul Tol's "muted" set.
+LABEL_COLORS = PALETTE + ["#882255", "#44AA99"]
+PROBE_TRACE = "latent probe"
+CLICK_TRACE = "click anywhere"
+INK = [[0.0, "#ffffff"], [1.0, "#000000"]]
+
+
+def label_color(label: int) -> str:
+    return LABEL_COLORS[int(label) % len(LABEL_COLORS)]
+
+
+def ellipse_points(center: np.ndarray, covariance: np.ndarray, n_std: float = 2.0, n_points: int = 60) -> np.ndarray:
+    """Points on the n_std contour of a 2D Gaussian: center + n_std * L [cos t, sin t], L L^T = covariance."""
+    values, vectors = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
+    t = np.linspace(0, 2 * np.pi, n_points)
+    circle = np.stack([np.cos(t), np.sin(t)])
+    return (np.asarray(center)[:, None] + n_std * vectors @ (np.sqrt(np.clip(values, 0, None))[:, None] * circle)).T
+
+
+def latent_map(codes: np.ndarray, labels: np.ndarray | None, *, ellipses: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+               probe: tuple[float, float] | None = None, click_grid: np.ndarray | None = None,
+               axis_titles: tuple[str, str] = ("z₁", "z₂"), title: str | None = None) -> go.Figure:
+    """Test codes coloured by label, 2-sigma ellipses of q(z|x), the probe, and an invisible click grid."""
+    fig = go.Figure()
+    codes = np.asarray(codes)
+    if click_grid is not None:
+        # Transparent points so that a click on empty latent space selects a position too.
+        fig.add_trace(go.Scatter(x=click_grid[:, 0], y=click_grid[:, 1], mode="markers", name=CLICK_TRACE,
+                                 marker={"size": 14, "opacity": 0.0, "color": "#888888"}, showlegend=False,
+                                 hovertemplate="decode z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    groups = [(None, np.arange(len(codes)))] if labels is None else [
+        (int(k), np.flatnonzero(labels == k)) for k in np.unique(labels)]
+    for label, index in groups:
+        fig.add_trace(scatter(codes[index, 0], codes[index, 1], role=ROLE_COLORS["latent"] if label is None
+                              else label_color(label), name="codes" if label is None else f"digit {label}",
+                              size=7, opacity=0.8, customdata=index,
+                              hovertemplate="test point %{customdata}<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    for i, (center, covariance) in enumerate(ellipses):
+        contour = ellipse_points(center, covariance)
+        fig.add_trace(line(contour[:, 0], contour[:, 1], role="model", name="q(z|x), 2σ", showlegend=i == 0,
+                           legendgroup="ellipses", hoverinfo="skip"))
+    if probe is not None:
+        fig.add_trace(go.Scatter(x=[probe[0]], y=[probe[1]], mode="markers", name=PROBE_TRACE,
+                                 marker={"symbol": "x-thin", "size": 22, "color": ROLE_COLORS["truth"],
+                                         "line": {"width": 4, "color": ROLE_COLORS["truth"]}}))
+    fig.update_layout(title=title, xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
+                      legend={"itemsizing": "constant"}, clickmode="event+select", dragmode="select")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def mosaic(images: np.ndarray, shape: tuple[int, int], n_cols: int, pad: int = 1) -> np.ndarray:
+    """Tile flat images row by row into one array, with ``pad`` blank pixels between tiles (NaN = gap)."""
+    images = np.asarray(images, dtype=np.float64).reshape(-1, *shape)
+    n_rows = int(np.ceil(len(images) / n_cols))
+    height, width = shape
+    canvas = np.full((n_rows * (height + pad) - pad, n_cols * (width + pad) - pad), np.nan)
+    for i, image in enumerate(images):
+        row, col = divmod(i, n_cols)
+        canvas[row * (height + pad):row * (height + pad) + height, col * (width + pad):col * (width + pad) + width] = image
+    return canvas
+
+
+def image_mosaic(images: np.ndarray, shape: tuple[int, int], n_cols: int, *, title: str | None = None,
+                 captions: Sequence[str] | None = None, height: int | None = None) -> go.Figure:
+    """Images as one heatmap (ink dark on white); optional captions under the tiles of a single row."""
+    canvas = mosaic(images, shape, n_cols)
+    fig = go.Figure(go.Heatmap(z=canvas, colorscale=INK, zmin=0, zmax=1, showscale=False, hoverongaps=False,
+                               hovertemplate="pixel value %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False,
+                     scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    if captions is not None:
+        width = shape[1] + 1
+        fig.update_xaxes(showticklabels=True, tickmode="array",
+                         tickvals=[i * width + (shape[1] - 1) / 2 for i in range(len(captions))],
+                         ticktext=list(captions))
+    fig.update_layout(title=title, height=height, plot_bgcolor="#ffffff")
+    return fig
+
+
+def loss_curves(iterations: np.ndarray, curves: dict[str, np.ndarray], *, title: str = "Training",
+                y_title: str = "nats per image") -> go.Figure:
+    """One line per metric against the epoch; NaN gaps (metrics not computed every epoch) are bridged."""
+    fig = go.Figure()
+    for i, (name, values) in enumerate(curves.items()):
+        values = np.asarray(values, dtype=np.float64)
+        keep = np.isfinite(values)
+        fig.add_trace(line(np.asarray(iterations)[keep], values[keep], role=PALETTE[i % len(PALETTE)], name=name,
+                           dash="dot" if name.startswith("test") else None))
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title)
+    return fig
+
+
+def side_by_side_maps(panels: dict[str, tuple[np.ndarray, np.ndarray | None]], *, title: str | None = None,
+                      axis_titles: tuple[str, str] = ("z₁", "z₂")) -> go.Figure:
+    """Several latent maps next to each other (same label colours), one per named model."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.06)
+    for col, (codes, labels) in enumerate(panels.values(), start=1):
+        labels = np.zeros(len(codes), dtype=int) if labels is None else labels
+        for label in np.unique(labels):
+            index = labels == label
+            fig.add_trace(scatter(codes[index, 0], codes[index, 1], role=label_color(label), name=f"digit {label}",
+                                  size=5, legendgroup=str(label), showlegend=col == 1), row=1, col=col)
+        fig.update_xaxes(title_text=axis_titles[0], row=1, col=col)
+    fig.update_yaxes(title_text=axis_titles[1], row=1, col=1)
+    fig.update_layout(title=title, legend={"itemsizing": "constant"})
+    return fig
+
+
+def manifold_figure(points: np.ndarray, position: np.ndarray, codes: dict[str, np.ndarray],
+                    reconstructions: dict[str, np.ndarray] | None = None) -> go.Figure:
+    """The 3D data (coloured by position on the sheet) and each model's 2D codes with the same colours."""
+    names = list(codes)
+    specs = [[{"type": "scene"}] + [{"type": "xy"}] * len(names)]
+    fig = make_subplots(rows=1, cols=1 + len(names), specs=specs, horizontal_spacing=0.06,
+                        subplot_titles=["data (3D) and reconstructions"] + [f"{n}: 2D codes" for n in names])
+    colour = {"color": position, "colorscale": "Viridis", "size": 3}
+    fig.add_trace(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", name="data",
+                               marker=colour, hoverinfo="skip"), row=1, col=1)
+    for i, (name, recon) in enumerate((reconstructions or {}).items()):
+        fig.add_trace(go.Scatter3d(x=recon[:, 0], y=recon[:, 1], z=recon[:, 2], mode="markers",
+                                   name=f"{name} reconstruction", hoverinfo="skip",
+                                   marker={"size": 2, "color": PALETTE[(i + 1) % len(PALETTE)]}), row=1, col=1)
+    for col, name in enumerate(names, start=2):
+        fig.add_trace(go.Scattergl(x=codes[name][:, 0], y=codes[name][:, 1], mode="markers", name=name,
+                                   marker={**colour, "size": 5}, showlegend=False, hoverinfo="skip"), row=1, col=col)
+    fig.update_layout(legend={"orientation": "h", "y": -0.1})
+    return fig
