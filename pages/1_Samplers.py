@@ -13,11 +13,12 @@ from playground.ui.page import setup_page
 
 page = setup_page("Samplers", "🎲")
 
-st.markdown(
-    "**What is sampling?** Generating an image, a sentence or a molecule means drawing from a probability "
-    "distribution. Everything starts from the simplest case, uniform numbers, which we transform step by "
-    "step into Gaussians, mixtures and finally any density known up to a constant. One tab per step; "
-    "the same seed (sidebar) always gives the same picture."
+page.explain(
+    "Generating an image, a sentence or a molecule means drawing from a probability distribution. "
+    "Everything starts from the simplest case, uniform numbers, which we transform step by step into "
+    "Gaussians, mixtures and finally any density known only up to a constant. One tab per step; the same "
+    "seed (sidebar) always gives the same picture, and the link in the sidebar reopens the open tab.",
+    title="What is sampling?",
 )
 
 SECTIONS = {

@@ -122,6 +122,37 @@ def _prime_factors(n: int) -> list[int]:
     return factors
 
 
+def multiplicative_order(a: int, n: int) -> int:
+    """Smallest t >= 1 with a^t = 1 (mod n), for gcd(a, n) = 1: divide phi(n) down by its prime factors."""
+    if n == 1:
+        return 1
+    if math.gcd(a, n) != 1:
+        raise ValueError("a must be invertible modulo n")
+    phi = n
+    for p in _prime_factors(n):
+        phi = phi // p * (p - 1)
+    order = phi
+    for p in _prime_factors(phi):
+        while order % p == 0 and pow(a, order // p, n) == 1:
+            order //= p
+    return order
+
+
+def lcg_period_theory(m: int, a: int, c: int, seed: int) -> int | None:
+    """The period from number theory when it is known in closed form, else None.
+
+    c = 0 and gcd(a, m) = 1: X_t = a^t X_0, so the period is the order of a modulo m / gcd(X_0, m).
+    c != 0: the full period m when the Hull-Dobell conditions hold.
+    """
+    _check_lcg(int(m), int(a), int(c), int(seed))
+    if c == 0:
+        if math.gcd(a, m) != 1:
+            return None
+        reduced = m // math.gcd(seed, m)  # X_0 = 0 gives reduced = 1: the fixed point 0
+        return 1 if reduced == 1 else multiplicative_order(a % reduced, reduced)
+    return m if hull_dobell(m, a, c)["full period m"] else None
+
+
 def hull_dobell(m: int, a: int, c: int) -> dict[str, bool]:
     """The Hull-Dobell conditions for full period m (c != 0): each one and their conjunction."""
     conditions = {

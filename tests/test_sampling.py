@@ -84,6 +84,22 @@ def test_lcg_period_matches_brute_force_and_hull_dobell(m, a, c):
         assert S.hull_dobell(m, a, c)["full period m"] == (period == m)
 
 
+@pytest.mark.parametrize("m", [97, 101, 128, 1024, 3 * 7 * 11, 2**12 + 1])
+def test_lcg_period_theory_matches_brute_force(m):
+    for a in (3, 5, 7, 13, 17):
+        for seed in (1, 2, 6, 33):
+            predicted = S.lcg_period_theory(m, a % m, 0, seed % m)
+            if predicted is not None:
+                assert predicted == S.lcg_period(m, a % m, 0, seed % m)[1]
+    assert S.lcg_period_theory(m, 1, 1, 0) == m  # a = 1, c = 1 always has full period
+
+
+def test_famous_periods():
+    assert S.lcg_period_theory(2**31 - 1, 16807, 0, 1) == 2**31 - 2  # MINSTD: 16807 is a primitive root
+    assert S.lcg_period_theory(2**31, 65539, 0, 1) == 2**29  # RANDU with an odd seed
+    assert S.lcg_period_theory(2**32, 1664525, 1013904223, 0) == 2**32
+
+
 def test_lcg_rejects_bad_parameters():
     with pytest.raises(ValueError, match="modulus"):
         S.lcg(10, 2**40, 3, 1, 1)

@@ -24,6 +24,23 @@ def _equal_axes(fig: go.Figure, row: int, col: int, index: int) -> None:
     fig.update_yaxes(scaleanchor=f"x{suffix}", scaleratio=1, row=row, col=col)
 
 
+def density_bars(values: np.ndarray, edges: np.ndarray, *, name: str, color: str, opacity: float = 0.7,
+                 horizontal: bool = False, **kwargs) -> go.Bar:
+    """A density histogram binned here in NumPy (the browser gets len(edges) bars, not every sample)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    density = np.histogram(values, bins=edges, density=True)[0] if values.size else np.zeros(len(edges) - 1)
+    centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
+    axes = {"y": centres, "x": density, "orientation": "h"} if horizontal else {"x": centres, "y": density}
+    return go.Bar(**axes, width=widths, name=name, marker={"color": color, "line": {"width": 0}}, opacity=opacity,
+                  **kwargs)
+
+
+def _curve(x, y, gl: bool, **kwargs) -> go.Scatter | go.Scattergl:
+    """A line trace; WebGL when the points under it are WebGL (WebGL layers draw above SVG ones)."""
+    return (go.Scattergl if gl else go.Scatter)(x=np.asarray(x), y=np.asarray(y), mode="lines", **kwargs)
+
+
 def _circle(radius: float = 1.0, center=(0.0, 0.0), n: int = 181) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0, 2 * np.pi, n)
     return center[0] + radius * np.cos(t), center[1] + radius * np.sin(t)
@@ -40,12 +57,12 @@ def uniform_diagnostics(u: np.ndarray, reference: np.ndarray, bins: int = 20, la
                         horizontal_spacing=0.1)
     edges = np.linspace(0, 1, bins + 1)
     for values, name, color in ((u, label, ROLE_COLORS["samples"]), (reference, "NumPy default (PCG64)", "#56B4E9")):
-        fig.add_trace(go.Histogram(x=values, xbins={"start": 0, "end": 1, "size": 1 / bins}, histnorm="probability density",
-                                   name=name, marker_color=color, opacity=0.6), row=1, col=1)
+        fig.add_trace(density_bars(values, edges, name=name, color=color, opacity=0.9), row=1, col=1)
     fig.add_trace(line(edges[[0, -1]], [1, 1], role="truth", name="U(0, 1) density", dash="dash"), row=1, col=1)
-    shown = u[: min(len(u), 20_001)]
-    fig.add_trace(scatter(shown[:-1], shown[1:], role="samples", name=f"{label} pairs", size=3, opacity=0.6), row=1, col=2)
-    fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": -0.15})
+    shown = u[: min(len(u), 5_001)]
+    fig.add_trace(scatter(shown[:-1], shown[1:], role="samples", name=f"{label} pairs", size=3, opacity=0.5), row=1, col=2)
+    fig.update_layout(barmode="group", bargap=0.15, legend={"orientation": "h", "y": -0.15})
+    fig.update_yaxes(range=[0, 1.35], row=1, col=1)
     fig.update_xaxes(range=[0, 1], row=1, col=2)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     _equal_axes(fig, 1, 2, 2)
@@ -56,15 +73,20 @@ def consecutive_triples(u: np.ndarray, along_planes: bool = False, normal=(9.0, 
                         max_points: int = 12_000) -> go.Figure:
     """(U_t, U_t+1, U_t+2) in the unit cube; optionally viewed along ``normal`` (RANDU's planes edge-on)."""
     u = u[: max_points + 2]
+    offset = normal[0] * u[:-2] + normal[1] * u[1:-1] + normal[2] * u[2:]  # constant on each plane
     fig = go.Figure(go.Scatter3d(x=u[:-2], y=u[1:-1], z=u[2:], mode="markers", name="triples",
-                                 marker={"size": 1.6, "color": ROLE_COLORS["samples"], "opacity": 0.8}))
+                                 marker={"size": 1.6, "color": offset, "colorscale": "Viridis", "opacity": 0.8}))
     camera = {"eye": {"x": 1.6, "y": -1.6, "z": 1.0}}
     if along_planes:
         direction = np.asarray(normal, dtype=float)
         direction = 2.2 * direction / np.linalg.norm(direction)
         camera = {"eye": dict(zip("xyz", direction.tolist())), "up": {"x": 0, "y": 0, "z": 1}}
-    fig.update_layout(scene={"xaxis_title": "U_t", "yaxis_title": "U_t+1", "zaxis_title": "U_t+2",
-                             "aspectmode": "cube", "camera": camera}, showlegend=False, uirevision=str(along_planes))
+    axis = {"nticks": 3, "tickfont": {"size": 11}, "title": {"font": {"size": 14}}}
+    fig.update_layout(scene={"xaxis": {**axis, "title": {"text": "U_t", "font": {"size": 14}}},
+                             "yaxis": {**axis, "title": {"text": "U_t+1", "font": {"size": 14}}},
+                             "zaxis": {**axis, "title": {"text": "U_t+2", "font": {"size": 14}}},
+                             "aspectmode": "cube", "camera": camera},
+                      margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, uirevision=str(along_planes))
     return fig
 
 
@@ -118,8 +140,8 @@ def normal_check(z: np.ndarray, bins: int = 60, label: str = "samples") -> go.Fi
     """Histogram of Z against the N(0, 1) density, and a QQ plot against the normal quantiles."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Histogram vs N(0, 1) density", "QQ plot"),
                         horizontal_spacing=0.1)
-    fig.add_trace(go.Histogram(x=z, nbinsx=bins, histnorm="probability density", name=label,
-                               marker_color=ROLE_COLORS["samples"], opacity=0.75), row=1, col=1)
+    fig.add_trace(density_bars(z, np.linspace(-4.5, 4.5, bins + 1), name=label, color=ROLE_COLORS["samples"]),
+                  row=1, col=1)
     grid = np.linspace(-4.5, 4.5, 301)
     fig.add_trace(line(grid, stats.norm.pdf(grid), role="truth", name="N(0, 1) density"), row=1, col=1)
     ordered = np.sort(z)
@@ -132,7 +154,7 @@ def normal_check(z: np.ndarray, bins: int = 60, label: str = "samples") -> go.Fi
     fig.update_xaxes(title_text="z", range=[-4.5, 4.5], row=1, col=1)
     fig.update_xaxes(title_text="N(0, 1) quantile", range=[-4.5, 4.5], row=1, col=2)
     fig.update_yaxes(title_text="sample quantile", range=[-4.5, 4.5], row=1, col=2)
-    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(bargap=0, legend={"orientation": "h", "y": -0.2})
     return fig
 
 
@@ -144,7 +166,7 @@ def polar_square(v1: np.ndarray, v2: np.ndarray, accepted: np.ndarray) -> go.Fig
     fig.add_trace(scatter(v1[~accepted], v2[~accepted], role=REJECTED["color"], name="rejected (S ≥ 1)", size=7,
                           marker={"symbol": REJECTED["symbol"], "line": REJECTED["line"]}))
     cx, cy = _circle()
-    fig.add_trace(line(cx, cy, role="truth", name="unit circle"))
+    fig.add_trace(_curve(cx, cy, len(v1) > 1000, name="unit circle", line={"color": ROLE_COLORS["truth"], "width": 3}))
     fig.update_layout(xaxis={"range": [-1.05, 1.05], "title": "V1 = 2U1 − 1"},
                       yaxis={"range": [-1.05, 1.05], "title": "V2 = 2U2 − 1", "scaleanchor": "x"},
                       legend={"orientation": "h", "y": -0.15})
@@ -176,14 +198,17 @@ def inverse_cdf_figure(grid: np.ndarray, cdf: np.ndarray, pdf: np.ndarray, u_dem
     fig.add_trace(go.Scatter(x=x_demo, y=np.zeros(len(x_demo)), mode="markers", name="x = F⁻¹(u)",
                              marker={"color": ROLE_COLORS["samples"], "size": 8, "symbol": "triangle-down"}),
                   row=1, col=1)
-    fig.add_trace(go.Histogram(x=samples, nbinsx=bins, histnorm="probability density", name="samples",
-                               marker_color=ROLE_COLORS["samples"], opacity=0.7), row=2, col=1)
+    edges = np.linspace(grid[0], grid[-1], bins + 1)
+    inside = samples[(samples >= grid[0]) & (samples <= grid[-1])]
+    bars = density_bars(inside, edges, name="samples", color=ROLE_COLORS["samples"])
+    bars.y = bars.y * inside.size / max(samples.size, 1)  # density of all samples, not only those in view
+    fig.add_trace(bars, row=2, col=1)
     fig.add_trace(line(grid, pdf, role="truth", name="density p(x)"), row=2, col=1)
     fig.update_xaxes(range=[grid[0], grid[-1]])
     fig.update_xaxes(title_text="x", row=2, col=1)
     fig.update_yaxes(title_text="u = F(x)", range=[-0.02, 1.02], row=1, col=1)
     fig.update_yaxes(title_text="density", row=2, col=1)
-    fig.update_layout(legend={"orientation": "h", "y": -0.12}, height=640)
+    fig.update_layout(bargap=0, legend={"orientation": "h", "y": -0.12}, height=640)
     return fig
 
 
@@ -198,25 +223,25 @@ def cholesky_panels(z: np.ndarray, lz: np.ndarray, x: np.ndarray, mean: np.ndarr
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.06,
                         subplot_titles=("z ~ N(0, I)", "L z  (Cov = L Lᵀ = Σ)", "x = μ + L z"))
     angle = (np.arctan2(z[:, 1], z[:, 0]) + np.pi) / (2 * np.pi)
-    trace_type = go.Scattergl if len(z) > 1000 else go.Scatter
-    marker = {"color": angle, "colorscale": "Twilight", "cmin": 0, "cmax": 1, "size": 4, "opacity": 0.75}
+    gl = len(z) > 1000
+    trace_type = go.Scattergl if gl else go.Scatter
+    marker = {"color": angle, "colorscale": "Viridis", "cmin": 0, "cmax": 1, "size": 4, "opacity": 0.6}
     for col, points in enumerate((z, lz, x), start=1):
         fig.add_trace(trace_type(x=points[:, 0], y=points[:, 1], mode="markers", marker=marker, showlegend=False,
                                  hoverinfo="skip"), row=1, col=col)
     dashes = {1.0: "solid", 2.0: "dash", 3.0: "dot"}
     for radius, curve in ellipses.items():
-        style = {"color": ROLE_COLORS["truth"], "width": 2, "dash": dashes.get(radius, "solid")}
+        style = {"color": ROLE_COLORS["model"], "width": 3, "dash": dashes.get(radius, "solid")}
         cx, cy = _circle(radius)
-        fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=style, name=f"{radius:g}σ", legendgroup=str(radius)),
-                      row=1, col=1)
+        fig.add_trace(_curve(cx, cy, gl, line=style, name=f"{radius:g}σ", legendgroup=str(radius)), row=1, col=1)
         centred = curve - mean
-        fig.add_trace(go.Scatter(x=centred[:, 0], y=centred[:, 1], mode="lines", line=style, showlegend=False,
-                                 legendgroup=str(radius)), row=1, col=2)
-        fig.add_trace(go.Scatter(x=curve[:, 0], y=curve[:, 1], mode="lines", line=style, showlegend=False,
-                                 legendgroup=str(radius)), row=1, col=3)
-    fig.add_trace(go.Scatter(x=[mean[0]], y=[mean[1]], mode="markers", name="μ",
+        fig.add_trace(_curve(centred[:, 0], centred[:, 1], gl, line=style, showlegend=False, legendgroup=str(radius)),
+                      row=1, col=2)
+        fig.add_trace(_curve(curve[:, 0], curve[:, 1], gl, line=style, showlegend=False, legendgroup=str(radius)),
+                      row=1, col=3)
+    fig.add_trace((go.Scattergl if gl else go.Scatter)(x=[mean[0]], y=[mean[1]], mode="markers", name="μ",
                              marker={"symbol": "x", "size": 12, "color": ROLE_COLORS["accent"]}), row=1, col=3)
-    extent = max(4.0, float(np.abs(np.concatenate([lz, x])).max()) if len(x) else 4.0)
+    extent = max(3.5, float(np.abs(np.concatenate([ellipses[max(ellipses)], ellipses[max(ellipses)] - mean])).max()) * 1.05)
     for col in (1, 2, 3):
         fig.update_xaxes(range=[-extent, extent], row=1, col=col)
         fig.update_yaxes(range=[-extent, extent], row=1, col=col)
@@ -231,30 +256,34 @@ def cholesky_panels(z: np.ndarray, lz: np.ndarray, x: np.ndarray, mean: np.ndarr
 
 
 def ancestral_figure(weights: np.ndarray, uniforms: np.ndarray, components: np.ndarray, x: np.ndarray,
-                     ellipses: list[np.ndarray], max_ticks: int = 300) -> go.Figure:
+                     ellipses: list[np.ndarray], max_ticks: int = 120) -> go.Figure:
     """Top: the cumulative-weight bar and where each uniform lands. Bottom: x coloured by its component."""
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.2, 0.8], vertical_spacing=0.12,
-                        subplot_titles=("1. k ~ Cat(π): u lands between prefix sums c_{k−1} ≤ u < c_k",
-                                        "2. x ~ N(μ_k, Σ_k)"))
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.16, 0.84], vertical_spacing=0.1,
+                        subplot_titles=("1. k ~ Cat(π): u lands between prefix sums, c(k−1) ≤ u < c(k)",
+                                        "2. x ~ N(μ(k), Σ(k)), coloured by k"))
     cumulative = np.concatenate([[0.0], np.cumsum(weights)])
     for k, weight in enumerate(weights):
         fig.add_trace(go.Bar(x=[weight], y=["π"], base=[cumulative[k]], orientation="h", name=f"component {k + 1}",
                              marker={"color": component_color(k), "opacity": 0.45, "line": {"color": "white", "width": 2}},
-                             legendgroup=str(k), text=[f"π{k + 1} = {weight:.2f}"], textposition="inside",
-                             insidetextanchor="middle"), row=1, col=1)
+                             legendgroup=str(k), showlegend=False), row=1, col=1)
     shown = slice(0, max_ticks)
     fig.add_trace(go.Scatter(x=uniforms[shown], y=["π"] * len(uniforms[shown]), mode="markers", name="uniforms u",
-                             marker={"symbol": "line-ns-open", "size": 22, "line": {"width": 2},
+                             marker={"symbol": "line-ns-open", "size": 26, "line": {"width": 1.5},
                                      "color": [component_color(k) for k in components[shown]]}, showlegend=False),
                   row=1, col=1)
+    gl = len(x) > 1000
     for k in range(len(weights)):
         mine = components == k
-        fig.add_trace(scatter(x[mine, 0], x[mine, 1], role=component_color(k), name=f"component {k + 1}", size=4,
-                              legendgroup=str(k), showlegend=False), row=2, col=1)
+        fig.add_trace((go.Scattergl if gl else go.Scatter)(
+            x=x[mine, 0], y=x[mine, 1], mode="markers", name=f"k = {k + 1} (π = {weights[k]:.2f})",
+            marker={"color": component_color(k), "size": 4, "opacity": 0.6}, legendgroup=str(k)), row=2, col=1)
         if k < len(ellipses):
-            fig.add_trace(go.Scatter(x=ellipses[k][:, 0], y=ellipses[k][:, 1], mode="lines", showlegend=False,
-                                     line={"color": component_color(k), "width": 3}, legendgroup=str(k)), row=2, col=1)
-    fig.update_xaxes(range=[0, 1], row=1, col=1, title_text="cumulative weight")
+            fig.add_trace(_curve(ellipses[k][:, 0], ellipses[k][:, 1], gl, showlegend=False,
+                                 line={"color": "black", "width": 2.5, "dash": "dash"}, legendgroup=str(k)),
+                          row=2, col=1)
+    for k in range(1, len(weights)):
+        fig.add_vline(x=cumulative[k], line_color="black", line_width=2, row=1, col=1)
+    fig.update_xaxes(range=[0, 1], row=1, col=1)
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_yaxes(scaleanchor="x2", scaleratio=1, row=2, col=1)
     fig.update_layout(barmode="overlay", height=680, legend={"orientation": "h", "y": -0.08})
@@ -271,21 +300,26 @@ def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray
     """Top: proposals (x, u M q(x)) under the envelope, accepted below p. Bottom: accepted x against p."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4], vertical_spacing=0.07,
                         subplot_titles=("Proposals under the envelope M q(x)", "Accepted samples against p(x)"))
-    fig.add_trace(line(grid, envelope, role="latent", name="envelope M q(x)", dash="dash"), row=1, col=1)
-    fig.add_trace(line(grid, density, role="truth", name="target p(x)"), row=1, col=1)
     shown = slice(0, 4000)
     xs, hs, acc = x[shown], height[shown], accepted[shown]
+    gl = len(xs) > 1000
     fig.add_trace(scatter(xs[acc], hs[acc], role=ACCEPTED["color"], name="accepted", size=4,
                           marker={"symbol": ACCEPTED["symbol"]}), row=1, col=1)
     fig.add_trace(scatter(xs[~acc], hs[~acc], role=REJECTED["color"], name="rejected", size=5,
                           marker={"symbol": REJECTED["symbol"], "line": REJECTED["line"]}), row=1, col=1)
-    fig.add_trace(go.Histogram(x=x[accepted], nbinsx=bins, histnorm="probability density", name="accepted x",
-                               marker_color=ROLE_COLORS["data"], opacity=0.6, showlegend=False), row=2, col=1)
+    fig.add_trace(_curve(grid, envelope, gl, name="envelope M q(x)",
+                         line={"color": ROLE_COLORS["latent"], "width": 3, "dash": "dash"}), row=1, col=1)
+    fig.add_trace(_curve(grid, density, gl, name="target p(x)", line={"color": ROLE_COLORS["truth"], "width": 3}),
+                  row=1, col=1)
+    kept = x[accepted]
+    kept = kept[(kept >= grid[0]) & (kept <= grid[-1])]
+    fig.add_trace(density_bars(kept, np.linspace(grid[0], grid[-1], bins + 1), name="accepted x",
+                               color=ROLE_COLORS["data"], opacity=0.6, showlegend=False), row=2, col=1)
     fig.add_trace(line(grid, density, role="truth", name="p(x)", showlegend=False), row=2, col=1)
     fig.update_xaxes(range=[grid[0], grid[-1]])
     fig.update_xaxes(title_text="x", row=2, col=1)
     fig.update_yaxes(title_text="height u·M q(x)", row=1, col=1)
-    fig.update_layout(height=640, legend={"orientation": "h", "y": -0.12})
+    fig.update_layout(height=640, bargap=0, legend={"orientation": "h", "y": -0.12})
     return fig
 
 
@@ -296,11 +330,9 @@ def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray
 
 def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, path: np.ndarray,
                 positions: np.ndarray, proposals: list[tuple[np.ndarray, bool]],
-                histograms: tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray] | None],
-                marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True, trail: int = 200) -> go.Figure:
+                samples: np.ndarray, marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True, trail: int = 200) -> go.Figure:
     """Energy contours with chain 1's recent path, its last proposals (circle = accepted, cross = rejected),
-    every chain's current position, and the marginal histograms (edges, density) of the kept samples
-    against the true marginals."""
+    every chain's current position, and the marginal histograms of the kept samples against the truth."""
     fig = make_subplots(rows=2, cols=2, column_widths=[0.8, 0.2], row_heights=[0.2, 0.8], shared_xaxes="columns",
                         shared_yaxes="rows", horizontal_spacing=0.02, vertical_spacing=0.02)
     ax, ay = axes
@@ -330,15 +362,12 @@ def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, pa
                              marker={"symbol": "star", "size": 16, "color": ROLE_COLORS["accent"],
                                      "line": {"color": "black", "width": 1}}), row=2, col=1)
     (mx, my) = marginals
-    for histogram, row, col in ((histograms[0], 1, 1), (histograms[1], 2, 2)):
-        if histogram is None:
-            continue
-        edges, density = histogram
-        centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
-        bar = {"x": centres, "y": density, "width": widths} if col == 1 else \
-            {"y": centres, "x": density, "width": widths, "orientation": "h"}
-        fig.add_trace(go.Bar(**bar, marker_color=ROLE_COLORS["samples"], opacity=0.7, showlegend=False,
-                             name="samples"), row=row, col=col)
+    flat = samples.reshape(-1, 2)
+    if len(flat):
+        for j, (row, col) in enumerate(((1, 1), (2, 2))):
+            edges = np.linspace(axes[j][0], axes[j][-1], 51)
+            fig.add_trace(density_bars(flat[:, j], edges, name=f"x{j + 1} samples", color=ROLE_COLORS["samples"],
+                                       horizontal=j == 1, showlegend=False), row=row, col=col)
     fig.add_trace(go.Scatter(x=ax, y=mx, mode="lines", line={"color": ROLE_COLORS["truth"], "width": 2},
                              name="true marginal", showlegend=False), row=1, col=1)
     fig.add_trace(go.Scatter(x=my, y=ay, mode="lines", line={"color": ROLE_COLORS["truth"], "width": 2},

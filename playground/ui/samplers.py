@@ -17,6 +17,11 @@ from playground.ui.page import PageContext
 from playground.seeding import derive_seed
 
 
+def _lines(*rows: str) -> str:
+    """Several formulas stacked (narrow panels cut long single-line LaTeX)."""
+    return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+
 def _apply_preset(presets: dict[str, dict], selector_key: str) -> None:
     """on_change callback: copy the chosen preset's values into the widgets' session state."""
     for key, value in presets.get(st.session_state[selector_key], {}).items():
@@ -37,12 +42,18 @@ def _lcg_period(m: int, a: int, c: int, seed: int) -> tuple[int, int]:
     return S.lcg_period(m, a, c, seed, max_steps=PERIOD_SEARCH_LIMIT)
 
 
+def _period_text(period: int) -> str:
+    if not period:
+        return f"> {PERIOD_SEARCH_LIMIT:,}"
+    if period & (period - 1) == 0 and period > 1024:
+        return f"2^{period.bit_length() - 1}"
+    return f"{period:,}" if period < 10**6 else f"{period:.3g}"
+
+
 def lcg_section(page: PageContext) -> None:
     """Pseudo-random numbers from X_{t+1} = (a X_t + c) mod m, good and bad."""
-    st.markdown("A computer makes *pseudo*-random numbers: a deterministic recurrence that only **looks** "
-                "random. The simplest is the linear congruential generator; its constants decide everything.")
     names = list(S.LCG_PRESETS)
-    controls = st.columns([2, 1.3, 1.1, 1.3, 1.1])
+    controls = st.columns([2, 1.3, 1.1, 1.2, 1.0, 1.6])
     linked(controls[0].selectbox, "Preset", key="lcg", default="RANDU (IBM, bad)", options=names,
            on_change=_apply_preset, args=(LCG_WIDGET_PRESETS, "lcg"))
     preset = S.LCG_PRESETS["RANDU (IBM, bad)"]
@@ -54,7 +65,7 @@ def lcg_section(page: PageContext) -> None:
                max_value=S.MAX_LCG_MODULUS, step=1)
     x0 = linked(controls[4].number_input, "X₀ (seed)", key="lcg_x0", default=1, min_value=0,
                 max_value=S.MAX_LCG_MODULUS, step=1)
-    n = linked(st.select_slider, "Numbers drawn", key="lcg_n", default=30_000,
+    n = linked(controls[5].select_slider, "Numbers drawn", key="lcg_n", default=30_000,
                options=[300, 1_000, 3_000, 10_000, 30_000, 100_000])
     m, a, c, x0 = int(m), int(a), int(c), int(x0)
     try:
@@ -69,14 +80,15 @@ def lcg_section(page: PageContext) -> None:
     ours, theirs = S.uniformity_test(u), S.uniformity_test(reference)
     serial_ours, serial_theirs = S.serial_test(u, 3, 12), S.serial_test(reference, 3, 12)
     tail, period = _lcg_period(m, a, c, x0)
+    if not period:
+        tail, period = 0, S.lcg_period_theory(m, a, c, x0) or 0
 
     left, right = st.columns([1.6, 1])
     with left:
         page.show(F.uniform_diagnostics(u, reference), key="lcg_hist")
     with right:
-        period_text = f"{period:,}" if period else f"> {PERIOD_SEARCH_LIMIT:,}"
-        formula_panel(r"X_{t+1} = (a\,X_t + c) \bmod m, \qquad U_t = X_t / m",
-                      {"X₁": int(states[0]), "U₁": float(u[0]), "period": period_text, "tail": tail},
+        formula_panel(_lines(r"X_{t+1} = (a\,X_t + c) \bmod m", r"U_t = X_t / m \in [0, 1)"),
+                      {"X₁": int(states[0]), "U₁": float(u[0]), "period": _period_text(period), "tail": tail},
                       title="The generator")
         with st.container(border=True):
             st.markdown("**Uniformity tests** (p-value; small = not uniform)")
@@ -99,14 +111,19 @@ def lcg_section(page: PageContext) -> None:
         offsets = S.randu_plane_offsets(u)
         on_planes = bool(np.allclose(offsets, np.round(offsets), atol=1e-6))
         planes = len(np.unique(np.round(offsets))) if on_planes else None
-        formula_panel(r"a = 2^{16} + 3 \;\Rightarrow\; X_{t+2} = 6X_{t+1} - 9X_t \pmod{2^{31}}",
-                      {"planes 9U_t − 6U_{t+1} + U_{t+2} = k": planes if planes else "none (not RANDU-like)"},
+        formula_panel(_lines(r"a = 2^{16} + 3 \;\Rightarrow\; a^2 \equiv 6a - 9 \pmod{2^{31}}",
+                             r"X_{t+2} = 6X_{t+1} - 9X_t \pmod{2^{31}}",
+                             r"9U_t - 6U_{t+1} + U_{t+2} = k \in \mathbb{Z}"),
+                      {"planes k": planes if planes else "none"},
                       title="Why RANDU fails in 3D",
                       try_next="rotate the cube, or switch on the toggle to look edge-on: all triples lie on "
                                "15 planes. Then pick MINSTD: the planes disappear.")
         if m <= 256:
             page.show(F.lcg_orbit(states[: min(n, 3 * m)], m, period), key="lcg_orbit", height=300)
     page.explain(
+        "A computer makes *pseudo*-random numbers: a deterministic recurrence that only **looks** random, "
+        "reproducible from its seed. The simplest is the linear congruential generator; its constants decide "
+        "everything.\n\n"
         "- **Period**: the state takes at most m values, so the sequence must repeat. The *Tiny* presets show "
         "the whole cycle; the Hull–Dobell theorem says when c ≠ 0 gives the full period m.\n"
         "- **RANDU** passes the 1D tests (histogram, KS) and even looks fine in 2D, yet its consecutive "
@@ -138,11 +155,12 @@ def box_muller_section(page: PageContext) -> None:
     with left:
         page.show(F.normal_check(z), key="bm_check", height=420)
     with right:
-        formula_panel(r"R = \sqrt{-2\ln U_1},\ \ \Theta = 2\pi U_2,\ \ Z_1 = R\cos\Theta,\ \ Z_2 = R\sin\Theta",
-                      {"U1 (point 1)": stages.u1[0], "U2": stages.u2[0], "Z1": stages.z1[0], "Z2": stages.z2[0]},
+        formula_panel(_lines(r"R = \sqrt{-2\ln U_1},\quad \Theta = 2\pi U_2",
+                             r"Z_1 = R\cos\Theta,\quad Z_2 = R\sin\Theta"),
+                      {"U1": stages.u1[0], "U2": stages.u2[0], "Z1": stages.z1[0], "Z2": stages.z2[0]},
                       title="Box–Muller, first point")
         formula_panel(r"D = \sup_z |F_n(z) - \Phi(z)|",
-                      {"KS statistic D": ks.statistic, "p-value": ks.pvalue, "mean": z.mean(), "variance": z.var()},
+                      {"D (KS)": ks.statistic, "p-value": ks.pvalue, "mean": z.mean(), "var": z.var()},
                       title=f"Check on {n_check:,} samples",
                       try_next="colour by U2: the angle Θ becomes the colour wheel of the Gaussian cloud. Colour by "
                                "U1: small U1 give the far-out points (large R).")
@@ -168,9 +186,9 @@ def polar_section(page: PageContext) -> None:
     with left:
         page.show(F.polar_square(stages.v1, stages.v2, stages.accepted), key="pol_square", height=560)
     with right:
-        formula_panel(r"S = V_1^2 + V_2^2 < 1:\quad Z_i = V_i\sqrt{\frac{-2\ln S}{S}}",
-                      {"acceptance": stages.acceptance_rate, "π/4": math.pi / 4,
-                       "difference / SE": (stages.acceptance_rate - math.pi / 4) / se, "normals made": z.size},
+        formula_panel(_lines(r"\text{accept if } S = V_1^2 + V_2^2 < 1", r"Z_i = V_i\sqrt{\frac{-2\ln S}{S}}"),
+                      {"accept": stages.acceptance_rate, "π/4": math.pi / 4,
+                       "z-score": (stages.acceptance_rate - math.pi / 4) / se, "normals": z.size},
                       title="Marsaglia polar method",
                       try_next="raise the number of candidates: the acceptance rate closes in on π/4 ≈ 0.785 at "
                                "the rate 1/√n.")
@@ -227,8 +245,8 @@ def inverse_cdf_section(page: PageContext) -> None:
         page.show(F.inverse_cdf_figure(grid, dist.cdf(grid), dist.pdf(grid), u[:n_demo], samples[:n_demo],
                                        samples[inside]), key="inv_fig")
     with right:
-        formula_panel(dist.formula, {"u₁": u[0], "x₁ = F⁻¹(u₁)": samples[0], "KS p-value": ks.pvalue,
-                                     "outside the plot": f"{100 * (1 - inside.mean()):.2f}%"},
+        formula_panel(dist.formula, {"u₁": u[0], "x₁": samples[0], "KS p": ks.pvalue,
+                                     "off-plot": f"{100 * (1 - inside.mean()):.2f}%"},
                       title="Inverse transform: if U ~ U(0, 1) then F⁻¹(U) ~ p",
                       try_next="pick the Cauchy: a few uniforms near 0 or 1 are sent very far (heavy tails). "
                                "For a registry target, shrink the CDF grid to 11 points and watch the histogram "
@@ -236,8 +254,8 @@ def inverse_cdf_section(page: PageContext) -> None:
         dimension = linked(st.slider, "Dimension d (for a grid-based joint CDF)", key="inv_d", default=2,
                            min_value=1, max_value=784)
         grid_points = 2001 if choice in CLOSED_FORMS else int(st.session_state.get("inv_g", 2001))
-        formula_panel(r"\#\text{cells} = G^{d}",
-                      {"G (points per axis)": grid_points, "log₁₀ #cells": dimension * math.log10(grid_points)},
+        formula_panel(r"\#\text{cells} = G^{d}\ \ (G \text{ points per axis})",
+                      {"G": grid_points, "log₁₀ cells": dimension * math.log10(grid_points)},
                       title="Why it does not scale")
     page.explain(
         "**Why it works.** P(F⁻¹(U) ≤ x) = P(U ≤ F(x)) = F(x). The uniforms on the vertical axis are spread "
@@ -292,16 +310,17 @@ def cholesky_section(page: PageContext) -> None:
     d2 = S.mahalanobis_squared(stages.x, mean, cov)
     left, right = st.columns(2)
     with left:
-        formula_panel(r"\Sigma = " + _matrix(cov) + r" = L L^\top,\quad L = " + _matrix(stages.chol) +
-                      r",\quad \hat\Sigma = " + _matrix(sample_cov),
+        formula_panel(_lines(r"\Sigma = " + _matrix(cov) + r" = L L^\top", r"L = " + _matrix(stages.chol),
+                             r"\hat\Sigma = " + _matrix(sample_cov)),
                       {"σ̂₁": math.sqrt(sample_cov[0, 0]), "σ̂₂": math.sqrt(sample_cov[1, 1]),
                        "ρ̂": sample_cov[0, 1] / math.sqrt(sample_cov[0, 0] * sample_cov[1, 1]),
-                       "|Σ̂ − Σ| max": float(np.abs(sample_cov - cov).max())},
+                       "max err": float(np.abs(sample_cov - cov).max())},
                       title="x = μ + L z  ⇒  Cov(x) = L I Lᵀ = Σ")
     with right:
-        formula_panel(r"P\big((x-\mu)^\top\Sigma^{-1}(x-\mu) \le k^2\big) = 1 - e^{-k^2/2}",
-                      {f"inside {k}σ": f"{100 * (d2 <= k * k).mean():.1f}% (theory "
-                                       f"{100 * S.mass_inside_sigma_ellipse(k):.1f}%)" for k in (1, 2, 3)},
+        theory = ",\\ ".join(f"{100 * S.mass_inside_sigma_ellipse(k):.1f}\\%" for k in (1, 2, 3))
+        formula_panel(_lines(r"P\big((x-\mu)^\top\Sigma^{-1}(x-\mu) \le k^2\big) = 1 - e^{-k^2/2}",
+                             r"k = 1, 2, 3:\ " + theory),
+                      {f"inside {k}σ": f"{100 * (d2 <= k * k).mean():.1f}%" for k in (1, 2, 3)},
                       title="Mass inside the k-σ ellipses",
                       try_next="set ρ = 1 (the degenerate preset): Σ is singular and has no Cholesky factor. "
                                "Then compare isotropic, diagonal and full.")
@@ -366,14 +385,16 @@ def mixture_section(page: PageContext) -> None:
     with right:
         counts = np.bincount(draw.components, minlength=n_components)
         prefix = np.cumsum(weights)
-        formula_panel(r"c_k = \sum_{j \le k}\pi_j,\quad k = \min\{k : u < c_k\},\quad x = \mu_k + L_k z",
+        formula_panel(_lines(r"c_k = \textstyle\sum_{j \le k}\pi_j", r"k = \min\{k : u < c_k\}",
+                             r"x = \mu_k + L_k z"),
                       {f"c{k + 1}": prefix[k] for k in range(n_components)},
                       title="Ancestral sampling")
         positive = weights > 0
         chi2 = stats.chisquare(counts[positive], weights[positive] * n) if positive.sum() > 1 else None
-        formula_panel(r"\text{frequency}_k = \tfrac{1}{n}\#\{i : k_i = k\} \;\to\; \pi_k",
-                      {**{f"freq {k + 1} (π = {weights[k]:.2f})": counts[k] / n for k in range(n_components)},
-                       **({"χ² p-value": chi2.pvalue} if chi2 is not None else {})},
+        formula_panel(r"f_k = \tfrac{1}{n}\#\{i : k_i = k\} \to \pi_k:\ " +
+                      ",\\ ".join(f"{w:.2f}" for w in weights),
+                      {**{f"f{k + 1}": counts[k] / n for k in range(n_components)},
+                       **({"χ² p": chi2.pvalue} if chi2 is not None else {})},
                       title="Component frequencies",
                       try_next="set one weight to 0: its colour vanishes from the bar and the plot. "
                                "Drop to 50 samples: the frequencies wander around the weights.")
@@ -446,10 +467,11 @@ def rejection_section(page: PageContext) -> None:
         reference = S.numerical_inverse_cdf(lambda x: target.log_prob(x), bounds, 4001)
         ks_p = stats.kstest(inside, reference.cdf).pvalue if inside.size > 1 else float("nan")
         se = math.sqrt(max(1 / envelope * (1 - 1 / envelope), 0) / n) if envelope >= 1 else float("nan")
-        formula_panel(r"x \sim q,\ u \sim U(0,1):\ \text{accept if } u\,M q(x) \le p(x),\quad P(\text{accept}) = 1/M",
-                      {"M": envelope, "1/M": 1 / envelope, "acceptance": draw.acceptance_rate,
-                       "(acc − 1/M) / SE": (draw.acceptance_rate - 1 / envelope) / se if se == se and se > 0 else "—",
-                       "accepted": int(draw.accepted.sum()), "KS p-value vs p": ks_p},
+        formula_panel(_lines(r"x \sim q,\ u \sim U(0,1)", r"\text{accept if } u\,M q(x) \le p(x)",
+                             r"P(\text{accept}) = 1/M"),
+                      {"M": envelope, "1/M": 1 / envelope, "accept": draw.acceptance_rate,
+                       "z-score": (draw.acceptance_rate - 1 / envelope) / se if se == se and se > 0 else "—",
+                       "kept": int(draw.accepted.sum()), "KS p": ks_p},
                       title="Rejection sampling",
                       try_next="make the Gaussian proposal narrow (s = 1): M* grows and most proposals are wasted. "
                                "Set M / M* = 0.5 and see the histogram lose the peaks.")
@@ -476,12 +498,12 @@ MCMC_PRESETS = {
     "HMC on the mixture": {"mc_t": "mog2d", "mc_m": "hmc", "mc_h": 0.2, "mc_c": 10, "mc_s": "spread"},
 }
 MCMC_FORMULAS = {
-    "rwm": r"y = x + \sigma\xi,\quad \alpha = \min\Big(1, \frac{p(y)}{p(x)}\Big)",
-    "ula": r"x' = x + \varepsilon\,\nabla\log p(x) + \sqrt{2\varepsilon}\,\xi \quad(\text{always accepted})",
-    "mala": r"y = x + \varepsilon\nabla\log p(x) + \sqrt{2\varepsilon}\,\xi,\ "
-            r"\alpha = \min\Big(1, \frac{p(y)\,q(x|y)}{p(x)\,q(y|x)}\Big)",
-    "hmc": r"m \sim N(0, I),\ L \text{ leapfrog steps},\ \alpha = \min\big(1, e^{H(x,m) - H(y,m')}\big),\ "
-           r"H = -\log p + \tfrac12|m|^2",
+    "rwm": _lines(r"y = x + \sigma\,\xi,\quad \xi \sim N(0, I)", r"\alpha = \min\big(1, p(y)/p(x)\big)"),
+    "ula": _lines(r"x' = x + \varepsilon\,\nabla\log p(x) + \sqrt{2\varepsilon}\,\xi", r"\text{(always accepted)}"),
+    "mala": _lines(r"y = x + \varepsilon\,\nabla\log p(x) + \sqrt{2\varepsilon}\,\xi",
+                   r"\alpha = \min\Big(1, \frac{p(y)\,q(x|y)}{p(x)\,q(y|x)}\Big)"),
+    "hmc": _lines(r"m \sim N(0, I),\ L \text{ leapfrog steps} \to (y, m')",
+                  r"\alpha = \min\big(1, e^{H(x,m) - H(y,m')}\big)", r"H = -\log p + \tfrac12|m|^2"),
 }
 MAX_MCMC_ITERATIONS = 5_000
 
@@ -535,7 +557,7 @@ def mcmc_section(page: PageContext) -> None:
                    horizontal=True)
     leapfrog = linked(controls[2].slider, "HMC leapfrog steps L", key="mc_L", default=10, min_value=1, max_value=40,
                       disabled=method != "hmc")
-    show_energy = linked(controls[3].toggle, "Energy contours (else density)", key="mc_E", default=True)
+    show_energy = linked(controls[3].toggle, "Energy contours", key="mc_E", default=True)
 
     config = (target_name, method, step, n_chains, start, leapfrog, page.seed)
 
@@ -550,22 +572,18 @@ def mcmc_section(page: PageContext) -> None:
         snapshot = chains.snapshot()
         kept = chains.samples(burn_in=0.5)
         flat = kept.reshape(-1, 2)
-        histograms = tuple(
-            np.histogram(flat[:, j], bins=np.linspace(axes[j][0], axes[j][-1], 51), density=True)[::-1]
-            if len(flat) > 1 else None for j in range(2))
-        histograms = tuple((h[0], h[1]) if h is not None else None for h in histograms)
         left, right = st.columns([1.6, 1])
         with left:
             page.show(F.mcmc_figure(axes, log_p, snapshot["path"], snapshot["positions"],
-                                    snapshot["recent_proposals"], histograms, marginals, show_energy),
+                                    snapshot["recent_proposals"], flat, marginals, show_energy),
                       key="mc_fig", height=640)
         with right:
             ess = chains.effective_sample_size(burn_in=0.5) if len(kept) >= 4 else np.array([np.nan, np.nan])
             mean = flat.mean(axis=0) if len(flat) else np.array([np.nan, np.nan])
             formula_panel(MCMC_FORMULAS[method],
-                          {"acceptance": chains.acceptance_rate, "ESS x1": ess[0], "ESS x2": ess[1],
-                           "ESS / sample": float(np.nanmin(ess)) / max(flat.shape[0], 1),
-                           "mean x1": mean[0], "mean x2": mean[1], "kept states": flat.shape[0]},
+                          {"accept": chains.acceptance_rate, "ESS x1": ess[0], "ESS x2": ess[1],
+                           "ESS/n": float(ess.min()) / flat.shape[0] if len(kept) >= 4 else "—",
+                           "mean x1": mean[0], "mean x2": mean[1], "kept": flat.shape[0]},
                           title=METHODS[method],
                           try_next=_mcmc_hint(method, chains.acceptance_rate))
             if len(snapshot["path"]) > 1:
