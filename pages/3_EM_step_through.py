@@ -11,7 +11,6 @@ import streamlit as st
 
 from playground.mixture import SingularCovarianceError
 from playground.ui.controls import stepper_panel
-from playground.ui.deeplink import linked
 from playground.ui.em import (STEPPER_KEY, EMConfig, build_stepper, data_controls, em_vs_gradient_descent,
                               half_step_buttons, model_controls, render_views, restarts_section, scenario_picker)
 from playground.ui.page import setup_page
@@ -27,7 +26,7 @@ st.markdown(
 
 # 1 · Data and model -------------------------------------------------------------------
 scenario = scenario_picker()
-with st.expander("Data and model", expanded=not page.projection or scenario == "free"):
+with st.expander("Data and model", expanded=not page.projection):
     data_column, model_column = st.columns(2)
     with data_column:
         X, data_key, x_range = data_controls(page.seed)
@@ -40,7 +39,8 @@ if n_components > len(X):
     problem = f"K = {n_components} components need at least {n_components} points; the data has {len(X)}."
 else:
     try:
-        build_stepper(X, config) if st.session_state.get(f"{STEPPER_KEY}__config") != config else None
+        if st.session_state.get(f"{STEPPER_KEY}__config") != config:
+            build_stepper(X, config)  # fail here, with a message, rather than inside the stepper panel
     except (ValueError, SingularCovarianceError) as error:
         problem = f"This start cannot be used: {error}"
 if problem:
@@ -49,15 +49,10 @@ if problem:
 
 # 2 · Step through ---------------------------------------------------------------------
 st.header("Step through EM")
-selectors = st.columns(2)
-point = linked(selectors[0].number_input, "Point # for the responsibility bar", key="pt", default=0, min_value=0,
-               max_value=len(X) - 1, step=1)
-component = linked(selectors[1].number_input, "Component k for the M-step formula", key="comp", default=1,
-                   min_value=1, max_value=n_components, step=1) - 1
 half_step_buttons()
 stepper = stepper_panel(
     STEPPER_KEY, lambda: build_stepper(X, config), config,
-    lambda run: render_views(page, X, run, int(point), int(component), x_range),
+    lambda run: render_views(page, X, run, x_range),
     steps_per_tick=1, max_steps_per_tick=20, interval=0.7, step_label="Full step (E+M)", max_iterations=500,
 )
 page.explain(

@@ -265,30 +265,48 @@ def half_step_formula(X: np.ndarray, frame: HalfStep, point: int, component: int
         try_next="choose another component below; press E-step to recompute who is responsible for what.")
 
 
+def _change(value: float) -> str:
+    return "0" if value == 0 else f"{value:+.1e}"
+
+
 def parameter_table(frame: HalfStep, previous: HalfStep | None) -> pd.DataFrame:
     """alpha, mu, Sigma per component and what the last half-step changed."""
     rows = []
     for k in range(len(frame.weights)):
-        row = {"component": k + 1, "α": f"{frame.weights[k]:.4f}", "μ": _vector(frame.means[k]),
+        row = {"k": k + 1, "α": f"{frame.weights[k]:.3f}", "μ": _vector(frame.means[k]),
                "Σ": _vector(frame.covariances[k].ravel()) if frame.covariances.shape[-1] > 1
                else f"{frame.covariances[k, 0, 0]:.4g}"}
         if previous is not None:
-            row["Δα"] = f"{frame.weights[k] - previous.weights[k]:+.2e}"
-            row["|Δμ|"] = f"{np.linalg.norm(frame.means[k] - previous.means[k]):.2e}"
-            row["|ΔΣ|"] = f"{np.linalg.norm(frame.covariances[k] - previous.covariances[k]):.2e}"
+            row["Δα"] = _change(frame.weights[k] - previous.weights[k])
+            row["|Δμ|"] = _change(np.linalg.norm(frame.means[k] - previous.means[k]))
+            row["|ΔΣ|"] = _change(np.linalg.norm(frame.covariances[k] - previous.covariances[k]))
         rows.append(row)
-    return pd.DataFrame(rows).set_index("component")
+    return pd.DataFrame(rows).set_index("k")
 
 
-def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, point: int, component: int, x_range) -> None:
+def selection_controls(n_points: int, n_components: int) -> tuple[int, int]:
+    """Which point's responsibilities and which component's M-step numbers to show."""
+    for key, largest in (("pt", n_points - 1), ("comp", n_components)):  # keep old choices valid if N or K shrink
+        if key in st.session_state and st.session_state[key] > largest:
+            st.session_state[key] = largest
+    left, right = st.columns(2)
+    point = linked(left.number_input, "Point #", key="pt", default=0, min_value=0, max_value=n_points - 1, step=1,
+                   help="The point whose responsibilities the bar chart shows (ringed in the picture).")
+    component = linked(right.number_input, "Component k", key="comp", default=1, min_value=1,
+                       max_value=n_components, step=1, help="The component whose M-step numbers the formula shows.")
+    return int(point), int(component) - 1
+
+
+def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range) -> None:
     """Everything drawn from the half-step on show (called inside the stepper panel's fragment)."""
     index = frame_slider(stepper)
     frame = stepper.half_steps[index]
     previous = _previous_frame(stepper, index)
-    point = min(point, len(X) - 1)
     title = {"init": "Start", "E": "After the E-step: colours = responsibilities",
              "M": "After the M-step: components moved"}[frame.kind]
     picture, side = st.columns([1.7, 1]) if page.projection else (st.container(), st.container())
+    with side:
+        point, component = selection_controls(len(X), len(frame.weights))
     with picture:
         page.show(main_figure(X, frame, point, x_range, title), key="em_main")
     with side:
