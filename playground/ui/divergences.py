@@ -101,19 +101,17 @@ def _new_start(dim: int, seed: int) -> None:
 def model_controls(dim: int, seed: int) -> tuple[FitConfig, tuple[str, ...]]:
     """The model q (K components, start, fixed variance), the optimiser, and extra objectives."""
     left, right = st.columns(2)
-    n_components = linked(left.slider, "K (components of q)", key="K", default=1, min_value=1, max_value=4,
-                          help="K = 1: a single Gaussian. The race restarts when you change it.")
+    n_components = linked(left.slider, "K", key="K", default=1, min_value=1, max_value=4,
+                          help="Number of Gaussian components of q; K = 1: a single Gaussian.")
     start_std = linked(right.slider, "Start std of q", key="s0", default=1.0, min_value=0.2, max_value=4.0, step=0.1)
     left, right = st.columns(2)
     start_x = linked(left.slider, "Start mean x₁", key="x0", default=1.0, min_value=-6.0, max_value=6.0, step=0.1)
     if dim == 2:
         start_y = linked(right.slider, "Start mean x₂", key="y0", default=0.5, min_value=-6.0, max_value=6.0,
                          step=0.1)
-        left, right = st.columns(2)
+        right = st
     learning_rate = linked(right.select_slider, "Learning rate (Adam)", key="lr", default=0.1, options=LEARNING_RATES)
-    if dim == 1:
-        left = st
-    fixed = linked(left.toggle, "Fixed variance", key="fixvar", default=False,
+    fixed = linked(st.toggle, "Fixed variance", key="fixvar", default=False,
                    help="Only the means (and weights) move; every std stays at the start std.")
     extra_options = [name for name in EXTRA_OBJECTIVES if dim == 1 or name != "w1"]
     extras = linked(st.multiselect, "Also fit with", key="also", default=[], options=extra_options,
@@ -230,9 +228,9 @@ def _draw_race(page: PageContext, race: FitRace, target: Mixture, box: np.ndarra
 def _kl_formulas(table: dict[str, dict[str, float]]) -> None:
     forward, reverse = table["forward_kl"], table["reverse_kl"]
     for column, (name, latex, title, hint) in zip(st.columns(2), (
-        ("forward_kl", r"D_{KL}(p\,\|\,q) = \int p(x)\,\log\frac{p(x)}{q(x)}\,dx", "Forward KL (mode covering)",
+        ("forward_kl", r"D_{KL}(p\,\|\,q) = \mathbb{E}_p\!\left[\log\frac{p(x)}{q(x)}\right]", "Forward KL (mode covering)",
          "where p > 0 and q ≈ 0 the log-ratio explodes: q must cover every mode."),
-        ("reverse_kl", r"D_{KL}(q\,\|\,p) = \int q(x)\,\log\frac{q(x)}{p(x)}\,dx", "Reverse KL (mode seeking)",
+        ("reverse_kl", r"D_{KL}(q\,\|\,p) = \mathbb{E}_q\!\left[\log\frac{q(x)}{p(x)}\right]", "Reverse KL (mode seeking)",
          "only where q puts mass counts: hiding inside one mode is cheap."),
     )):
         with column:
@@ -380,12 +378,12 @@ def gaussian_calculator(page: PageContext) -> None:
                  r" + (\mu_2-\mu_1)^\top\Sigma_2^{-1}(\mu_2-\mu_1) - d + \log\frac{\det\Sigma_2}{\det\Sigma_1}\right]")
     forward = kl_gaussians(gaussians[0][0], gaussians[0][1], gaussians[1][0], gaussians[1][1])
     reverse = kl_gaussians(gaussians[1][0], gaussians[1][1], gaussians[0][0], gaussians[0][1])
-    figure_column, formula_column = st.columns([1, 1.3])
+    figure_column, formula_column = st.columns([1, 1.6])
     with figure_column:
         page.show(figure, key="gauss_fig")
     with formula_column:
-        values = {"KL(N₁‖N₂) closed form": forward, f"KL(N₁‖N₂) {method.split(' (')[0]}": numeric["forward"],
-                  "KL(N₂‖N₁) closed form": reverse, f"KL(N₂‖N₁) {method.split(' (')[0]}": numeric["reverse"]}
+        values = {"N₁‖N₂ closed": forward, "N₁‖N₂ numeric": numeric["forward"],
+                  "N₂‖N₁ closed": reverse, "N₂‖N₁ numeric": numeric["reverse"]}
         formula_panel(latex, values, title="KL between two Gaussians",
                       try_next="equal widths make KL symmetric (½ Δμ²/σ²); unequal widths do not.")
         if dim_label == "2D":
