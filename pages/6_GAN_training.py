@@ -10,29 +10,28 @@ import streamlit as st
 from playground.ui.gan import preset_picker, training_controls, training_section, view_toggles
 from playground.ui.page import setup_page
 
-page = setup_page("GAN training", "⚔️")
+page = setup_page("GAN training", ":material/swords:")
 
 st.markdown(
-    "A **generator** $G$ pushes noise $z \\sim Q$ forward to points $G(z)$; a **discriminator** $D$ "
-    "scores points, high on real data and low on generated ones. Training alternates: $m$ steps make "
-    "$D$ a better judge, one step moves $G$ where $D$ says the data are. With the log loss, the best "
-    "$D$ turns the game into the **Jensen–Shannon divergence** in its weak (dual) form; with a "
-    "1-Lipschitz critic it becomes the **Wasserstein distance**."
+    "A **generator** $G$ turns noise $z \\sim Q$ into points $G(z)$; a **discriminator** $D$ scores points, "
+    "high on real data, low on generated ones. Train them against each other and watch."
 )
 
-preset_column, watch_column = st.columns([1, 2.2])
-with preset_column:
+controls, main = st.columns([1, 2.5], gap="medium")
+with controls:
     preset = preset_picker()
-with watch_column:
-    st.info(f"**What to watch:** {preset.watch}", icon="👀")
-
-target, config = training_controls(preset)
-
-st.subheader("Train")
-views = view_toggles()
-training_section(page, target, config, views)
+    st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")
+    target, config = training_controls(preset)
+    views = view_toggles()
+with main:
+    training_section(page, target, config, views)
 
 page.explain(
+    "Training alternates: $m$ steps make $D$ a better judge, then one step moves $G$ where $D$ says the data "
+    "are (lecture 003). With the log loss and the best possible $D$, the game is the **Jensen–Shannon "
+    "divergence** in its weak (dual) form, $\\mathrm{JS}(P, P') = \\sup_q \\mathbb{E}_P \\log q + "
+    "\\mathbb{E}_{P'} \\log(1 - q)$ (up to constants); with a 1-Lipschitz critic (weight clipping, gradient "
+    "penalty or spectral normalisation) the same dual form gives the **Wasserstein-1 distance**.\n\n"
     "**The heatmap** is $D$ over the plane: green where $D$ believes points are real, purple where it "
     "believes they are generated (for the WGAN and hinge objectives, the raw critic score).\n\n"
     "**The arrows** are $-\\nabla_x L_G$ at each generated point $x = G(z)$: the direction the next generator "

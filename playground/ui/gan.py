@@ -43,20 +43,21 @@ PRESETS: dict[str, Preset] = {
     "custom": Preset("Your own settings", "Set the controls below, then press Play."),
     "collapse": Preset(
         "Mode collapse",
-        "The generated points (orange) crowd onto one or two of the eight modes and hop between them "
-        "instead of spreading out: **modes covered** stays low while precision is high and recall low.",
-        {"data": "ring8", "obj": "nonsaturating", "m": 1, "opt": "adam", "lrg": 1e-3, "lrd": 1e-3}, seed=0),
+        "The generated points (orange) crowd onto one to three of the eight modes and hop between them "
+        "instead of spreading out: **modes covered** stays low for about 1,000 iterations, recall stays low.",
+        {"data": "ring8", "obj": "nonsaturating", "m": 1, "opt": "adam", "lrg": 1e-3, "lrd": 1e-3}, seed=1),
     "oscillation": Preset(
         "Oscillation",
-        "With large learning rates the two players chase each other: the losses swing instead of settling, and "
-        "the orange cloud circles around the ring rather than converging.",
-        {"data": "ring8", "obj": "nonsaturating", "m": 1, "opt": "sgd", "lrg": 5e-2, "lrd": 5e-2}, seed=0),
+        "A weight-clipped critic with a large clip and Adam: the critic's slope flips every few dozen "
+        "iterations and the whole orange cloud swings from one side of the ring to the other instead of settling.",
+        {"data": "ring8", "obj": "wgan_clip", "m": 1, "opt": "adam", "lrg": 1e-3, "lrd": 1e-3, "clip": 0.1},
+        seed=0),
     "vanishing": Preset(
         "Vanishing generator gradient",
         "A strong D (5 steps per G step, larger learning rate) rejects every generated point: D(G(z)) → 0 where "
         "log(1 − D) is flat, so **G's gradient norm** (dotted, right axis) collapses and the arrows need a huge "
-        "magnification. Switch the objective to non-saturating to revive it.",
-        {"data": "ring8", "obj": "minimax", "m": 5, "opt": "adam", "lrg": 2e-4, "lrd": 3e-3}, seed=0),
+        "magnification. Switch the objective to non-saturating: the same D now gives G a strong push.",
+        {"data": "ring8", "obj": "minimax", "m": 5, "opt": "adam", "lrg": 1e-4, "lrd": 5e-3}, seed=0),
     "wgan_gp": Preset(
         "WGAN-GP covers all modes",
         "The critic is kept 1-Lipschitz by the gradient penalty, so it gives useful gradients everywhere: the "
@@ -108,39 +109,39 @@ def _defaults(preset: Preset) -> dict[str, Any]:
 def training_controls(preset: Preset) -> tuple[Target, GANConfig]:
     """Data, objective, networks and optimiser controls -> (target, config)."""
     d = _defaults(preset)
-    top = st.columns([1.4, 1.4, 1, 1])
-    with top[0]:
-        target = dataset_picker("data", dims=(2,), default=d["data"])
-    with top[1]:
-        objective = linked(st.selectbox, "Objective", key="obj", default=d["obj"], options=list(OBJECTIVES),
-                           format_func=OBJECTIVES.get)
-    with top[2]:
-        d_steps = linked(st.number_input, "D steps per G step (m)", key="m", default=d["m"], min_value=1,
-                         max_value=10, step=1)
-    with top[3]:
+    target = dataset_picker("data", dims=(2,), default=d["data"])
+    objective = linked(st.selectbox, "Objective", key="obj", default=d["obj"], options=list(OBJECTIVES),
+                       format_func=OBJECTIVES.get)
+    pair = st.columns([1.2, 1])
+    d_steps = linked(pair[0].number_input, "D steps per G step (m)", key="m", default=d["m"], min_value=1,
+                     max_value=10, step=1)
+    with pair[1]:
         spectral = linked(st.toggle, "Spectral norm on D", key="sn", default=d["sn"],
                           help="Divide each weight matrix of D by its largest singular value: D becomes 1-Lipschitz.")
     with st.expander("Networks, noise and optimiser", expanded=False):
-        row = st.columns(4)
-        optimizer = linked(row[0].selectbox, "Optimiser", key="opt", default=d["opt"], options=list(OPTIMIZERS))
-        lr_g = linked(row[1].select_slider, "Learning rate G", key="lrg", default=d["lrg"], options=LEARNING_RATES)
-        lr_d = linked(row[2].select_slider, "Learning rate D", key="lrd", default=d["lrd"], options=LEARNING_RATES)
-        batch = linked(row[3].select_slider, "Batch size", key="bs", default=d["bs"], options=[32, 64, 128, 256, 512])
-        row = st.columns(4)
-        latent_dim = linked(row[0].number_input, "Latent dimension", key="zdim", default=d["zdim"], min_value=1,
+        optimizer = linked(st.selectbox, "Optimiser", key="opt", default=d["opt"], options=list(OPTIMIZERS))
+        lr_g = linked(st.select_slider, "Learning rate G", key="lrg", default=d["lrg"], options=LEARNING_RATES)
+        lr_d = linked(st.select_slider, "Learning rate D", key="lrd", default=d["lrd"], options=LEARNING_RATES)
+        batch = linked(st.select_slider, "Batch size", key="bs", default=d["bs"], options=[32, 64, 128, 256, 512])
+        pair = st.columns(2)
+        latent_dim = linked(pair[0].number_input, "Latent dim", key="zdim", default=d["zdim"], min_value=1,
                             max_value=8, step=1, help="2 lets the warped latent grid show the whole generator.")
-        noise = linked(row[1].selectbox, "Noise z ~ Q", key="noise", default=d["noise"], options=list(NOISES))
-        clip = linked(row[2].select_slider, "Clip c (WGAN)", key="clip", default=d["clip"],
+        noise = linked(pair[1].selectbox, "Noise z ~ Q", key="noise", default=d["noise"], options=list(NOISES))
+        pair = st.columns(2)
+        clip = linked(pair[0].select_slider, "Clip c (WGAN)", key="clip", default=d["clip"],
                       options=[0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5])
-        gp = linked(row[3].select_slider, "Penalty λ (WGAN-GP)", key="gp", default=d["gp"],
+        gp = linked(pair[1].select_slider, "Penalty λ (GP)", key="gp", default=d["gp"],
                     options=[0.01, 0.1, 1.0, 10.0])
-        row = st.columns(6)
-        g_depth = linked(row[0].number_input, "G layers", key="gdep", default=d["gdep"], min_value=1, max_value=5)
-        g_width = linked(row[1].select_slider, "G width", key="gwid", default=d["gwid"], options=[8, 16, 32, 64, 128, 256])
-        g_act = linked(row[2].selectbox, "G activation", key="gact", default=d["gact"], options=list(ACTIVATIONS))
-        d_depth = linked(row[3].number_input, "D layers", key="ddep", default=d["ddep"], min_value=1, max_value=5)
-        d_width = linked(row[4].select_slider, "D width", key="dwid", default=d["dwid"], options=[8, 16, 32, 64, 128, 256])
-        d_act = linked(row[5].selectbox, "D activation", key="dact", default=d["dact"], options=list(ACTIVATIONS))
+        triple = st.columns(3)
+        g_depth = linked(triple[0].number_input, "G layers", key="gdep", default=d["gdep"], min_value=1, max_value=5)
+        g_width = linked(triple[1].select_slider, "G width", key="gwid", default=d["gwid"],
+                         options=[8, 16, 32, 64, 128, 256])
+        g_act = linked(triple[2].selectbox, "G activation", key="gact", default=d["gact"], options=list(ACTIVATIONS))
+        triple = st.columns(3)
+        d_depth = linked(triple[0].number_input, "D layers", key="ddep", default=d["ddep"], min_value=1, max_value=5)
+        d_width = linked(triple[1].select_slider, "D width", key="dwid", default=d["dwid"],
+                         options=[8, 16, 32, 64, 128, 256])
+        d_act = linked(triple[2].selectbox, "D activation", key="dact", default=d["dact"], options=list(ACTIVATIONS))
     config = GANConfig(objective=objective, latent_dim=int(latent_dim), noise=noise, depth=int(g_depth),
                        width=int(g_width), activation=g_act, d_depth=int(d_depth), d_width=int(d_width),
                        d_activation=d_act, spectral_norm=bool(spectral), optimizer=optimizer, lr_g=float(lr_g),
@@ -151,11 +152,10 @@ def training_controls(preset: Preset) -> tuple[Target, GANConfig]:
 
 def view_toggles() -> dict[str, bool]:
     """Which layers of the plane to draw."""
-    columns = st.columns(5)
-    names = [("crit", "Critic heatmap"), ("real", "Real data"), ("fake", "Generated"), ("arrows", "G's gradient"),
-             ("mesh", "Warped latent grid")]
-    return {name: linked(column.toggle, label, key=f"v{name}", default=True)
-            for column, (name, label) in zip(columns, names)}
+    names = [("crit", "Critic heatmap"), ("real", "Real data"), ("fake", "Generated points"),
+             ("arrows", "G's gradient arrows"), ("mesh", "Warped latent grid")]
+    st.markdown("**Show**")
+    return {name: linked(st.toggle, label, key=f"v{name}", default=True) for name, label in names}
 
 
 def _fingerprint(target: Target) -> str:
@@ -183,7 +183,7 @@ def _thin(values: np.ndarray) -> np.ndarray:
 
 
 def _snapshot_choice(trainer: GANTrainer) -> tuple[dict[str, Any], int | None]:
-    """The frame to draw: live, or a past snapshot picked on the history scrubber."""
+    """The frame to draw: live, or a past snapshot picked on the history scrubber (drawn below the plane)."""
     live = trainer.snapshot()
     past = [s for s in trainer.snapshots if s["iteration"] < trainer.iteration]
     if not past:
@@ -229,16 +229,15 @@ def _formula(trainer: GANTrainer, frame_iteration: int | None) -> None:
 
 def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) -> None:
     """One refresh of the page's picture: plane + formula, then the curves."""
+    plane_slot = st.container()  # the plane goes above the scrubber that chooses its frame
     frame, scrubbed = _snapshot_choice(trainer)
     probability = trainer.config.objective in ("minimax", "nonsaturating")
-    plane, side = st.columns([3, 2])
-    with plane:
+    with plane_slot:
         title = f"Iteration {frame['iteration']}" + (" (snapshot)" if scrubbed is not None else "")
         page.show(gan_plane(frame, trainer.bounds, show_critic=views["crit"], show_real=views["real"],
                             show_fake=views["fake"], show_arrows=views["arrows"], show_manifold=views["mesh"],
                             critic_label="D(x)" if probability else "critic D(x)", title=title), key="gan_plane")
-    with side:
-        _formula(trainer, scrubbed)
+    _formula(trainer, scrubbed)
     curves = st.columns(2)
     if trainer.history:
         history = {name: _thin(trainer.metric(name)) for name in ("iteration", "d_loss", "g_loss", "g_grad_norm")}
@@ -263,5 +262,5 @@ def training_section(page: PageContext, target: Target, config: GANConfig, views
     single_step_buttons()
     key = (config, _fingerprint(target), page.seed)
     stepper_panel(STATE_KEY, lambda: trainer_for_target(target, config, seed=page.seed), key,
-                  lambda trainer: live_view(page, trainer, views), steps_per_tick=20, max_steps_per_tick=100,
+                  lambda trainer: live_view(page, trainer, views), steps_per_tick=10, max_steps_per_tick=100,
                   interval=0.6, step_label="Step ×speed")
