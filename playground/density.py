@@ -38,6 +38,7 @@ BIN_RULES = ("sturges", "fd")
 MAX_BINS_PER_AXIS = 5_000
 MAX_CELLS = 4_000_000
 DEFAULT_CHUNK_BYTES = 32 * 2**20  # one (chunk, N) work array; at most ~6 live at once -> < 256 MB peak
+CACHE_CHUNK_BYTES = 2 * 2**20  # on CPUs, chunks this small stay in cache and run several times faster
 
 
 # ----------------------------------------------------------------------------------
@@ -292,11 +293,23 @@ def logsumexp_rows(values: torch.Tensor) -> torch.Tensor:
     return torch.log(torch.exp(shifted).sum(dim=1)) + peak.squeeze(1)
 
 
+def _gaussian_logsumexp_(squared: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    """logsumexp_j(-squared[:, j] / 2h^2), in place on ``squared`` (fewest passes over memory).
+
+    Arguments below the denormal floor are clamped to it: each such term is < e^-700
+    (float64) or e^-80 (float32) of the largest, so the sum moves by far less than one ulp.
+    """
+    scaled = squared.mul_(-0.5 / (bandwidth * bandwidth))
+    peak = scaled.max(dim=1, keepdim=True).values
+    total = scaled.sub_(peak).clamp_(min=_exp_floor(scaled.dtype)).exp_().sum(dim=1)
+    return torch.log(total) + peak.squeeze(1)
+
+
 def _squared_distances(points: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
     """(m, d), (n, d) -> (m, n) squared Euclidean distances, axis by axis (no cancellation)."""
-    total = torch.zeros(points.shape[0], data.shape[0], dtype=points.dtype, device=points.device)
-    for axis in range(points.shape[1]):
-        total += (points[:, axis, None] - data[None, :, axis]) ** 2
+    total = (points[:, 0, None] - data[None, :, 0]).square_()
+    for axis in range(1, points.shape[1]):
+        total += (points[:, axis, None] - data[None, :, axis]).square_()
     return total
 
 
@@ -324,6 +337,8 @@ def kde_log_density(points: np.ndarray, data: np.ndarray, bandwidth: float, kern
     first_axis = data_t[:, 0].contiguous()
     point_order = np.argsort(points[:, 0], kind="stable")
     points_t = torch.as_tensor(points[point_order], dtype=dtype, device=device)
+    if device.type == "cpu":
+        chunk_bytes = min(chunk_bytes, CACHE_CHUNK_BYTES)
     rows = chunk_rows(n, dtype, chunk_bytes)
     out = torch.empty(len(points), dtype=dtype, device=device)
     compact = kernel != "gaussian"
@@ -336,8 +351,11 @@ def kde_log_density(points: np.ndarray, data: np.ndarray, bandwidth: float, kern
         if hi <= lo:
             out[start:start + rows] = -math.inf
             continue
-        log_k = log_kernel_profile(_squared_distances(chunk, data_t[lo:hi]), bandwidth, kernel)
-        out[start:start + rows] = logsumexp_rows(log_k)
+        squared = _squared_distances(chunk, data_t[lo:hi])
+        if compact:
+            out[start:start + rows] = logsumexp_rows(log_kernel_profile(squared, bandwidth, kernel))
+        else:
+            out[start:start + rows] = _gaussian_logsumexp_(squared, bandwidth)
     result = np.empty(len(points))
     result[point_order] = out.cpu().numpy()
     return result - math.log(n) + log_kernel_norm(bandwidth, dim, kernel)
@@ -347,8 +365,8 @@ def kde_log_density(points: np.ndarray, data: np.ndarray, bandwidth: float, kern
 # Exact fast paths for a Gaussian KDE on a regular grid
 # ----------------------------------------------------------------------------------
 
-TAYLOR_TERMS = 18  # truncation of exp(t s) = sum_p (t s)^p / p!; |s| <= 1/8, so the error is < 1e-16
-MAX_OFFSET = 0.125  # grid spacing / (2 h) must stay below this for the Taylor path
+TAYLOR_TERMS = 24  # truncation of exp(-t s) = sum_p (-t s)^p / p!; with |s| <= 1/2 the error is < 1e-19
+MAX_OFFSET = 0.5  # grid spacing / (2 h) must stay below this (h >= spacing) for the Taylor path
 RESOLVABLE = 1e-5  # FFT values below this fraction of the peak are recomputed directly (FFT error ~1e-15 of peak)
 
 

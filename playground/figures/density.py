@@ -1,0 +1,170 @@
+"""Figures of the KDE vs GMM page: estimates over the data, held-out likelihood curves,
+samples from each fitted model, and the curse of dimensionality. Arrays in, go.Figure out."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from playground.figures.theme import PALETTE, ROLE_COLORS, line, scatter
+
+ESTIMATOR_COLORS = {
+    "Histogram": PALETTE[5],
+    "Gaussian (MLE)": PALETTE[2],
+    "KDE": ROLE_COLORS["model"],
+    "GMM": PALETTE[4],
+    "Truth": ROLE_COLORS["truth"],
+}
+
+
+def _line(x, y, color: str, name: str, *, dash: str | None = None, markers: bool = False, **kwargs) -> go.Scatter:
+    trace = line(x, y, role=color, name=name, dash=dash, **kwargs)
+    if markers:
+        trace.mode = "lines+markers"
+    return trace
+
+
+def estimator_color(name: str) -> str:
+    """The fixed colour of an estimator (histogram, Gaussian, KDE, GMM, truth)."""
+    return ESTIMATOR_COLORS.get(name, PALETTE[0])
+
+
+def density_1d(axis: np.ndarray, curves: Mapping[str, np.ndarray], *, histogram: tuple[np.ndarray, np.ndarray] | None = None,
+               rug: np.ndarray | None = None, title: str = "") -> go.Figure:
+    """Density curves over a histogram (bars) and a rug of training points; the truth dashed."""
+    fig = go.Figure()
+    if histogram is not None:
+        edges, heights = histogram
+        fig.add_trace(go.Bar(x=0.5 * (edges[:-1] + edges[1:]), y=heights, width=np.diff(edges), name="Histogram",
+                             marker={"color": estimator_color("Histogram"), "line": {"width": 0}}, opacity=0.55))
+    for name, values in curves.items():
+        fig.add_trace(line(axis, values, role=estimator_color(name), name=name,
+                           dash="dash" if name == "Truth" else None))
+    if rug is not None and len(rug):
+        fig.add_trace(scatter(rug, np.zeros_like(rug), role="data", name="training points", size=7, opacity=0.5,
+                              marker={"symbol": "line-ns-open"}))
+    fig.update_layout(title=title, xaxis_title="x", yaxis_title="density p(x)", bargap=0,
+                      legend={"orientation": "h", "y": -0.18})
+    return fig
+
+
+def density_2d(axes: Sequence[np.ndarray], panels: Mapping[str, np.ndarray | None], points: np.ndarray, *,
+               columns: int = 3) -> go.Figure:
+    """One heatmap of the density per estimator (log densities in), training points on top."""
+    names = list(panels)
+    rows = int(np.ceil(len(names) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=names, horizontal_spacing=0.05,
+                        vertical_spacing=0.1, shared_xaxes=True, shared_yaxes=True)
+    for i, name in enumerate(names):
+        row, col = i // columns + 1, i % columns + 1
+        values = panels[name]
+        if values is not None:
+            fig.add_trace(go.Heatmap(x=axes[0], y=axes[1], z=np.exp(values), colorscale="Viridis", showscale=False,
+                                     name=name, hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>p=%{z:.3g}<extra></extra>"),
+                          row=row, col=col)
+        fig.add_trace(scatter(points[:, 0], points[:, 1], role="#FFFFFF", name="training points", size=3, opacity=0.6,
+                              showlegend=False), row=row, col=col)
+    fig.update_layout(height=330 * rows, showlegend=False)
+    return fig
+
+
+def marginals_2d(axes: Sequence[np.ndarray], marginals: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                 points: np.ndarray) -> go.Figure:
+    """p(x1) and p(x2) of each estimator (integrated from its grid) over histograms of the data."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["marginal p(x₁)", "marginal p(x₂)"])
+    for axis_index in range(2):
+        fig.add_trace(go.Histogram(x=points[:, axis_index], histnorm="probability density", nbinsx=60,
+                                   marker={"color": ROLE_COLORS["data"]}, opacity=0.3, name="data",
+                                   showlegend=axis_index == 0), row=1, col=axis_index + 1)
+        for name, pair in marginals.items():
+            fig.add_trace(line(axes[axis_index], pair[axis_index], role=estimator_color(name), name=name,
+                               dash="dash" if name == "Truth" else None, showlegend=axis_index == 0),
+                          row=1, col=axis_index + 1)
+    fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def likelihood_curve(values: np.ndarray, test: np.ndarray, train: np.ndarray, *, current: float, xlabel: str,
+                     marks: Mapping[str, float] | None = None, log_x: bool = True, bic: np.ndarray | None = None,
+                     title: str = "") -> go.Figure:
+    """Mean train and test log-likelihood against a complexity knob (h or K), the current value marked."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]]) if bic is not None else go.Figure()
+    fig.add_trace(_line(values, train, ROLE_COLORS["data"], "train", dash="dot", markers=True))
+    fig.add_trace(_line(values, test, ROLE_COLORS["model"], "test (held out)", markers=True))
+    if bic is not None:
+        fig.add_trace(line(values, bic, role=PALETTE[4], name="BIC (right axis)", dash="dash"), secondary_y=True)
+        fig.update_yaxes(title_text="BIC (lower is better)", secondary_y=True, showgrid=False)
+    finite = np.isfinite(test)
+    if finite.any():
+        best = int(np.nanargmax(np.where(finite, test, np.nan)))
+        fig.add_trace(scatter([values[best]], [test[best]], role=ROLE_COLORS["model"], name="best test", size=14,
+                              marker={"symbol": "star"}))
+    fig.add_vline(x=current, line={"color": ROLE_COLORS["accent"], "width": 3},
+                  annotation_text=f"current {current:.3g}", annotation_position="top left")
+    for i, (name, value) in enumerate((marks or {}).items()):
+        fig.add_vline(x=value, line={"color": PALETTE[(i + 1) % len(PALETTE)], "width": 1.5, "dash": "dot"},
+                      annotation_text=name, annotation_position="bottom right" if i % 2 else "top right")
+    low = np.nanmin(np.where(np.isfinite(test), test, np.nan)) if finite.any() else -1.0
+    high = np.nanmax(np.where(np.isfinite(train), train, np.nan)) if np.isfinite(train).any() else 0.0
+    fig.update_xaxes(title_text=xlabel, type="log" if log_x else "linear")
+    y_range = [low - 0.1 * abs(high - low) - 0.05, high + 0.1 * abs(high - low) + 0.05]
+    if bic is not None:
+        fig.update_yaxes(title_text="mean log-likelihood per point", range=y_range, secondary_y=False)
+    else:
+        fig.update_yaxes(title_text="mean log-likelihood per point", range=y_range)
+    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def samples_1d(data: np.ndarray, samples: Mapping[str, np.ndarray], bins: np.ndarray) -> go.Figure:
+    """The data's histogram beside the histogram of samples drawn from each fitted model."""
+    names = ["Data"] + list(samples)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.02)
+    for i, name in enumerate(names):
+        values = data if name == "Data" else samples[name]
+        color = ROLE_COLORS["data"] if name == "Data" else estimator_color(name)
+        heights, _ = np.histogram(values, bins=bins, density=True)
+        fig.add_trace(go.Bar(x=0.5 * (bins[:-1] + bins[1:]), y=heights, width=np.diff(bins), name=name,
+                             marker={"color": color, "line": {"width": 0}}), row=1, col=i + 1)
+    fig.update_layout(showlegend=False, bargap=0, height=320)
+    return fig
+
+
+def samples_2d(data: np.ndarray, samples: Mapping[str, np.ndarray], bounds: Sequence[tuple[float, float]]) -> go.Figure:
+    """The data beside samples drawn from each fitted model, same axes."""
+    names = ["Data"] + list(samples)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.02)
+    for i, name in enumerate(names):
+        values = data if name == "Data" else samples[name]
+        role = "data" if name == "Data" else estimator_color(name)
+        fig.add_trace(scatter(values[:, 0], values[:, 1], role=role, name=name, size=3, opacity=0.6), row=1, col=i + 1)
+        fig.update_xaxes(range=list(bounds[0]), row=1, col=i + 1)
+    fig.update_yaxes(range=list(bounds[1]))
+    fig.update_layout(showlegend=False, height=340)
+    return fig
+
+
+def curse_of_dimensionality_figure(result: Mapping[str, np.ndarray], n_samples: int) -> go.Figure:
+    """Left: empty histogram cells and cells needed against d. Right: KDE vs true held-out LL per dimension."""
+    dims = result["dim"]
+    fig = make_subplots(rows=1, cols=2, specs=[[{"secondary_y": True}, {}]],
+                        subplot_titles=[f"Histogram cells with N = {n_samples:,} points",
+                                        "Held-out log-likelihood per dimension"])
+    fig.add_trace(_line(dims, 100 * result["empty_fraction"], PALETTE[5], "empty cells (%)", markers=True),
+                  row=1, col=1)
+    fig.add_trace(_line(dims, result["cells"], PALETTE[3], "cells (right, log)", dash="dash", markers=True),
+                  row=1, col=1, secondary_y=True)
+    fig.update_yaxes(title_text="% of cells with no point", range=[0, 105], row=1, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="number of cells", type="log", row=1, col=1, secondary_y=True, showgrid=False)
+    for key, name, role, dash in (("truth", "truth N(0, I)", ROLE_COLORS["truth"], "dash"),
+                                  ("kde_best", "KDE, best h", ROLE_COLORS["model"], None),
+                                  ("kde_scott", "KDE, Scott's h", PALETTE[1], "dot")):
+        fig.add_trace(_line(dims, result[key] / dims, role, name, dash=dash, markers=True),
+                      row=1, col=2)
+    fig.update_xaxes(title_text="dimension d", dtick=1)
+    fig.update_yaxes(title_text="mean log-likelihood / d", row=1, col=2)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return fig

@@ -1,0 +1,330 @@
+"""The KDE vs GMM page below its top level: cached fits and curves, and one function per section.
+
+Every cache holds read-only results keyed on the data and the settings (no per-viewer
+state). Evaluations that would grow with N are capped (``EVAL_POINTS``...) and the
+caption says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from playground.density import (
+    GaussianMLE,
+    Histogram,
+    KernelDensity,
+    cross_validate_bandwidth,
+    curse_of_dimensionality,
+    held_out_log_likelihood,
+    scott_bandwidth,
+    silverman_bandwidth,
+)
+from playground.figures import density as figures
+from playground.mixture import GaussianMixture
+from playground.seeding import derive_seed, rng
+from playground.targets import Target
+from playground.ui.controls import formula_panel
+
+ESTIMATORS = ("Histogram", "Gaussian (MLE)", "KDE", "GMM")
+EVAL_POINTS = 500  # mean log-likelihoods in the table use at most this many random points
+CURVE_TEST_POINTS = 500
+CURVE_TRAIN_POINTS = 20_000
+CV_POINTS = 2_000
+K_CURVE_TRAIN_POINTS = 2_000
+K_VALUES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100, 150)
+BANDWIDTHS = tuple(float(h) for h in np.geomspace(0.005, 3.0, 22))
+GRID_1D, GRID_2D = 1000, 110
+
+
+@dataclass
+class Fitted:
+    """One fitted estimator, or why it could not be fitted."""
+
+    name: str
+    model: object | None
+    error: str = ""
+
+
+# ----------------------------------------------------------------------------------
+# Cached compute
+# ----------------------------------------------------------------------------------
+
+def split(data: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/test split (at least 1 test point and 2 training points)."""
+    order = rng(derive_seed(seed, "split")).permutation(len(data))
+    n_test = min(max(1, int(round(test_fraction * len(data)))), len(data) - 2)
+    return data[order[n_test:]], data[order[:n_test]]
+
+
+def subsample(X: np.ndarray, limit: int, seed: int, label: str) -> np.ndarray:
+    """At most ``limit`` rows, chosen at random (seeded)."""
+    if len(X) <= limit:
+        return X
+    return X[rng(derive_seed(seed, label)).choice(len(X), size=limit, replace=False)]
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def fit_gmm(train: np.ndarray, n_components: int, covariance_type: str, seed: int) -> Fitted:
+    """EM fit of playground.mixture.GaussianMixture (k-means init, seeded)."""
+    try:
+        model = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed,
+                                max_iter=200, tol=1e-4).fit(train)
+    except (ValueError, np.linalg.LinAlgError, RuntimeError) as error:  # incl. SingularCovarianceError
+        return Fitted("GMM", None, str(error))
+    return Fitted("GMM", model)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def bandwidth_curve(train: np.ndarray, test: np.ndarray, kernel: str, seed: int) -> dict:
+    """Mean train and test log-likelihood of the KDE for each h in BANDWIDTHS."""
+    train_used = subsample(train, CURVE_TRAIN_POINTS, seed, "curve-train")
+    test_used = subsample(test, CURVE_TEST_POINTS, seed, "curve-test")
+    train_eval = subsample(train_used, CURVE_TEST_POINTS, seed, "curve-train-eval")
+    return {"h": np.array(BANDWIDTHS),
+            "test": held_out_log_likelihood(train_used, test_used, BANDWIDTHS, kernel),
+            "train": held_out_log_likelihood(train_used, train_eval, BANDWIDTHS, kernel),
+            "capped": len(train_used) < len(train) or len(test_used) < len(test)}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cv_bandwidth(train: np.ndarray, kernel: str, seed: int) -> float:
+    """5-fold cross-validated h (on at most CV_POINTS points, rescaled by (m/N)^(1/(d+4)))."""
+    used = subsample(train, CV_POINTS, seed, "cv")
+    best, _ = cross_validate_bandwidth(used, BANDWIDTHS, kernel, seed=derive_seed(seed, "folds"))
+    return best * (len(used) / len(train)) ** (1.0 / (train.shape[1] + 4))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def k_curve(train: np.ndarray, test: np.ndarray, covariance_type: str, seed: int) -> dict:
+    """Mean train/test log-likelihood and BIC of GMMs with K in K_VALUES (K < number of points)."""
+    used = subsample(train, K_CURVE_TRAIN_POINTS, seed, "k-train")
+    test_used = subsample(test, EVAL_POINTS, seed, "k-test")
+    ks, train_ll, test_ll, bic = [], [], [], []
+    for k in K_VALUES:
+        if k >= len(used):
+            break
+        try:
+            model = GaussianMixture(k, covariance_type=covariance_type, random_state=seed, max_iter=100).fit(used)
+        except (ValueError, np.linalg.LinAlgError, RuntimeError):  # a collapsed component: skip this K
+            continue
+        ks.append(k)
+        train_ll.append(float(np.mean(model.score_samples(used))))
+        test_ll.append(float(np.mean(model.score_samples(test_used))))
+        bic.append(model.bic(used))
+    return {"K": np.array(ks), "train": np.array(train_ll), "test": np.array(test_ll), "bic": np.array(bic),
+            "capped": len(used) < len(train)}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def curse(n_samples: int, bins_per_axis: int, seed: int) -> dict:
+    """Histogram emptiness and KDE held-out log-likelihood for d = 1..10 (Gaussian data)."""
+    return curse_of_dimensionality(range(1, 11), n_samples, bins_per_axis, seed=seed, n_test=500,
+                                   bandwidths=np.geomspace(0.05, 3.0, 16))
+
+
+# ----------------------------------------------------------------------------------
+# Fitting everything the page shows
+# ----------------------------------------------------------------------------------
+
+def fit_all(train: np.ndarray, *, bins: int | str, bandwidth: float, kernel: str, n_components: int,
+            covariance_type: str, seed: int) -> dict[str, Fitted]:
+    """The four estimators on the training set; a failure becomes a message, not an exception."""
+    fitted = {}
+    try:
+        fitted["Histogram"] = Fitted("Histogram", Histogram(bins=bins).fit(train))
+    except ValueError as error:
+        fitted["Histogram"] = Fitted("Histogram", None, str(error))
+    fitted["Gaussian (MLE)"] = Fitted("Gaussian (MLE)", GaussianMLE().fit(train))
+    fitted["KDE"] = Fitted("KDE", KernelDensity(bandwidth=bandwidth, kernel=kernel).fit(train))
+    if n_components > len(train):
+        fitted["GMM"] = Fitted("GMM", None, f"K = {n_components} components need at least K training points; "
+                                            f"there are {len(train)}. Lower K or add points.")
+    else:
+        fitted["GMM"] = fit_gmm(train, n_components, covariance_type, seed)
+    return fitted
+
+
+def log_density_on_grid(fit: Fitted, axes: list[np.ndarray]) -> np.ndarray | None:
+    """log p on the plotting grid: (len(x),) in 1D, (len(y), len(x)) in 2D."""
+    if fit.model is None:
+        return None
+    if isinstance(fit.model, KernelDensity):
+        return fit.model.score_grid(axes)
+    mesh = np.meshgrid(*axes)
+    points = np.stack([m.ravel() for m in mesh], axis=1)
+    values = np.asarray(fit.model.score_samples(points), dtype=np.float64)
+    return values.reshape(mesh[0].shape) if len(axes) > 1 else values
+
+
+def likelihood_table(fitted: dict[str, Fitted], train: np.ndarray, test: np.ndarray, target: Target,
+                     seed: int) -> pd.DataFrame:
+    """Train LL, test LL (means per point), parameter count and BIC per estimator (and the truth)."""
+    train_eval = subsample(train, EVAL_POINTS, seed, "table-train")
+    test_eval = subsample(test, EVAL_POINTS, seed, "table-test")
+    rows = []
+    for name, fit in fitted.items():
+        if fit.model is None:
+            rows.append({"estimator": name, "train LL": np.nan, "test LL": np.nan, "parameters": None, "BIC": None})
+            continue
+        bic = fit.model.bic(train) if isinstance(fit.model, GaussianMixture) else None
+        rows.append({"estimator": name, "train LL": float(np.mean(fit.model.score_samples(train_eval))),
+                     "test LL": float(np.mean(fit.model.score_samples(test_eval))),
+                     "parameters": int(fit.model.n_parameters), "BIC": bic})
+    if target.has_log_prob:
+        rows.append({"estimator": "Truth", "train LL": float(np.mean(target.log_prob(train_eval))),
+                     "test LL": float(np.mean(target.log_prob(test_eval))), "parameters": None, "BIC": None})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------
+# Sections
+# ----------------------------------------------------------------------------------
+
+def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str, Fitted], shown: list[str]) -> None:
+    """The main picture: each chosen estimator over the data (1D curves, 2D heatmaps + marginals)."""
+    dim = train.shape[1]
+    bounds = [tuple(b) for b in target.bounds]
+    if dim == 1:
+        axis = np.linspace(*bounds[0], GRID_1D)
+        curves = {name: np.exp(log_density_on_grid(fitted[name], [axis])) for name in shown
+                  if name != "Histogram" and fitted[name].model is not None}
+        if target.has_log_prob:
+            curves["Truth"] = target.prob(axis[:, None])
+        hist = fitted["Histogram"].model if "Histogram" in shown else None
+        histogram = (hist.edges_[0], hist.density_) if hist is not None else None
+        rug = train[:, 0] if len(train) <= 2_000 else None
+        page.show(figures.density_1d(axis, curves, histogram=histogram, rug=rug), key="kde_main")
+        return
+    axes = [np.linspace(*bounds[0], GRID_2D), np.linspace(*bounds[1], GRID_2D)]
+    panels: dict[str, np.ndarray | None] = {}
+    if target.has_log_prob:
+        mesh = np.meshgrid(*axes)
+        panels["Truth"] = target.log_prob(np.stack([m.ravel() for m in mesh], axis=1)).reshape(mesh[0].shape)
+    for name in shown:
+        panels[name] = log_density_on_grid(fitted[name], axes)
+    shown_points = subsample(train, 1_500, 0, "scatter")
+    page.show(figures.density_2d(axes, panels, shown_points, columns=3 if len(panels) > 4 else 2), key="kde_main")
+    marginals = {}
+    for name, values in panels.items():
+        if values is None:
+            continue
+        density = np.exp(values)
+        marginals[name] = (np.trapezoid(density, axes[1], axis=0), np.trapezoid(density, axes[0], axis=1))
+    page.show(figures.marginals_2d(axes, marginals, train), key="kde_marginals", height=380)
+
+
+def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, rules: dict[str, float]) -> None:
+    """The focused estimator's formula with its fitted numbers and what to try next."""
+    fit = fitted[focus]
+    n, dim = train.shape
+    if fit.model is None:
+        st.warning(f"{focus} could not be fitted: {fit.error}")
+        return
+    model = fit.model
+    if focus == "Histogram":
+        widths = [float(np.diff(e).mean()) for e in model.edges_]
+        formula_panel(r"\hat p(x) = \frac{n_j}{N\,\Delta^d}\quad\text{for } x \text{ in cell } j",
+                      {"N": n, "cells": int(model.counts_.size), "bin width Δ": widths[0],
+                       "empty cells %": 100.0 * float(np.mean(model.counts_ == 0))},
+                      title="Histogram", try_next="Switch to 2D and count the empty cells; then open the curse of "
+                                                 "dimensionality tab.")
+    elif focus == "Gaussian (MLE)":
+        values = {"N": n, "μ̂₁": float(model.mean_[0]), "σ̂₁": float(math.sqrt(model.covariance_[0, 0]))}
+        if dim == 2:
+            values["ρ̂"] = float(model.covariance_[0, 1] / math.sqrt(model.covariance_[0, 0] * model.covariance_[1, 1]))
+        formula_panel(r"\hat\mu = \frac1N\sum_{n} x_n,\quad \hat\Sigma = \frac1N\sum_{n}(x_n-\hat\mu)(x_n-\hat\mu)^\top,"
+                      r"\quad \hat p = \mathcal N(\hat\mu, \hat\Sigma)", values, title="One Gaussian by maximum likelihood",
+                      try_next="Pick 'Three bumps': one Gaussian puts its mass between the modes, where there is no data.")
+    elif focus == "KDE":
+        kernel_tex = {"gaussian": r"k_h(u) = (2\pi h^2)^{-d/2} e^{-\|u\|^2/2h^2}",
+                      "epanechnikov": r"k_h(u) \propto (1 - \|u\|^2/h^2)_+",
+                      "tophat": r"k_h(u) \propto \mathbb 1[\|u\| < h]"}[model.kernel]
+        formula_panel(r"\hat p_h(x) = \frac1N \sum_{i=1}^{N} k_h(x - x_i),\qquad " + kernel_tex,
+                      {"h": model.bandwidth_, "N": n, **{f"h ({k})": v for k, v in rules.items()}},
+                      title="Kernel density estimate",
+                      try_next="Drag h to 0.01: the training log-likelihood soars while the test one collapses.")
+    else:
+        weights = np.sort(model.weights_)[::-1]
+        formula_panel(r"p(x) = \sum_{k=1}^{K} \pi_k\, \mathcal N(x; \mu_k, \Sigma_k),\qquad "
+                      r"\mathrm{BIC} = -2\sum_n \log p(x_n) + P \log N",
+                      {"K": int(model.n_components), "EM iterations": int(model.n_iter_),
+                       "largest π_k": float(weights[0]), "BIC": model.bic(train)},
+                      title=f"Gaussian mixture ({model.covariance_type} covariances), fitted by EM",
+                      try_next="Set K = 2 on 'Three bumps' (two Gaussians for three bumps), then K = 150.")
+
+
+def table_section(table: pd.DataFrame) -> None:
+    """Train LL, test LL, parameters and BIC of every estimator."""
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"train LL": st.column_config.NumberColumn(format="%.4f"),
+                                "test LL": st.column_config.NumberColumn(format="%.4f"),
+                                "BIC": st.column_config.NumberColumn(format="%.1f")})
+    st.caption(f"Mean log-likelihood per point (over at most {EVAL_POINTS:,} random points of each set). "
+               "-inf: a test point fell where the estimate is zero (an empty histogram cell, outside a compact kernel).")
+
+
+def likelihood_section(page, train: np.ndarray, test: np.ndarray, *, kernel: str, bandwidth: float,
+                       rules: dict[str, float], n_components: int, covariance_type: str, seed: int) -> None:
+    """Held-out log-likelihood against h and against K."""
+    left, right = st.columns(2)
+    with left:
+        curve = bandwidth_curve(train, test, kernel, seed)
+        page.show(figures.likelihood_curve(curve["h"], curve["test"], curve["train"], current=bandwidth,
+                                           xlabel="bandwidth h (log scale)", marks=rules,
+                                           title=f"KDE ({kernel}): log-likelihood against h"), key="kde_h_curve")
+        if curve["capped"]:
+            st.caption(f"Curve from at most {CURVE_TRAIN_POINTS:,} training and {CURVE_TEST_POINTS:,} test points.")
+    with right:
+        kc = k_curve(train, test, covariance_type, seed)
+        if len(kc["K"]):
+            page.show(figures.likelihood_curve(kc["K"], kc["test"], kc["train"], current=n_components,
+                                               xlabel="number of components K (log scale)", bic=kc["bic"],
+                                               title=f"GMM ({covariance_type}): log-likelihood and BIC against K"),
+                      key="kde_k_curve")
+        if kc["capped"]:
+            st.caption(f"Mixtures fitted on {K_CURVE_TRAIN_POINTS:,} random training points.")
+
+
+def generation_section(page, target: Target, train: np.ndarray, fitted: dict[str, Fitted], shown: list[str],
+                       seed: int) -> None:
+    """Samples drawn from each fitted model beside the data."""
+    count = min(len(train), 2_000)
+    samples = {name: fitted[name].model.sample(count, seed=derive_seed(seed, "samples", name))
+               for name in shown if fitted[name].model is not None}
+    data = subsample(train, count, seed, "generation")
+    if train.shape[1] == 1:
+        bins = np.linspace(*target.bounds[0], 61)
+        page.show(figures.samples_1d(data[:, 0], {k: v[:, 0] for k, v in samples.items()}, bins), key="kde_samples")
+    else:
+        page.show(figures.samples_2d(data, samples, target.bounds), key="kde_samples")
+    st.caption("Histogram: pick a cell by its count, then a uniform point in it. Gaussian: μ + L z. "
+               "KDE: pick a training point, add kernel noise h·u. GMM: pick a component k ~ π, then x ~ N(μₖ, Σₖ).")
+
+
+def curse_section(page, n_samples: int, bins_per_axis: int, seed: int) -> None:
+    """The curse of dimensionality for histograms and KDEs on Gaussian data, d = 1..10."""
+    result = curse(n_samples, bins_per_axis, seed)
+    page.show(figures.curse_of_dimensionality_figure(result, n_samples), key="kde_curse")
+    frame = pd.DataFrame({"d": result["dim"].astype(int), "cells": result["cells"],
+                          "empty %": 100 * result["empty_fraction"],
+                          "KDE test LL / d": result["kde_best"] / result["dim"],
+                          "truth / d": result["truth"] / result["dim"],
+                          "gap (≈ KL per d)": (result["truth"] - result["kde_best"]) / result["dim"]})
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config={"cells": st.column_config.NumberColumn(format="%.0e"),
+                                "empty %": st.column_config.NumberColumn(format="%.1f"),
+                                "KDE test LL / d": st.column_config.NumberColumn(format="%.3f"),
+                                "truth / d": st.column_config.NumberColumn(format="%.3f"),
+                                "gap (≈ KL per d)": st.column_config.NumberColumn(format="%.3f")})
+    row2, row6 = result["dim"] == 2, result["dim"] == 6
+    st.markdown(
+        f"**2 dimensions vs 6**: with {n_samples:,} points and {bins_per_axis} bins per axis, "
+        f"{100 * result['empty_fraction'][row2][0]:.0f}% of the {result['cells'][row2][0]:,.0f} cells are empty in 2D, "
+        f"{100 * result['empty_fraction'][row6][0]:.1f}% of the {result['cells'][row6][0]:,.0f} cells in 6D. "
+        "Even the best bandwidth leaves the KDE further below the truth per dimension as d grows."
+    )
