@@ -7,27 +7,30 @@ on each generated point, the warped latent grid, and the loss and quality curves
 
 import streamlit as st
 
-from playground.ui.gan import preset_picker, training_controls, training_section, view_toggles
+from playground.ui.gan import preset_picker, single_step_buttons, training_controls, training_section, view_toggles
 from playground.ui.page import setup_page
 
 page = setup_page("GAN training", ":material/swords:")
 
-st.markdown(
+INTRO = (
     "A **generator** $G$ turns noise $z \\sim Q$ into points $G(z)$; a **discriminator** $D$ scores points, "
     "high on real data, low on generated ones. Train them against each other and watch."
 )
+if not page.projection:  # on a projector the picture comes first; the intro opens below
+    st.markdown(INTRO)
 
 controls, main = st.columns([1, 2.5], gap="medium")
 with controls:
     preset = preset_picker()
     st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")
+    single_step_buttons()
     target, config = training_controls(preset)
     views = view_toggles()
 with main:
     training_section(page, target, config, views)
 
 page.explain(
-    "Training alternates: $m$ steps make $D$ a better judge, then one step moves $G$ where $D$ says the data "
+    (INTRO + "\n\n" if page.projection else "") + "Training alternates: $m$ steps make $D$ a better judge, then one step moves $G$ where $D$ says the data "
     "are (lecture 003). With the log loss and the best possible $D$, the game is the **Jensen–Shannon "
     "divergence** in its weak (dual) form, $\\mathrm{JS}(P, P') = \\sup_q \\mathbb{E}_P \\log q + "
     "\\mathbb{E}_{P'} \\log(1 - q)$ (up to constants); with a 1-Lipschitz critic (weight clipping, gradient "

@@ -329,3 +329,27 @@ def test_seeded_wgan_gp_covers_the_ring_modes():
     assert end["modes_covered"] >= 6
     assert end["sliced_w2"] < start["sliced_w2"] and end["recall"] > start["recall"]
     assert not math.isnan(end["d_loss"])
+
+
+# --- the figure builders -----------------------------------------------------------------
+
+def test_plane_figure_draws_each_layer_and_scales_arrows(device):
+    from playground.figures.gan import ARROW_FRACTION, gan_plane, loss_curves, quality_curves
+
+    trainer = _ring_trainer(device)
+    trainer.step(2)
+    frame = trainer.snapshot()
+    fig = gan_plane(frame, trainer.bounds)
+    names = [trace.name for trace in fig.data]
+    assert names[0] == "D(x)" and "G(latent grid)" in names and "real data" in names and "generated" in names
+    arrows = fig.data[-1]
+    tips = np.stack([arrows.x[1::3], arrows.y[1::3]], axis=1)
+    lengths = np.linalg.norm(tips - frame["arrow_base"], axis=1)
+    width = trainer.bounds[0][1] - trainer.bounds[0][0]
+    assert np.percentile(lengths, 90) == pytest.approx(ARROW_FRACTION * width, rel=1e-6)
+    bare = gan_plane(frame, trainer.bounds, show_critic=False, show_arrows=False, show_manifold=False)
+    assert [trace.name for trace in bare.data] == ["real data", "generated"]
+    history = {name: trainer.metric(name) for name in ("iteration", "d_loss", "g_loss", "g_grad_norm")}
+    assert len(loss_curves(history).data) == 3
+    quality = {name: np.array([s["quality"][name] for s in trainer.snapshots]) for name in trainer.snapshots[0]["quality"]}
+    assert len(quality_curves(np.arange(len(trainer.snapshots)), quality, n_modes=8).data) == 5

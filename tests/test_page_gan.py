@@ -31,7 +31,7 @@ def _iteration(at: AppTest) -> str:
 
 def test_page_loads_with_plane_and_no_errors(app):
     assert not app.exception
-    assert [b.label for b in app.button][:3] == ["Step D only", "Step G only", "1 full iteration"]
+    assert [b.label for b in app.button][:3] == ["D only", "G only", "Both"]
     assert len(app.get("plotly_chart")) >= 1
     assert _iteration(app) == "Iteration 0"
 
@@ -66,7 +66,7 @@ def test_play_ticks_advance_training_and_pause_stops(app):
     scrubber.set_value(0).run()  # back to the first snapshot
     assert not app.exception
     plane = json.loads(app.get("plotly_chart")[0].proto.spec)
-    assert plane["layout"]["title"]["text"] == "Iteration 0 (snapshot)"
+    assert plane["layout"]["title"]["text"] == "Snapshot at iteration 0"
     assert _iteration(app) == paused_at  # looking back does not change the run
 
 

@@ -57,7 +57,7 @@ def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, sh
         heat = {"zmin": 0.0, "zmax": 1.0} if probability else {"zmid": float(np.median(values))}
         fig.add_trace(go.Heatmap(
             x=frame["grid_x"], y=frame["grid_y"], z=values, colorscale=CRITIC_COLORSCALE, opacity=0.75,
-            name=critic_label, colorbar={"title": {"text": critic_label}, "thickness": 14, "len": 0.8},
+            name=critic_label, colorbar={"title": {"text": critic_label}, "thickness": 14, "len": 0.5, "y": 1.0, "yanchor": "top"},
             hovertemplate=f"x=%{{x:.2f}}, y=%{{y:.2f}}<br>{critic_label}=%{{z:.3f}}<extra></extra>", **heat))
     if show_manifold and frame.get("manifold") is not None:
         fig.add_trace(manifold_trace(np.asarray(frame["manifold"])))
@@ -66,7 +66,7 @@ def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, sh
         fig.add_trace(scatter(real[:, 0], real[:, 1], role="data", name="real data", size=4, opacity=0.55))
     if show_fake:
         fake = np.asarray(frame["fake"])
-        fig.add_trace(scatter(fake[:, 0], fake[:, 1], role="samples", name="generated G(z)", size=4,
+        fig.add_trace(scatter(fake[:, 0], fake[:, 1], role="samples", name="generated", size=4,
                               opacity=0.8, marker={"line": {"width": 0}}))
     if show_arrows:
         base, vector = np.asarray(frame["arrow_base"]), np.asarray(frame["arrow_vector"])
@@ -74,12 +74,12 @@ def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, sh
         xs, ys = _segments(base, base + factor * vector)
         sizes = np.tile([0.0, 9.0, 0.0], len(base))  # an arrow head at each tip only
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=f"G's gradient −∇ₓ L_G (×{factor:.3g})",
+            x=xs, y=ys, mode="lines+markers", name=f"−∇ₓL_G ×{factor:.2g}",
             line={"color": ARROW_COLOR, "width": 1.3}, hoverinfo="skip",
             marker={"symbol": "arrow", "angleref": "previous", "size": sizes, "color": ARROW_COLOR}))
     fig.update_xaxes(range=[x0, x1], title_text="x₁", constrain="domain")
     fig.update_yaxes(range=[y0, y1], title_text="x₂", scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(title=title, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+    fig.update_layout(title=title, legend={"yanchor": "bottom", "y": 0.0, "x": 1.02, "xanchor": "left"},
                       uirevision="gan-plane")
     return fig
 

@@ -166,12 +166,13 @@ def _fingerprint(target: Target) -> str:
 
 
 def single_step_buttons() -> None:
-    """D only / G only / one full iteration, acting on the trainer the panel below keeps."""
+    """D only / G only / one full iteration, acting on the trainer the stepper panel keeps."""
+    st.markdown("**One update of**")
     columns = st.columns(3)
     trainer: GANTrainer | None = st.session_state.get(STATE_KEY)
-    actions = [("Step D only", "gan_d", "step_discriminator", "One gradient step of the discriminator: watch the heatmap."),
-               ("Step G only", "gan_g", "step_generator", "One gradient step of the generator: the points follow the arrows."),
-               ("1 full iteration", "gan_it", "step", "m D steps, then one G step.")]
+    actions = [("D only", "gan_d", "step_discriminator", "One gradient step of the discriminator only: watch the heatmap."),
+               ("G only", "gan_g", "step_generator", "One gradient step of the generator only: the points follow the arrows."),
+               ("Both", "gan_it", "step", "One full iteration: m discriminator steps, then one generator step.")]
     for column, (label, key, method, help_text) in zip(columns, actions):
         if column.button(label, key=key, width="stretch", help=help_text) and trainer is not None:
             getattr(trainer, method)()
@@ -233,10 +234,11 @@ def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) ->
     frame, scrubbed = _snapshot_choice(trainer)
     probability = trainer.config.objective in ("minimax", "nonsaturating")
     with plane_slot:
-        title = f"Iteration {frame['iteration']}" + (" (snapshot)" if scrubbed is not None else "")
+        title = f"Snapshot at iteration {frame['iteration']}" if scrubbed is not None else None
         page.show(gan_plane(frame, trainer.bounds, show_critic=views["crit"], show_real=views["real"],
                             show_fake=views["fake"], show_arrows=views["arrows"], show_manifold=views["mesh"],
-                            critic_label="D(x)" if probability else "critic D(x)", title=title), key="gan_plane")
+                            critic_label="D(x)" if probability else "critic D(x)", title=title), key="gan_plane",
+                  height=560 if page.projection else None)
     _formula(trainer, scrubbed)
     curves = st.columns(2)
     if trainer.history:
@@ -259,7 +261,6 @@ def training_section(page: PageContext, target: Target, config: GANConfig, views
     if rows is not None and rows < MIN_ROWS:
         st.error(f"Only {rows} data rows: a GAN needs at least {MIN_ROWS}. Pick another dataset or upload more rows.")
         return
-    single_step_buttons()
     key = (config, _fingerprint(target), page.seed)
     stepper_panel(STATE_KEY, lambda: trainer_for_target(target, config, seed=page.seed), key,
                   lambda trainer: live_view(page, trainer, views), steps_per_tick=10, max_steps_per_tick=100,
