@@ -41,7 +41,7 @@ def test_e_m_full_step_play_and_history(at):
     assert not at.exception
     assert at.session_state["em_run"].next_half_step == "M"
     gamma_after_e = metric_values(at)
-    assert any(label.startswith("γ(#0") for label in gamma_after_e)
+    assert any(label.startswith("γ(#0,") for label in gamma_after_e)
     button(at, "M-step").click().run()
     after_m = caption_with(at, "Mean log-likelihood")
     assert after_m != start_caption
@@ -57,7 +57,7 @@ def test_e_m_full_step_play_and_history(at):
     # scrub back to the first E-step: the formula shows the E-step again
     at.select_slider(key="em_frame").set_value(1).run()
     assert not at.exception
-    assert any(label.startswith("γ(#0") for label in metric_values(at))
+    assert any(label.startswith("γ(#0,") for label in metric_values(at))
     log_likelihoods = [f.log_likelihood for f in at.session_state["em_run"].half_steps]
     assert np.all(np.diff(log_likelihoods) >= -1e-10)
 

@@ -126,7 +126,7 @@ def mixture_1d_figure(X: np.ndarray, weights: np.ndarray, means: np.ndarray, cov
         fig.add_vline(x=float(x_data[selected]), line={"color": ROLE_COLORS["accent"], "width": 3},
                       annotation_text=f"point #{selected}")
     fig.update_yaxes(title_text="density", row=1, col=1)
-    fig.update_yaxes(title_text="γ_k(x)", range=[-0.15, 1.02], row=2, col=1)
+    fig.update_yaxes(title_text="γₖ(x)", range=[-0.15, 1.02], row=2, col=1)
     fig.update_xaxes(range=[low, high])
     fig.update_layout(title=title, barmode="overlay", legend={"orientation": "h", "y": -0.15})
     return fig

@@ -242,27 +242,29 @@ def half_step_formula(X: np.ndarray, frame: HalfStep, point: int, component: int
     gamma = frame.responsibilities[point]
     if frame.kind == "E":
         formula_panel(
-            r"\gamma_{nk} = \frac{\alpha_k\,\mathcal N(x_n\mid\mu_k,\Sigma_k)}{\sum_j \alpha_j\,\mathcal N(x_n\mid\mu_j,"
-            r"\Sigma_j)} = \operatorname{softmax}_k\big(\log\alpha_k + \log\mathcal N(x_n\mid\mu_k,\Sigma_k)\big)"
-            + rf"\qquad \gamma_{{{point},{k + 1}}} = {gamma[k]:.4f}",
-            {f"γ(#{point}, k={j + 1})": float(gamma[j]) for j in range(min(len(gamma), 4))},
+            r"\begin{gathered}\gamma_{nk} = \frac{\alpha_k\,\mathcal N(x_n\mid\mu_k,\Sigma_k)}"
+            r"{\sum_j \alpha_j\,\mathcal N(x_n\mid\mu_j,\Sigma_j)} \\[4pt]"
+            r"= \operatorname{softmax}_k\big(\log\alpha_k + \log\mathcal N(x_n\mid\mu_k,\Sigma_k)\big)"
+            + rf"\\[4pt] \gamma_{{{point},{k + 1}}} = {gamma[k]:.4f}\end{{gathered}}",
+            {f"γ(#{point}, {j + 1})": float(gamma[j]) for j in range(min(len(gamma), 4))},
             title=f"E-step {frame.iteration + 1}: responsibilities (parameters fixed)",
             try_next="press M-step: each component moves to the weighted mean of the points it is responsible for.")
         return
     nk = frame.responsibilities[:, k].astype(np.float64).sum()
-    mean = _vector(frame.means[k])
+    j = k + 1
     formula_panel(
-        rf"N_{{{k + 1}}} = \sum_n \gamma_{{n{k + 1}}} = {nk:.2f},\quad "
-        rf"\alpha_{{{k + 1}}} = \frac{{N_{{{k + 1}}}}}{{N}} = \frac{{{nk:.2f}}}{{{n_points}}} = {frame.weights[k]:.3f}"
-        + r"\\[4pt]"
-        + rf"\mu_{{{k + 1}}} = \frac{{1}}{{N_{{{k + 1}}}}}\sum_n \gamma_{{n{k + 1}}}\,x_n = {mean}"
-        + r"\\[4pt]"
-        + rf"\Sigma_{{{k + 1}}} = \frac{{1}}{{N_{{{k + 1}}}}}\sum_n \gamma_{{n{k + 1}}}(x_n-\mu_{{{k + 1}}})"
-          rf"(x_n-\mu_{{{k + 1}}})^\top + \varepsilon I = {_matrix_latex(frame.covariances[k])}",
-        {f"N_{k + 1}": float(nk), f"α_{k + 1}": float(frame.weights[k]), "mean log p(x)": frame.log_likelihood,
+        r"\begin{gathered}"
+        + rf"N_{{{j}}} = \textstyle\sum_n \gamma_{{n{j}}} = {nk:.2f} \\[3pt]"
+        + rf"\alpha_{{{j}}} = \frac{{N_{{{j}}}}}{{N}} = \frac{{{nk:.2f}}}{{{n_points}}} = {frame.weights[k]:.3f} \\[3pt]"
+        + rf"\mu_{{{j}}} = \tfrac{{1}}{{N_{{{j}}}}}\textstyle\sum_n \gamma_{{n{j}}} x_n = {_vector(frame.means[k])} \\[3pt]"
+        + rf"\Sigma_{{{j}}} = \tfrac{{1}}{{N_{{{j}}}}}\textstyle\sum_n \gamma_{{n{j}}}(x_n-\mu_{{{j}}})(x_n-\mu_{{{j}}})^\top"
+          r" + \varepsilon I \\[3pt]"
+        + rf"= {_matrix_latex(frame.covariances[k])}"
+        + r"\end{gathered}",
+        {f"N_{j}": float(nk), f"α_{j}": float(frame.weights[k]), "log-lik.": frame.log_likelihood,
          "ELBO": frame.lower_bound},
         title=f"M-step {frame.iteration}: weighted maximum likelihood (responsibilities fixed)",
-        try_next="choose another component below; press E-step to recompute who is responsible for what.")
+        try_next="pick another Component k; press E-step to recompute who is responsible for what.")
 
 
 def _change(value: float) -> str:
@@ -304,7 +306,7 @@ def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range) 
     previous = _previous_frame(stepper, index)
     title = {"init": "Start", "E": "After the E-step: colours = responsibilities",
              "M": "After the M-step: components moved"}[frame.kind]
-    picture, side = st.columns([1.7, 1]) if page.projection else (st.container(), st.container())
+    picture, side = st.columns([1.45, 1]) if page.projection else (st.container(), st.container())
     with side:
         point, component = selection_controls(len(X), len(frame.weights))
     with picture:
@@ -313,12 +315,10 @@ def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range) 
         half_step_formula(X, frame, point, component)
         if frame.responsibilities is not None:
             page.show(responsibility_bar_figure(frame.responsibilities[point], point), key="em_bar", height=300)
-    curve, table = st.columns([1.3, 1]) if page.projection else (st.container(), st.container())
-    with curve:
-        frames = stepper.half_steps
-        page.show(log_likelihood_figure([f.kind for f in frames], [f.log_likelihood for f in frames],
-                                        [f.lower_bound for f in frames], current=index), key="em_ll")
-    with table:
+    frames = stepper.half_steps
+    page.show(log_likelihood_figure([f.kind for f in frames], [f.log_likelihood for f in frames],
+                                    [f.lower_bound for f in frames], current=index), key="em_ll")
+    with st.container():
         st.markdown("**Parameters** (changes made by this half-step)")
         st.dataframe(parameter_table(frame, previous), width="stretch")
         change = frame.log_likelihood - previous.log_likelihood if previous is not None else 0.0
