@@ -56,12 +56,15 @@ def uniform_diagnostics(u: np.ndarray, reference: np.ndarray, bins: int = 20, la
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Histogram of U_t", "Consecutive pairs (U_t, U_t+1)"),
                         horizontal_spacing=0.1)
     edges = np.linspace(0, 1, bins + 1)
-    for values, name, color in ((u, label, ROLE_COLORS["samples"]), (reference, "NumPy default (PCG64)", "#56B4E9")):
-        fig.add_trace(density_bars(values, edges, name=name, color=color, opacity=0.9), row=1, col=1)
+    fig.add_trace(density_bars(u, edges, name=label, color=ROLE_COLORS["samples"], opacity=0.8), row=1, col=1)
+    reference_density = np.histogram(reference, bins=edges, density=True)[0]
+    fig.add_trace(go.Scatter(x=edges, y=np.append(reference_density, reference_density[-1]), mode="lines",
+                             line={"shape": "hv", "color": ROLE_COLORS["data"], "width": 2},
+                             name="NumPy default (PCG64)"), row=1, col=1)
     fig.add_trace(line(edges[[0, -1]], [1, 1], role="truth", name="U(0, 1) density", dash="dash"), row=1, col=1)
     shown = u[: min(len(u), 5_001)]
     fig.add_trace(scatter(shown[:-1], shown[1:], role="samples", name=f"{label} pairs", size=3, opacity=0.5), row=1, col=2)
-    fig.update_layout(barmode="group", bargap=0.15, legend={"orientation": "h", "y": -0.15})
+    fig.update_layout(bargap=0, legend={"orientation": "h", "y": -0.15})
     fig.update_yaxes(range=[0, 1.35], row=1, col=1)
     fig.update_xaxes(range=[0, 1], row=1, col=2)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
@@ -330,66 +333,76 @@ def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray
 
 def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, path: np.ndarray,
                 positions: np.ndarray, proposals: list[tuple[np.ndarray, bool]],
-                samples: np.ndarray, marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True, trail: int = 200) -> go.Figure:
+                samples: np.ndarray, marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True,
+                trail: int = 200) -> go.Figure:
     """Energy contours with chain 1's recent path, its last proposals (circle = accepted, cross = rejected),
-    every chain's current position, and the marginal histograms of the kept samples against the truth."""
-    fig = make_subplots(rows=2, cols=2, column_widths=[0.8, 0.2], row_heights=[0.2, 0.8], shared_xaxes="columns",
-                        shared_yaxes="rows", horizontal_spacing=0.02, vertical_spacing=0.02)
+    every chain's current position, and the marginal histograms of the kept samples against the truth.
+
+    Axes are laid out by hand (main x/y, top marginal x/y2, right marginal x2/y): this figure is rebuilt
+    on every animation tick and ``make_subplots`` costs more than everything else together.
+    """
     ax, ay = axes
     values = -log_density if show_energy else np.exp(log_density)
     if show_energy:  # clip the energy far above the minimum so the modes' contours stay readable
         values = np.minimum(values, np.nanmin(values) + 12)
-    fig.add_trace(go.Contour(x=ax, y=ay, z=values, colorscale="Greys" if show_energy else "Blues",
-                             reversescale=False, showscale=False, ncontours=18, opacity=0.55,
-                             contours={"coloring": "fill" if not show_energy else "lines", "showlines": True},
-                             line={"width": 1}, name="energy E = −log p" if show_energy else "density p",
-                             hoverinfo="skip"), row=2, col=1)
+    data: list[dict] = [dict(
+        type="contour", x=ax, y=ay, z=values, colorscale="Greys" if show_energy else "Blues", showscale=False,
+        ncontours=18, opacity=0.55, contours={"coloring": "lines" if show_energy else "fill", "showlines": True},
+        line={"width": 1}, name="energy E = −log p" if show_energy else "density p", hoverinfo="skip")]
     if len(positions) > 1:
-        fig.add_trace(scatter(positions[:, 0], positions[:, 1], role="samples", name="all chains now", size=4,
-                              opacity=0.6), row=2, col=1)
+        data.append(dict(type="scatter", x=positions[:, 0], y=positions[:, 1], mode="markers", name="all chains now",
+                         marker={"color": ROLE_COLORS["samples"], "size": 5, "opacity": 0.7}))
     recent = path[-trail:]
-    fig.add_trace(go.Scatter(x=recent[:, 0], y=recent[:, 1], mode="lines+markers", name="chain 1 path",
-                             line={"color": ROLE_COLORS["data"], "width": 2}, marker={"size": 3}), row=2, col=1)
-    for accepted_flag, style, name in ((True, ACCEPTED, "proposal accepted"), (False, REJECTED, "proposal rejected")):
+    data.append(dict(type="scatter", x=recent[:, 0], y=recent[:, 1], mode="lines+markers", name="chain 1 path",
+                     line={"color": ROLE_COLORS["data"], "width": 2}, marker={"size": 3}))
+    for accepted_flag, name in ((True, "proposal accepted"), (False, "proposal rejected")):
         chosen = np.array([p for p, a in proposals if a == accepted_flag]).reshape(-1, 2)
-        marker = {"symbol": style["symbol"], "size": 9, "color": style["color"]}
+        style = ACCEPTED if accepted_flag else REJECTED
+        marker = {"symbol": style["symbol"], "size": 9 if accepted_flag else 11, "color": style["color"]}
         if not accepted_flag:
             marker["line"] = style["line"]
-            marker["size"] = 11
-        fig.add_trace(go.Scatter(x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=name, marker=marker),
-                      row=2, col=1)
-    fig.add_trace(go.Scatter(x=path[-1:, 0], y=path[-1:, 1], mode="markers", name="chain 1 now",
-                             marker={"symbol": "star", "size": 16, "color": ROLE_COLORS["accent"],
-                                     "line": {"color": "black", "width": 1}}), row=2, col=1)
-    (mx, my) = marginals
+        data.append(dict(type="scatter", x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=name, marker=marker))
+    data.append(dict(type="scatter", x=path[-1:, 0], y=path[-1:, 1], mode="markers", name="chain 1 now",
+                     marker={"symbol": "star", "size": 16, "color": ROLE_COLORS["accent"],
+                             "line": {"color": "black", "width": 1}}))
     flat = samples.reshape(-1, 2)
-    if len(flat):
-        for j, (row, col) in enumerate(((1, 1), (2, 2))):
-            edges = np.linspace(axes[j][0], axes[j][-1], 51)
-            fig.add_trace(density_bars(flat[:, j], edges, name=f"x{j + 1} samples", color=ROLE_COLORS["samples"],
-                                       horizontal=j == 1, showlegend=False), row=row, col=col)
-    fig.add_trace(go.Scatter(x=ax, y=mx, mode="lines", line={"color": ROLE_COLORS["truth"], "width": 2},
-                             name="true marginal", showlegend=False), row=1, col=1)
-    fig.add_trace(go.Scatter(x=my, y=ay, mode="lines", line={"color": ROLE_COLORS["truth"], "width": 2},
-                             name="true marginal", showlegend=False), row=2, col=2)
-    fig.update_xaxes(range=[ax[0], ax[-1]], title_text="x1", row=2, col=1)
-    fig.update_yaxes(range=[ay[0], ay[-1]], title_text="x2", row=2, col=1)
-    fig.update_xaxes(showticklabels=False, row=2, col=2)
-    fig.update_yaxes(showticklabels=False, row=1, col=1)
-    fig.update_layout(height=700, bargap=0, legend={"orientation": "h", "y": -0.1}, uirevision="mcmc")
-    return fig
+    for j in range(2):
+        edges = np.linspace(axes[j][0], axes[j][-1], 51)
+        density = np.histogram(flat[:, j], bins=edges, density=True)[0] if len(flat) else np.zeros(50)
+        centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
+        bar = {"x": centres, "y": density, "xaxis": "x", "yaxis": "y2"} if j == 0 else \
+            {"y": centres, "x": density, "orientation": "h", "xaxis": "x2", "yaxis": "y"}
+        data.append(dict(type="bar", **bar, width=widths, marker={"color": ROLE_COLORS["samples"], "line": {"width": 0}},
+                         opacity=0.7, showlegend=False, name=f"x{j + 1} samples"))
+    truth = {"color": ROLE_COLORS["truth"], "width": 2}
+    data.append(dict(type="scatter", x=ax, y=marginals[0], xaxis="x", yaxis="y2", mode="lines", line=truth,
+                     name="true marginal", showlegend=False))
+    data.append(dict(type="scatter", x=marginals[1], y=ay, xaxis="x2", yaxis="y", mode="lines", line=truth,
+                     name="true marginal", showlegend=False))
+    layout = dict(
+        xaxis={"domain": [0, 0.8], "range": [ax[0], ax[-1]], "title": {"text": "x1"}},
+        yaxis={"domain": [0, 0.8], "range": [ay[0], ay[-1]], "title": {"text": "x2"}},
+        xaxis2={"domain": [0.82, 1], "showticklabels": False},
+        yaxis2={"domain": [0.82, 1], "showticklabels": False},
+        height=700, bargap=0, legend={"orientation": "h", "y": -0.1}, uirevision="mcmc",
+    )
+    return go.Figure(data=data, layout=layout)
 
 
 def trace_figure(path: np.ndarray, acceptance: np.ndarray) -> go.Figure:
-    """Trace plot of chain 1 (x1, x2 against t) and the running acceptance rate."""
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.65, 0.35], horizontal_spacing=0.1,
-                        subplot_titles=("Trace of chain 1", "Running acceptance rate"))
+    """Trace plot of chain 1 (x1, x2 against t) and the running acceptance rate (axes laid out by hand)."""
     t = np.arange(len(path))
-    fig.add_trace(line(t, path[:, 0], role="data", name="x1"), row=1, col=1)
-    fig.add_trace(line(t, path[:, 1], role="samples", name="x2"), row=1, col=1)
-    fig.add_trace(line(np.arange(1, len(acceptance) + 1), acceptance, role="model", name="acceptance"), row=1, col=2)
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_xaxes(title_text="step", row=1, col=1)
-    fig.update_xaxes(title_text="step", row=1, col=2)
-    fig.update_layout(height=300, legend={"orientation": "h", "y": -0.3})
-    return fig
+    data = [
+        dict(type="scatter", x=t, y=path[:, 0], mode="lines", name="x1", line={"color": ROLE_COLORS["data"]}),
+        dict(type="scatter", x=t, y=path[:, 1], mode="lines", name="x2", line={"color": ROLE_COLORS["samples"]}),
+        dict(type="scatter", x=np.arange(1, len(acceptance) + 1), y=acceptance, mode="lines", name="acceptance",
+             xaxis="x2", yaxis="y2", line={"color": ROLE_COLORS["model"]}),
+    ]
+    layout = dict(
+        xaxis={"domain": [0, 0.6], "title": {"text": "step"}},
+        yaxis={"title": {"text": "chain 1"}},
+        xaxis2={"domain": [0.72, 1], "title": {"text": "step"}, "anchor": "y2"},
+        yaxis2={"range": [0, 1.02], "anchor": "x2", "title": {"text": "acceptance"}},
+        height=300, legend={"orientation": "h", "y": -0.35},
+    )
+    return go.Figure(data=data, layout=layout)

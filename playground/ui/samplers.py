@@ -53,7 +53,7 @@ def _period_text(period: int) -> str:
 def lcg_section(page: PageContext) -> None:
     """Pseudo-random numbers from X_{t+1} = (a X_t + c) mod m, good and bad."""
     names = list(S.LCG_PRESETS)
-    controls = st.columns([2, 1.3, 1.1, 1.2, 1.0, 1.6])
+    controls = st.columns([1.8, 1.5, 1.1, 1.1, 1.0, 1.5])
     linked(controls[0].selectbox, "Preset", key="lcg", default="RANDU (IBM, bad)", options=names,
            on_change=_apply_preset, args=(LCG_WIDGET_PRESETS, "lcg"))
     preset = S.LCG_PRESETS["RANDU (IBM, bad)"]
@@ -88,7 +88,8 @@ def lcg_section(page: PageContext) -> None:
         page.show(F.uniform_diagnostics(u, reference), key="lcg_hist")
     with right:
         formula_panel(_lines(r"X_{t+1} = (a\,X_t + c) \bmod m", r"U_t = X_t / m \in [0, 1)"),
-                      {"X₁": int(states[0]), "U₁": float(u[0]), "period": _period_text(period), "tail": tail},
+                      {"X₁": int(states[0]), "U₁": f"{u[0]:.3g}", "period": _period_text(period),
+                       **({"tail": tail} if tail else {})},
                       title="The generator")
         with st.container(border=True):
             st.markdown("**Uniformity tests** (p-value; small = not uniform)")
@@ -288,15 +289,16 @@ def _matrix(m: np.ndarray, digits: int = 2) -> str:
 
 def cholesky_section(page: PageContext) -> None:
     """x = mu + L z with L L^T = Sigma, drawn as three linked panels with 1-2-3 sigma curves."""
-    controls = st.columns([1.6, 1, 1, 1, 1, 1])
-    linked(controls[0].radio, "Covariance type", key="mvn", default="full", options=list(MVN_PRESETS),
-           on_change=_apply_preset, args=(MVN_PRESETS, "mvn"))
-    s1 = linked(controls[1].slider, "σ₁", key="mvn_s1", default=1.5, min_value=0.0, max_value=3.0, step=0.1)
-    s2 = linked(controls[2].slider, "σ₂", key="mvn_s2", default=0.8, min_value=0.0, max_value=3.0, step=0.1)
-    rho = linked(controls[3].slider, "ρ", key="mvn_rho", default=0.7, min_value=-1.0, max_value=1.0, step=0.05)
-    mu1 = linked(controls[4].slider, "μ₁", key="mvn_m1", default=1.0, min_value=-3.0, max_value=3.0, step=0.25)
-    mu2 = linked(controls[5].slider, "μ₂", key="mvn_m2", default=0.5, min_value=-3.0, max_value=3.0, step=0.25)
-    n = linked(st.select_slider, "Samples", key="mvn_n", default=2_000, options=[100, 500, 2_000, 10_000, 50_000])
+    top = st.columns([2.4, 1])
+    linked(top[0].radio, "Covariance type", key="mvn", default="full", options=list(MVN_PRESETS),
+           on_change=_apply_preset, args=(MVN_PRESETS, "mvn"), horizontal=True)
+    n = linked(top[1].select_slider, "Samples", key="mvn_n", default=2_000, options=[100, 500, 2_000, 10_000, 50_000])
+    controls = st.columns(5, gap="medium")
+    s1 = linked(controls[0].slider, "σ₁", key="mvn_s1", default=1.5, min_value=0.0, max_value=3.0, step=0.1)
+    s2 = linked(controls[1].slider, "σ₂", key="mvn_s2", default=0.8, min_value=0.0, max_value=3.0, step=0.1)
+    rho = linked(controls[2].slider, "ρ", key="mvn_rho", default=0.7, min_value=-1.0, max_value=1.0, step=0.05)
+    mu1 = linked(controls[3].slider, "μ₁", key="mvn_m1", default=1.0, min_value=-3.0, max_value=3.0, step=0.25)
+    mu2 = linked(controls[4].slider, "μ₂", key="mvn_m2", default=0.5, min_value=-3.0, max_value=3.0, step=0.25)
     mean, cov = np.array([mu1, mu2]), S.covariance_2d(s1, s2, rho)
     try:
         stages = S.mvn_cholesky_stages(mean, cov, n, derive_seed(page.seed, "cholesky"))
@@ -509,7 +511,7 @@ MAX_MCMC_ITERATIONS = 5_000
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _landscape(target_name: str, resolution: int = 160):
+def _landscape(target_name: str, resolution: int = 120):
     """Log density on a grid (from the torch energy) and the exact marginals by numerical integration."""
     import torch
 
@@ -548,7 +550,7 @@ def mcmc_section(page: PageContext) -> None:
                          format_func=lambda t: get_target(t).label)
     method = linked(controls[2].selectbox, "Sampler", key="mc_m", default="mala", options=list(METHODS),
                     format_func=METHODS.get)
-    step = linked(controls[3].select_slider, "Step size (σ for RWM, ε otherwise)", key="mc_h", default=0.1,
+    step = linked(controls[3].select_slider, "Step size σ (RWM) or ε", key="mc_h", default=0.1,
                   options=STEP_SIZES)
     controls = st.columns([1.3, 1.3, 1.2, 1.2])
     n_chains = linked(controls[0].select_slider, "Parallel chains", key="mc_c", default=10,
