@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy import special
+from scipy import optimize, special
 
 from playground.device import default_device, to_numpy
 from playground.seeding import SeedLike, derive_seed, torch_generator
@@ -710,36 +710,43 @@ def reverse_kl_local_optima(p: Mixture, *, fixed_std: float | None = None, toler
 
 
 def _minimise_reverse_kl(p: Mixture, start_mean: np.ndarray, start_chol: np.ndarray, fixed_std: float | None) -> dict:
+    """L-BFGS (SciPy) on KL(q||p) = -H(q) - E_q[log p] over one Gaussian q, gradients by torch autograd."""
     device, dtype = p.device, p.means.dtype
     dim = start_mean.size
-    mean = torch.tensor(start_mean, dtype=dtype, device=device, requires_grad=True)
-    diag = np.full(dim, fixed_std) if fixed_std else np.diag(start_chol)
-    log_diag = torch.tensor(np.log(diag), dtype=dtype, device=device, requires_grad=fixed_std is None)
-    lower = torch.zeros(dim, dim, dtype=dtype, device=device, requires_grad=fixed_std is None and dim > 1)
-    params = [t for t in (mean, log_diag, lower) if t.requires_grad]
-    optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
-
-    def chol() -> torch.Tensor:
-        return torch.tril(lower, diagonal=-1) + torch.diag(torch.exp(log_diag))
-
+    rows, cols = np.tril_indices(dim, k=-1)
     no_log_weight = torch.zeros(1, dtype=dtype, device=device)
+    fixed_log_diag = None if fixed_std is None else torch.full((dim,), math.log(fixed_std), dtype=dtype, device=device)
 
-    def reverse_kl() -> torch.Tensor:
-        # KL(q||p) = -H(q) - E_q[log p], H(q) = d/2 log(2 pi e) + log det L
-        factor = chol()
-        entropy = 0.5 * dim * math.log(2 * math.pi * math.e) + torch.log(torch.diagonal(factor)).sum()
-        return -entropy - expectation_gauss_hermite(no_log_weight, mean[None], factor[None], p.log_prob)
+    def unpack(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = theta[:dim]
+        log_diag = fixed_log_diag if fixed_log_diag is not None else theta[dim:2 * dim]
+        chol = torch.diag(torch.exp(log_diag))
+        if fixed_log_diag is None and len(rows):
+            chol = chol.index_put((torch.as_tensor(rows), torch.as_tensor(cols)), theta[2 * dim:])
+        return mean, chol
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        value = reverse_kl()
+    def reverse_kl(theta: torch.Tensor) -> torch.Tensor:
+        # H(q) = d/2 log(2 pi e) + log det L
+        mean, chol = unpack(theta)
+        entropy = 0.5 * dim * math.log(2 * math.pi * math.e) + torch.log(torch.diagonal(chol)).sum()
+        return -entropy - expectation_gauss_hermite(no_log_weight, mean[None], chol[None], p.log_prob,
+                                                    order=64 if dim == 1 else 20)
+
+    def value_and_gradient(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = torch.tensor(flat, dtype=dtype, device=device, requires_grad=True)
+        value = reverse_kl(theta)
         value.backward()
-        return value
+        return float(value.detach()), to_numpy(theta.grad).astype(np.float64)
 
-    optimizer.step(closure)
+    start = [start_mean]
+    if fixed_std is None:
+        start += [np.log(np.diag(start_chol)), start_chol[rows, cols]]
+    result = optimize.minimize(value_and_gradient, np.concatenate(start), jac=True, method="L-BFGS-B",
+                               options={"maxiter": 300})
     with torch.no_grad():
-        factor = chol()
-        return {"mean": to_numpy(mean), "cov": to_numpy(factor @ factor.T), "reverse_kl": float(reverse_kl())}
+        theta = torch.tensor(result.x, dtype=dtype, device=device)
+        mean, chol = unpack(theta)
+        return {"mean": to_numpy(mean), "cov": to_numpy(chol @ chol.T), "reverse_kl": float(reverse_kl(theta))}
 
 
 def kl_landscape_1d(p: Mixture, mus: np.ndarray, sigmas: np.ndarray, resolution: int = 1500) -> dict[str, np.ndarray]:

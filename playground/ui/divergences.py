@@ -147,9 +147,9 @@ def _local_optima(key: tuple, fixed_std: float | None) -> list[dict]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _landscape(key: tuple, x_range: tuple[float, float], sigma_max: float) -> tuple[np.ndarray, np.ndarray, dict]:
-    mus = np.linspace(x_range[0], x_range[1], 90)
-    sigmas = np.linspace(0.08, sigma_max, 70)
-    return mus, sigmas, kl_landscape_1d(_from_key(key), mus, sigmas, resolution=1200)
+    mus = np.linspace(x_range[0], x_range[1], 80)
+    sigmas = np.linspace(0.08, sigma_max, 60)
+    return mus, sigmas, kl_landscape_1d(_from_key(key), mus, sigmas, resolution=800)
 
 
 def _plot_box(target: Mixture, config: FitConfig) -> np.ndarray:
