@@ -72,7 +72,7 @@ def _page_rerun(report) -> None:
         return
     times = []
     for value in (0.2, 0.25, 0.3, 0.35, 0.4):
-        app.slider(key="h").set_value(value)
+        app.select_slider(key="h").set_value(value)
         start = time.perf_counter()
         app.run()
         times.append(time.perf_counter() - start)

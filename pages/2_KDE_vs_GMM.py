@@ -17,100 +17,96 @@ from playground.ui.page import setup_page
 page = setup_page("KDE vs GMM", "📊")
 
 st.markdown(
-    "We only see **samples** $x_1, \\dots, x_N$ of an unknown density $p$. Four estimators, one idea "
-    "(a weighted sum of bumps, $\\hat p(x) = \\sum_j a_j\\, k_h(x, \\mu_j)$): a **histogram** (boxes), "
-    "**one Gaussian** fitted by maximum likelihood, a **kernel density estimate** (one bump of width $h$ per "
-    "point) and a **Gaussian mixture** ($K$ bumps fitted by EM). They are fitted on the training points "
-    "and judged by their log-likelihood on **held-out** points."
+    "Four estimators fitted to the same **training** samples, judged by their log-likelihood on **held-out** "
+    "ones: each is a weighted sum of bumps, $\\hat p(x) = \\sum_j a_j\\, k_h(x, \\mu_j)$."
 )
+controls, main = st.columns([1, 3.2], gap="medium")
 
 # --- Data ------------------------------------------------------------------------------
-data_col, size_col, split_col = st.columns([2, 1.4, 1])
-with data_col:
+with controls:
     target = dataset_picker("target", dims=(1, 2), default="three_bumps")
-dim = target.dim
-uploaded = getattr(target, "data", None)
-with size_col:
+    dim = target.dim
+    uploaded = getattr(target, "data", None)
     if uploaded is not None:
         data = uploaded
-        st.metric("Points in your file", f"{len(data):,}")
+        st.caption(f"{len(data):,} points in your file.")
     else:
         # One fixed range for 1D and 2D (a slider whose range changes loses its value); 2D is capped below.
-        n = linked(st.slider, "Sample size N", key="n", default=1_000, min_value=20, max_value=100_000, step=10,
+        n = linked(st.select_slider, "Sample size N", key="n", default=1_000, options=kde.SAMPLE_SIZES,
                    help="Up to 100,000 points in 1D and 50,000 in 2D.")
         if dim == 2 and n > 50_000:
             st.caption("2D uses at most 50,000 points.")
             n = 50_000
         data = target.sample(n, seed=page.seed)
-with split_col:
     test_fraction = linked(st.slider, "Held-out fraction", key="test", default=0.3, min_value=0.1, max_value=0.5,
                            step=0.05, help="This share of the points is never seen by the estimators.")
 train, test = kde.split(data, test_fraction, page.seed)
 
 # --- Estimators ------------------------------------------------------------------------
-shown = linked(st.multiselect, "Estimators shown", key="show", default=list(kde.ESTIMATORS), options=kde.ESTIMATORS)
-hist_col, kde_col, gmm_col = st.columns(3)
-with hist_col:
-    st.markdown("**Histogram**")
-    rule = linked(st.radio, "Bins", key="bins", default="sturges", options=[*BIN_RULES, "count"], horizontal=True,
-                  format_func={"sturges": "Sturges", "fd": "Freedman–Diaconis", "count": "count"}.get)
-    count = linked(st.slider, "Bins per axis", key="nbins", default=30, min_value=2, max_value=200,
-                   disabled=rule != "count")
+with controls:
+    shown = linked(st.multiselect, "Estimators shown", key="show", default=list(kde.ESTIMATORS),
+                   options=kde.ESTIMATORS)
+    with st.expander("Histogram", expanded=False):
+        rule = linked(st.radio, "Bins", key="bins", default="sturges", options=[*BIN_RULES, "count"],
+                      horizontal=True, format_func={"sturges": "Sturges", "fd": "Freedman–Diaconis",
+                                                    "count": "count"}.get)
+        count = linked(st.slider, "Bins per axis", key="nbins", default=30, min_value=2, max_value=200,
+                       disabled=rule != "count")
     bins = count if rule == "count" else rule
-with kde_col:
     st.markdown("**Kernel density estimate**")
-    kernel = linked(st.selectbox, "Kernel", key="kernel", default="gaussian", options=KERNELS)
+    slider_h = linked(st.select_slider, "Bandwidth h", key="h", default=0.3, options=kde.BANDWIDTH_OPTIONS)
     bandwidth_from = linked(st.radio, "Bandwidth from", key="rule", default="slider", horizontal=True,
                             options=["slider", "scott", "silverman", "cv"],
                             format_func={"slider": "slider", "scott": "Scott", "silverman": "Silverman",
-                                         "cv": "cross-validation"}.get)
-    slider_h = linked(st.slider, "Bandwidth h", key="h", default=0.3, min_value=0.01, max_value=3.0, step=0.01,
-                      disabled=bandwidth_from != "slider")
+                                         "cv": "cross-val."}.get)
+    kernel = linked(st.selectbox, "Kernel", key="kernel", default="gaussian", options=KERNELS)
 rules = {"Scott": scott_bandwidth(train), "Silverman": silverman_bandwidth(train)}
 if bandwidth_from == "cv":  # 5-fold cross-validation: computed (and cached) only when asked for
     rules["CV"] = kde.cv_bandwidth(train, kernel, page.seed)
 bandwidth = slider_h if bandwidth_from == "slider" else rules[{"scott": "Scott", "silverman": "Silverman",
                                                               "cv": "CV"}[bandwidth_from]]
-with gmm_col:
+with controls:
     st.markdown("**Gaussian mixture (EM)**")
     n_components = linked(st.slider, "Components K", key="K", default=3, min_value=1, max_value=150)
     covariance_type = linked(st.selectbox, "Covariances", key="cov", default="full", options=COVARIANCE_TYPES)
 
 fitted = kde.fit_all(train, bins=bins, bandwidth=bandwidth, kernel=kernel, n_components=n_components,
                      covariance_type=covariance_type, seed=page.seed)
-for fit in fitted.values():
-    if fit.model is None:
-        st.warning(f"**{fit.name}**: {fit.error}")
-if not shown:
-    st.info("Choose at least one estimator to draw.")
+with main:
+    for fit in fitted.values():
+        if fit.model is None:
+            st.warning(f"**{fit.name}**: {fit.error}")
+    if not shown:
+        st.info("Choose at least one estimator to draw.")
 
 # --- The picture, the formula, the numbers -----------------------------------------------
 # One view at a time (a radio, not tabs): only what is on screen is computed and drawn.
-VIEWS = ("Estimates", "Held-out likelihood", "Generation", "Curse of dimensionality")
-view = linked(st.radio, "View", key="view", default=VIEWS[0], options=VIEWS, horizontal=True,
-              label_visibility="collapsed")
-if view == "Estimates":
-    picture, formula = st.columns([2.2, 1])
-    with picture:
-        kde.estimates_section(page, target, train, fitted, shown)
-    with formula:
-        focus = linked(st.selectbox, "Formula of", key="focus", default="KDE", options=kde.ESTIMATORS)
-        kde.formula_section(focus, fitted, train, rules)
-    st.caption(f"N = {len(data):,} points: {len(train):,} for training, {len(test):,} held out. "
-               f"KDE bandwidth h = {bandwidth:.3g} ({bandwidth_from}).")
-    kde.table_section(kde.likelihood_table(fitted, train, test, target, page.seed))
-elif view == "Held-out likelihood":
-    kde.table_section(kde.likelihood_table(fitted, train, test, target, page.seed))
-    kde.likelihood_section(page, train, test, kernel=kernel, bandwidth=bandwidth, rules=rules,
-                           n_components=n_components, covariance_type=covariance_type, seed=page.seed)
-elif view == "Generation":
-    kde.generation_section(page, target, train, fitted, shown, page.seed)
-else:
-    left, right = st.columns(2)
-    curse_n = linked(left.slider, "Points N (fixed for every d)", key="cn", default=1_000, min_value=100,
-                     max_value=5_000, step=100)
-    curse_bins = linked(right.slider, "Histogram bins per axis", key="cb", default=10, min_value=2, max_value=20)
-    kde.curse_section(page, curse_n, curse_bins, page.seed)
+with main:
+    VIEWS = ("Estimates", "Held-out likelihood", "Generation", "Curse of dimensionality")
+    view = linked(st.radio, "View", key="view", default=VIEWS[0], options=VIEWS, horizontal=True,
+                  label_visibility="collapsed")
+    if view == "Estimates":
+        picture, formula = st.columns([2.2, 1])
+        with picture:
+            kde.estimates_section(page, target, train, fitted, shown)
+        with formula:
+            focus = linked(st.selectbox, "Formula of", key="focus", default="KDE", options=kde.ESTIMATORS)
+            kde.formula_section(focus, fitted, train, rules)
+        st.caption(f"N = {len(data):,} points: {len(train):,} for training, {len(test):,} held out. "
+                   f"KDE bandwidth h = {bandwidth:.3g} ({bandwidth_from}).")
+        kde.table_section(kde.likelihood_table(fitted, train, test, target, page.seed))
+    elif view == "Held-out likelihood":
+        kde.table_section(kde.likelihood_table(fitted, train, test, target, page.seed))
+        kde.likelihood_section(page, train, test, kernel=kernel, bandwidth=bandwidth, rules=rules,
+                               n_components=n_components, covariance_type=covariance_type, seed=page.seed)
+    elif view == "Generation":
+        kde.generation_section(page, target, train, fitted, shown, page.seed)
+    else:
+        left, right = st.columns(2)
+        curse_n = linked(left.slider, "Points N (fixed for every d)", key="cn", default=1_000, min_value=100,
+                         max_value=5_000, step=100)
+        curse_bins = linked(right.slider, "Histogram bins per axis", key="cb", default=10, min_value=2, max_value=20)
+        kde.curse_section(page, curse_n, curse_bins, page.seed)
 
 page.explain(
     "- **Histogram**: the density is flat inside each cell and jumps at the edges; the answer depends on where "

@@ -48,7 +48,7 @@ def test_page_1d_bandwidth_and_k_change_the_numbers():
     assert before["Truth"]["test LL"] > before["Gaussian (MLE)"]["test LL"]  # one Gaussian misses three bumps
     assert len(app.get("plotly_chart")) == 1
 
-    app.slider(key="h").set_value(0.02).run()
+    app.select_slider(key="h").set_value(0.02).run()
     _assert_ok(app)
     small_h = _table(app)
     assert small_h["KDE"]["train LL"] > before["KDE"]["train LL"]  # over-fitting: train up ...
@@ -120,7 +120,7 @@ def test_good_and_bad_csv_uploads():
     points = np.random.default_rng(0).normal(size=(150, 2)) * [1.0, 0.3]
     app.file_uploader[0].set_value(("mine.csv", csv_bytes(points, header=("a", "b")), "text/csv")).run()
     _assert_ok(app)
-    assert any("150" in m.value for m in app.metric)
+    assert any("150 points in your file" in c.value for c in app.caption)
     assert _table(app)["Gaussian (MLE)"]["parameters"] == 5 and "Truth" not in _table(app)
 
     app.file_uploader[0].set_value(("bad.csv", b"x,y\n1,2\nfoo,3\n", "text/csv")).run()
