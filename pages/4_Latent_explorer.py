@@ -8,18 +8,25 @@ from playground.ui.page import setup_page
 page = setup_page("AE / VAE latent explorer", "🧭")
 
 st.markdown(
-    "An **auto-encoder** squeezes an image $x$ through a small code $z = f_\\phi(x)$ and rebuilds it, "
-    "$\\hat x = g_\\theta(z)$. With a linear $f$ and $g$ it is **PCA**; with neural networks it can follow "
-    "curved data. A **VAE** makes the code a distribution $q_\\phi(z|x)$ and pulls it towards the prior "
-    "$\\mathcal N(0, I)$, so that decoding $z \\sim \\mathcal N(0, I)$ *generates* new images."
+    "**PCA → auto-encoder → VAE**: squeeze an image $x$ into a code $z$, rebuild it, and see which codes "
+    "*generate* new images when decoded."
 )
 
 # --- Data and model ------------------------------------------------------------------
-dataset = ui.choose_dataset()
+columns = st.columns([1.3, 1.5, 1, 1])
+with columns[0]:
+    dataset = ui.choose_dataset()
 split = dataset.split(0.2, seed=page.seed)
-st.caption(f"{len(split.x_train):,} training and {len(split.x_test):,} test images of "
-           f"{dataset.shape[0]}×{dataset.shape[1]} pixels.")
-choice = ui.choose_model(dataset, page.seed)
+choice = ui.choose_model(dataset, page.seed, columns[1:])
+page.explain(
+    "An **auto-encoder** maps an image to a small code $z = f_\\phi(x)$ and back, $\\hat x = g_\\theta(z)$. "
+    "With a linear $f$ and $g$ it is **PCA**; with neural networks it can follow curved data. A **VAE** "
+    "makes the code a distribution $q_\\phi(z|x)$ pulled towards the prior $\\mathcal N(0, I)$, so that "
+    "decoding $z \\sim \\mathcal N(0, I)$ generates new images. "
+    f"Data: {len(split.x_train):,} training and {len(split.x_test):,} test images of "
+    f"{dataset.shape[0]}×{dataset.shape[1]} pixels.",
+    title="The idea, and the data",
+)
 
 # --- Train, then explore the latent space ---------------------------------------------------
 st.header(f"1 · {choice.label}: training and the latent map")

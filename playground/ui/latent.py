@@ -43,12 +43,12 @@ def _npz_on_disk(path: str) -> ImageDataset:
     return load_npz(path)
 
 
-def choose_dataset() -> ImageDataset:
+def choose_dataset(container=st) -> ImageDataset:
     """Digits, any ``.npz`` in ``data/``, or an uploaded ``.npz``; a bad file explains itself and falls back."""
     files = {path.stem: path for path in find_image_files(IMAGE_DIR)}
     options = ["digits", *files, UPLOAD]
-    labels = {"digits": "Handwritten digits (8×8, scikit-learn)", UPLOAD: "📄 Your .npz images…"}
-    choice = linked(st.selectbox, "Images", key="images", default="digits", options=options,
+    labels = {"digits": "Digits (8×8, scikit-learn)", UPLOAD: "📄 Your .npz images…"}
+    choice = linked(container.selectbox, "Images", key="images", default="digits", options=options,
                     format_func=lambda name: labels.get(name, f"{name}.npz (data/)"))
     try:
         if choice in files:
@@ -80,15 +80,15 @@ class ModelChoice:
     name: str
     config: AutoencoderConfig | None
     epochs: int
+    latent_dim: int
 
     @property
     def label(self) -> str:
         return MODEL_CHOICES[self.name]
 
 
-def choose_model(dataset: ImageDataset, seed: int) -> ModelChoice:
-    """Model, latent dimension and the model's own knobs (beta, projections, lambda)."""
-    columns = st.columns([1.6, 1, 1])
+def choose_model(dataset: ImageDataset, seed: int, columns) -> ModelChoice:
+    """Model, latent dimension and the model's own knobs (beta, projections, lambda), in three columns."""
     name = linked(columns[0].selectbox, "Model", key="model", default="vae", options=list(MODEL_CHOICES),
                   format_func=MODEL_CHOICES.get)
     latent_dim = linked(columns[1].select_slider, "Latent dimension", key="m", default=2, options=[2, 3, 4, 8, 16])
@@ -98,7 +98,7 @@ def choose_model(dataset: ImageDataset, seed: int) -> ModelChoice:
         st.warning("These images have no labels, so there is nothing to condition on: showing a plain VAE.")
         name = "vae"
     if name == "pca":
-        return ModelChoice(name, None, epochs)
+        return ModelChoice(name, None, epochs, latent_dim)
     config = AutoencoderConfig(kind="vae" if name == "beta_vae" else name, latent_dim=latent_dim, seed=seed)
     knobs = st.columns(2)
     if name == "beta_vae":
@@ -111,7 +111,7 @@ def choose_model(dataset: ImageDataset, seed: int) -> ModelChoice:
         sw_lambda = linked(knobs[1].select_slider, "λ (weight of SW²)", key="lam", default=10.0,
                            options=[0.0, 1.0, 3.0, 10.0, 30.0, 100.0])
         config = replace(config, n_projections=int(projections), sw_lambda=float(sw_lambda))
-    return ModelChoice(name, config, epochs)
+    return ModelChoice(name, config, epochs, latent_dim)
 
 
 # ----------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def _pca_model(split: ImageSplit, latent_dim: int) -> PCA:
 def train_section(page: PageContext, dataset: ImageDataset, split: ImageSplit, choice: ModelChoice):
     """PCA is fitted in closed form; the networks train in a stepper panel with live curves and map."""
     if choice.config is None:
-        latent_dim = st.session_state.get("m", 2)
+        latent_dim = choice.latent_dim
         model = _pca_model(split, latent_dim)
         st.success(f"PCA is fitted in closed form (SVD): the {latent_dim} principal directions keep "
                    f"{100 * model.explained_variance_ratio_.sum():.1f}% of the variance.", icon="📐")
@@ -167,7 +167,7 @@ def train_section(page: PageContext, dataset: ImageDataset, split: ImageSplit, c
         explorer(page, dataset, split, trainer)
 
     return stepper_panel("train", factory, (dataset.name, dataset.images.shape, choice.config), render,
-                         steps_per_tick=2, max_steps_per_tick=20, interval=0.5, step_label="Train 1 step",
+                         steps_per_tick=2, max_steps_per_tick=20, interval=0.5, step_label="Step",
                          max_iterations=choice.epochs)
 
 
@@ -285,15 +285,36 @@ def _ellipse_points(view: LatentView, picked: int | None) -> list[int]:
     return ([picked] if picked is not None and picked < len(view.codes) else []) + chosen
 
 
+CURVES = {"loss": "loss (train)", "reconstruction": "−log p(x|z) (train)", "kl": "KL (train)",
+          "sw": "SW² (train)", "test_reconstruction": "test −log p(x|z)", "test_kl": "test KL"}
+
+
+def loss_curves(page: PageContext, trainer: AutoencoderTrainer) -> None:
+    """Live curves of the loss and its parts (train every epoch, test every few epochs)."""
+    curves = {label: trainer.metric(name) for name, label in CURVES.items()
+              if any(name in m for m in trainer.history)}
+    elbo = trainer.metric("test_elbo") if any("test_elbo" in m for m in trainer.history) else None
+    if elbo is not None:
+        curves["−ELBO (test)"] = -elbo
+    page.show(figures.loss_curves(trainer.metric("iteration"), curves, title="Loss terms per epoch"),
+              key="curves", height=360)
+
+
 def _picked_pair(page, dataset, split, model, view: LatentView, picked: int | None) -> None:
     index = picked if picked is not None and picked < len(split.x_test) else 0
     labels = None if getattr(model, "kind", "") != "cvae" else split.y_test[index:index + 1]
     reconstruction = model.reconstruct(split.x_test[index:index + 1], labels)
     label = "" if split.y_test is None else f" (digit {split.y_test[index]})"
     pair = np.vstack([split.x_test[index:index + 1], reconstruction])
-    page.show(figures.image_mosaic(pair, dataset.shape, 2, captions=["input x", "reconstruction x̂"],
-                                   title=f"Test image {index}{label} and its reconstruction", height=300),
-              key="pair")
+    left, right = st.columns([1, 1.5])
+    with left:
+        page.show(figures.image_mosaic(pair, dataset.shape, 2, captions=["input x", "reconstruction x̂"],
+                                       title=f"Test image {index}{label}", height=360), key="pair")
+    with right:
+        if getattr(model, "history", None):
+            loss_curves(page, model)
+        else:
+            st.info("Press **Step** or **Play** to train; the loss curves appear here.")
 
 
 def _formulas(model, split: ImageSplit, view: LatentView, picked: int | None) -> None:
@@ -363,7 +384,8 @@ def interpolation_section(page: PageContext, dataset: ImageDataset, split: Image
     n = len(split.x_test)
     columns = st.columns(3)
     start = linked(columns[0].number_input, "From test image", key="ia", default=0, min_value=0, max_value=n - 1)
-    end = linked(columns[1].number_input, "To test image", key="ib", default=min(5, n - 1), min_value=0,
+    other = 1 if split.y_test is None else int(np.argmax(split.y_test != split.y_test[0]))  # another class
+    end = linked(columns[1].number_input, "To test image", key="ib", default=min(other, n - 1), min_value=0,
                  max_value=n - 1)
     steps = linked(columns[2].slider, "Steps", key="steps", default=10, min_value=3, max_value=16)
     models = {MODEL_CHOICES.get(getattr(model, "kind", "pca"), "this model") + " (current)": model,
@@ -433,14 +455,15 @@ def ablation_section(page: PageContext, dataset: ImageDataset, split: ImageSplit
         prior = np.random.default_rng(derive_seed(seed, "ablation")).standard_normal((12, config.latent_dim))
         for column, (name, trainer) in zip(columns, side_by_side.trainers.items()):
             with column:
-                last = trainer.history[-1] if trainer.history else {}
-                st.markdown(f"**{name}** — KL {last.get('kl', float('nan')):.2f}, "
-                            f"−log p(x|z) {last.get('reconstruction', float('nan')):.1f}")
+                last = trainer.history[-1] if trainer.history else None
+                numbers = (f"KL {last['kl']:.2f}, −log p(x|z) {last['reconstruction']:.1f}" if last
+                           else "not trained yet")
+                st.markdown(f"**{name}** — {numbers}")
                 page.show(figures.image_mosaic(trainer.decode(prior), dataset.shape, 4, height=260,
                                                title="decode z ~ N(0, I)"), key=f"ablation_{name}")
 
     stepper_panel("ablation", factory, (dataset.name, dataset.images.shape, seed), render, steps_per_tick=2,
-                  max_steps_per_tick=10, interval=0.8, step_label="Train 1 step", max_iterations=epochs)
+                  max_steps_per_tick=10, interval=0.8, step_label="Step", max_iterations=epochs)
 
 
 def _to_2d(codes: np.ndarray) -> np.ndarray:
@@ -474,4 +497,4 @@ def swiss_roll_section(page: PageContext, seed: int) -> None:
                                "PCA folds it onto itself.")
 
     stepper_panel("rollae", factory, (name, seed), render, steps_per_tick=5, max_steps_per_tick=50,
-                  interval=0.6, step_label="Train 1 step", max_iterations=300)
+                  interval=0.6, step_label="Step", max_iterations=300)
