@@ -75,7 +75,7 @@ class GaussianMixtureEnergy(Energy):
         scaled = torch.einsum("kij,nkj->nki", self.precisions, diff)  # Sigma_k^{-1} (x - mu_k)
         log_components = self.log_norm - 0.5 * (diff * scaled).sum(-1)  # (n, K)
         log_p = torch.logsumexp(log_components, dim=1)
-        responsibilities = torch.softmax(log_components, dim=1)
+        responsibilities = torch.exp(log_components - log_p[:, None])  # softmax, reusing the logsumexp
         return log_p, -(responsibilities[..., None] * scaled).sum(1)
 
 
