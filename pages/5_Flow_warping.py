@@ -60,7 +60,7 @@ page.explain(
     "- **Colours** follow each point's starting angle around the centre: the same colour is the same "
     "point, so you can see where each part of the Gaussian ends up.\n"
     "- **Invertibility check**: $\\max|F^{-1}(F(x)) - x|$ stays at float32 round-off (about $10^{-6}$).\n"
-    "- **Failure to try**: Real-NVP, scales not bounded, learning rate 3: the exponential overflows, "
+    "- **Failure to try**: Real-NVP, scales not bounded, learning rate 10: the exponential overflows, "
     "the stepper stops and keeps the last good state.",
     title="Details and things to try",
 )

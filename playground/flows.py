@@ -23,8 +23,9 @@ torch.Size([5, 2])
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -35,8 +36,27 @@ from playground.device import default_device, to_numpy, to_tensor
 from playground.seeding import derive_seed, torch_generator
 from playground.stepper import Stepper
 
+CPU_THREADS = 1  # tiny nets: one thread is fastest, and several spin against each other on a shared CPU
 FLOW_KINDS = {"nice": "NICE (additive coupling)", "realnvp": "Real-NVP (affine coupling)"}
 LOG_2PI = math.log(2 * math.pi)
+
+
+@contextmanager
+def cpu_threads(count: int | None = CPU_THREADS) -> Iterator[None]:
+    """Run a block with ``count`` intra-op CPU threads (None: leave torch's setting alone).
+
+    On a 2-core machine shared by other processes, two spinning threads per small op
+    made training about 20x slower than one thread in our measurements.
+    """
+    previous = torch.get_num_threads()
+    if count is None or count == previous:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # ----------------------------------------------------------------------------------
@@ -406,6 +426,11 @@ class FlowTrainer(Stepper):
         self._previous = [p.detach().clone() for p in self.parameters]
         self._batches = torch_generator(derive_seed(seed, "flow-batches"), flow.device)
 
+    def step(self, n: int = 1) -> dict[str, float]:
+        """Run up to ``n`` training steps (on one CPU thread, see ``cpu_threads``)."""
+        with cpu_threads(CPU_THREADS if self.data.device.type == "cpu" else None):
+            return super().step(n)
+
     def _step(self) -> dict[str, float]:
         index = torch.randint(len(self.data), (self.batch_size,), generator=self._batches, device=self.data.device)
         loss = -self.flow.log_prob(self.data[index]).mean()
@@ -484,13 +509,14 @@ class FlowView1D:
 def view_1d(flow: Flow, bounds: tuple[float, float], resolution: int = 400) -> FlowView1D:
     """Evaluate a 1D flow on ``resolution`` points of ``bounds``."""
     x = np.linspace(bounds[0], bounds[1], resolution)
-    z, log_det = flow(to_tensor(x[:, None], flow.device, flow.dtype))
+    with cpu_threads(CPU_THREADS if flow.device.type == "cpu" else None):
+        z, log_det = flow(to_tensor(x[:, None], flow.device, flow.dtype))
     log_density = flow.base.log_prob(z) + log_det
     return FlowView1D(x=x, z=to_numpy(z)[:, 0], derivative=np.exp(to_numpy(log_det)),
                       density=np.exp(to_numpy(log_density)))
 
 
-def grid_lines(bounds: Sequence[tuple[float, float]], lines: int = 13, points: int = 60) -> np.ndarray:
+def grid_lines(bounds: Sequence[tuple[float, float]], lines: int = 11, points: int = 40) -> np.ndarray:
     """A square grid drawn as polylines: shape (2 * lines, points, 2) (vertical lines, then horizontal)."""
     (x_low, x_high), (y_low, y_high) = bounds
     along_x, along_y = np.linspace(x_low, x_high, points), np.linspace(y_low, y_high, points)
@@ -533,10 +559,15 @@ def _stack_stages(stages: list[torch.Tensor], shape: tuple[int, ...]) -> list[np
     return [to_numpy(s).astype(np.float32).reshape(shape) for s in stages]
 
 
-@torch.no_grad()
 def view_2d(flow: Flow, data: np.ndarray, bounds: Sequence[tuple[float, float]], *, seed: int = 0,
-            n_samples: int = 500, resolution: int = 90, base_box: float = 2.5) -> FlowView2D:
+            n_samples: int = 400, resolution: int = 90, base_box: float = 2.5) -> FlowView2D:
     """Traces of samples, data and grids through every layer, per-layer log-dets and the density."""
+    with cpu_threads(CPU_THREADS if flow.device.type == "cpu" else None), torch.no_grad():
+        return _view_2d(flow, data, bounds, seed, n_samples, resolution, base_box)
+
+
+def _view_2d(flow: Flow, data: np.ndarray, bounds: Sequence[tuple[float, float]], seed: int, n_samples: int,
+             resolution: int, base_box: float) -> FlowView2D:
     device, dtype = flow.device, flow.dtype
     data_t = to_tensor(data, device, dtype)
 

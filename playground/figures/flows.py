@@ -24,7 +24,7 @@ def change_of_variables_figure(x: np.ndarray, z: np.ndarray, base_density: np.nd
                                density: np.ndarray, probe_x: float) -> go.Figure:
     """Three linked panels: q(z) on the z axis, the map z = F(x), and p(x) = q(F(x)) |F'(x)| below."""
     fig = make_subplots(rows=2, cols=2, column_widths=[0.22, 0.78], row_heights=[0.55, 0.45],
-                        shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.1,
+                        shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.16,
                         subplot_titles=("base q(z)", "the map z = F(x)", "", "induced density p(x)"))
     z_axis = np.linspace(-3.5, 3.5, 200)
     q_axis = np.exp(-0.5 * z_axis**2) / np.sqrt(2 * np.pi)
@@ -83,6 +83,11 @@ def nll_curve_figure(nll: np.ndarray, reference: float | None = None, reference_
         fig.add_trace(go.Scatter(x=steps, y=nll, mode="lines", name="minibatch NLL", opacity=0.3,
                                  line={"color": ROLE_COLORS["model"], "width": 1}))
         fig.add_trace(line(steps[window - 1:], smooth, role="model", name=f"running mean ({window})"))
+    else:
+        fig.add_annotation(text="press Step or ▶ Play to train", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+        fig.update_xaxes(range=[0, 10])
+        fig.update_yaxes(showticklabels=False)
     if reference is not None:
         fig.add_hline(y=reference, line={"color": ROLE_COLORS["truth"], "dash": "dash"},
                       annotation_text=reference_label, annotation_position="top right")
@@ -109,11 +114,13 @@ def _robust_range(arrays: Sequence[np.ndarray], pad: float = 0.08) -> tuple[list
 
 
 def warping_figure(point_stages: Sequence[np.ndarray], grid_stages: Sequence[np.ndarray], colors: np.ndarray,
-                   stage_labels: Sequence[str], active: int, *, title: str = "") -> go.Figure:
-    """Points and a grid after each layer; starts at stage ``active``, with a ▶ button that
-    animates through all stages in the browser (frames hold only positions)."""
+                   stage_labels: Sequence[str], active: int) -> go.Figure:
+    """Points and a grid after ``active`` layers, with a ▶ button that animates through every
+    stage in the browser (frames hold only positions and the title)."""
     active = int(np.clip(active, 0, len(point_stages) - 1))
-    x_range, y_range = _robust_range(list(point_stages) + list(grid_stages))
+    # Frame the start, the end and the shown stage; intermediate stages may spill over while animating.
+    framed = {0, len(point_stages) - 1, active}
+    x_range, y_range = _robust_range([point_stages[i] for i in framed] + [grid_stages[i] for i in framed])
 
     def stage_traces(i: int) -> list[go.Scatter]:
         grid_x, grid_y = _with_gaps(grid_stages[i])
@@ -126,26 +133,21 @@ def warping_figure(point_stages: Sequence[np.ndarray], grid_stages: Sequence[np.
     point_trace.update(mode="markers", name="points (colour = starting position)",
                        marker={"color": colors, "colorscale": POSITION_COLORSCALE, "size": 5, "opacity": 0.85,
                                "cmin": -np.pi, "cmax": np.pi})
-    fig = go.Figure(data=[grid_trace, point_trace],
-                    frames=[go.Frame(data=stage_traces(i), traces=[0, 1], name=str(i)) for i in range(len(point_stages))])
-    animation = {"frame": {"duration": 700, "redraw": False}, "transition": {"duration": 500, "easing": "cubic-in-out"},
+    frames = [go.Frame(data=stage_traces(i), traces=[0, 1], name=str(i), layout={"title": {"text": label}})
+              for i, label in enumerate(stage_labels)]
+    fig = go.Figure(data=[grid_trace, point_trace], frames=frames)
+    animation = {"frame": {"duration": 900, "redraw": False}, "transition": {"duration": 600, "easing": "cubic-in-out"},
                  "fromcurrent": False, "mode": "immediate"}
+    stop = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
     fig.update_layout(
-        title=title or None,
-        xaxis={"range": x_range, "title": "first coordinate", "zeroline": False},
-        yaxis={"range": y_range, "title": "second coordinate", "scaleanchor": "x", "scaleratio": 1, "zeroline": False},
+        title={"text": stage_labels[active]},
+        xaxis={"range": x_range, "zeroline": False},
+        yaxis={"range": y_range, "scaleanchor": "x", "scaleratio": 1, "zeroline": False},
         showlegend=False,
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.12, "xanchor": "left",
-                      "yanchor": "top", "showactive": False,
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.01, "y": 0.99, "xanchor": "left",
+                      "yanchor": "top", "showactive": False, "bgcolor": "rgba(255, 255, 255, 0.85)",
                       "buttons": [{"label": "▶ animate layers", "method": "animate", "args": [None, animation]},
-                                  {"label": "⏸", "method": "animate",
-                                   "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}]}],
-        sliders=[{"active": active, "x": 0.3, "len": 0.7, "y": -0.08, "yanchor": "top",
-                  "currentvalue": {"prefix": "stage: "},
-                  "steps": [{"label": label, "method": "animate",
-                             "args": [[str(i)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}
-                            for i, label in enumerate(stage_labels)]}],
-        margin={"b": 140},
+                                  {"label": "■ stop", "method": "animate", "args": [[None], stop]}]}],
         height=600,
     )
     return fig
@@ -166,13 +168,15 @@ def density_heatmap_figure(axes: tuple[np.ndarray, np.ndarray], density: np.ndar
 
 def log_det_figure(labels: Sequence[str], values: np.ndarray) -> go.Figure:
     """Mean log|det J_l| of each layer (normalizing direction) and their sum."""
-    names = [f"{i + 1}. {label}" for i, label in enumerate(labels)]
+    layer_numbers = np.arange(1, len(labels) + 1)
     colors = [ROLE_COLORS["latent"] if label == "scale" else ROLE_COLORS["model"] for label in labels]
-    fig = go.Figure(go.Bar(x=names, y=values, marker={"color": colors},
-                           text=[f"{v:+.3f}" for v in values], textposition="outside"))
+    fig = go.Figure(go.Bar(x=layer_numbers, y=values, marker={"color": colors}, hovertext=list(labels),
+                           text=[f"{v:+.2f}" for v in values], textposition="outside"))
     fig.add_hline(y=0, line={"color": ROLE_COLORS["truth"], "width": 1})
-    fig.update_layout(title=f"per-layer mean log|det J| (sum = {float(np.sum(values)):+.3f})",
-                      yaxis_title="mean log|det J_l|", height=360, showlegend=False)
+    kinds = " · ".join(dict.fromkeys(label for label in labels if label != "scale"))
+    fig.update_layout(title=f"mean log|det J_l| per layer, sum = {float(np.sum(values)):+.3f}",
+                      xaxis={"title": f"layer l (1 = scale, then {kinds})", "tickmode": "linear", "dtick": 1},
+                      yaxis_title="log|det J_l|", height=400, showlegend=False)
     span = float(np.max(np.abs(values))) if len(values) else 1.0
     fig.update_yaxes(range=[-1.35 * max(span, 0.05), 1.35 * max(span, 0.05)])
     return fig

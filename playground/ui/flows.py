@@ -14,8 +14,8 @@ from playground.figures.flows import (
     log_det_figure,
     nll_curve_figure,
     position_colors,
+    warping_figure,
 )
-from playground.figures.flows import warping_figure
 from playground.flows import FLOW_KINDS, FlowTrainer, MonotoneTanh, change_of_variables_1d, make_trainer, view_1d, view_2d
 from playground.seeding import derive_seed
 from playground.targets import SampleOnlyError, Target
@@ -24,8 +24,8 @@ from playground.ui.deeplink import linked
 from playground.ui.page import PageContext
 
 TRAIN_POINTS = 2000  # training sample drawn from a registry target
-VIEW_POINTS = 500  # points pushed through the layers in the warping view
-LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
+VIEW_POINTS = 400  # points pushed through the layers in the warping view
+LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
 MIN_ROWS = 20
 
 
@@ -74,17 +74,17 @@ def change_of_variables_section(page: PageContext) -> None:
     x = np.linspace(-6.0, 6.0, 601)
     view = change_of_variables_1d(layer, x)
     at_probe = change_of_variables_1d(layer, np.array([probe]))
-    figure_column, formula_column = st.columns([2.2, 1])
+    figure_column, formula_column = st.columns([1.7, 1])
     with figure_column:
         page.show(change_of_variables_figure(view["x"], view["z"], view["base_density"], view["derivative"],
                                              view["density"], probe), key="cov_fig")
     with formula_column:
+        values = {name: float(at_probe[name][0]) for name in ("z", "derivative", "base_density", "density")}
         formula_panel(
-            r"p(x) = q\big(F(x)\big)\,\left|F'(x)\right|,\quad F(x) = a\,x + w \tanh\!\frac{x - c}{s}",
-            {"F(x₀)": float(at_probe["z"][0]), "F′(x₀)": float(at_probe["derivative"][0]),
-             "q(F(x₀))": float(at_probe["base_density"][0]), "p(x₀)": float(at_probe["density"][0]),
-             "∫ p(x) dx": float(np.trapezoid(view["density"], view["x"]))},
-            title="Change of variables at the probe",
+            r"p(x_0) = q\big(F(x_0)\big)\,|F'(x_0)| = %.3f \times %.3f = %.3f"
+            % (values["base_density"], values["derivative"], values["density"]),
+            {"F(x₀)": values["z"], "∫ p(x) dx over [−6, 6]": float(np.trapezoid(view["density"], view["x"]))},
+            title=r"Change of variables, F(x) = a·x + w·tanh((x − c)/s)",
             try_next="make the step narrow (s → 0.1): F gets steep there, |F′| is large and the density "
                      "piles up; then set w = 0: F is a straight line and p(x) is just a rescaled Gaussian.",
         )
@@ -116,17 +116,18 @@ def flow_1d_section(page: PageContext) -> None:
     def render(trainer: FlowTrainer) -> None:
         view = view_1d(trainer.flow, (low, high))
         true_density = _true_density(target, view.x)
-        figure_column, formula_column = st.columns([2.2, 1])
+        figure_column, formula_column = st.columns([1.7, 1])
         with figure_column:
             page.show(flow_1d_fit_figure(view.x, view.density, view.z, data, true_density), key="fit1d_fig",
                       height=430)
         with formula_column:
-            values = {"NLL (nats)": trainer.nll(), "∫ p(x) dx": float(np.trapezoid(view.density, view.x))}
+            nll = trainer.nll()
+            values = {"mass in view": float(np.trapezoid(view.density, view.x))}
             if true_density is not None:
-                values["true NLL"] = float(-np.mean(target.log_prob(data)))
+                values["NLL of the truth"] = float(-np.mean(target.log_prob(data)))
             formula_panel(
-                r"\mathrm{NLL} = -\frac{1}{n}\sum_i \Big[\log q\big(F(x_i)\big) + \log F'(x_i)\Big]",
-                values, title="Maximum likelihood",
+                r"\mathrm{NLL} = -\tfrac{1}{n}\textstyle\sum_i \big[\log q(F(x_i)) + \log F'(x_i)\big] = %.3f" % nll,
+                values, title="Maximum likelihood (nats)",
                 try_next="compare K = 1 with K = 8 on the three bumps: one step makes one bump.")
         page.show(nll_curve_figure(trainer.metric("nll")), key="nll1d_fig", height=260)
 
@@ -199,10 +200,14 @@ def flow_2d_section(page: PageContext) -> None:
 
 
 def _stage_labels(labels: list[str], direction: str) -> list[str]:
+    """Figure titles of stages 0..S: which layer was applied last, and how far along the flow is."""
+    total = len(labels)
     if direction == "generative":
-        order = list(reversed(list(enumerate(labels, start=1))))
-        return ["z ~ N(0, I)"] + [f"{len(labels) - j}: {label} {i}⁻¹" for j, (i, label) in enumerate(order)]
-    return ["data x"] + [f"{i}: {label} {i}" for i, label in enumerate(labels, start=1)]
+        names = [f"after {labels[total - k]} {total - k + 1}⁻¹" for k in range(1, total)]
+        names = ["z ~ N(0, I)"] + names + ["x = F⁻¹(z)"]
+    else:
+        names = ["data x"] + [f"after {labels[k - 1]} {k}" for k in range(1, total)] + ["z = F(x)"]
+    return [f"{name}  ({k} of {total} layers)" for k, name in enumerate(names)]
 
 
 def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target: Target, direction: str,
@@ -211,28 +216,25 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
     view = view_2d(trainer.flow, view_data, target.bounds, seed=page.seed, n_samples=VIEW_POINTS)
     if direction == "generative":
         points, grid = view.generative_points, view.generative_grid
-        title = "generative: a grid and samples in z-space, pushed to x-space"
     else:
         points, grid = view.normalizing_points, view.normalizing_grid
-        title = "normalizing: the data and a grid in x-space, pushed to the Gaussian"
     labels = _stage_labels(view.layer_labels, direction)
     warp_column, density_column = st.columns(2)
     with warp_column:
-        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer, title=title),
-                  key="warp_fig")
+        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer), key="warp_fig")
     with density_column:
         heat = density_heatmap_figure(view.density_axes, view.density, view_data)
-        heat.update_layout(title="density p(x) by change of variables")
+        heat.update_layout(title="model density p(x) by change of variables")
         page.show(heat, key="density_fig")
     bars_column, formula_column = st.columns([1.3, 1])
     with bars_column:
         page.show(log_det_figure(view.layer_labels, view.layer_log_dets), key="logdet_fig")
     with formula_column:
         formula_panel(
-            r"\log p(x) = \log q\big(F(x)\big) + \sum_{l=1}^{L} \log\left|\det J_{f_l}\right|",
-            {"mean log q(F(x))": view.mean_log_base, "Σ mean log|det J|": float(view.layer_log_dets.sum()),
-             "mean log p(x)": view.mean_log_likelihood, "max |F⁻¹(F(x)) − x|": view.invertibility_error,
-             "mass in view": view.mass_in_view},
+            r"\underbrace{%.3f}_{\text{mean}\,\log p(x)} = \underbrace{%.3f}_{\log q(F(x))}"
+            r" + \underbrace{%.3f}_{\sum_l \log|\det J_l|}"
+            % (view.mean_log_likelihood, view.mean_log_base, float(view.layer_log_dets.sum())),
+            {"max |F⁻¹(F(x)) − x|": view.invertibility_error, "mass in view": view.mass_in_view},
             title="Change of variables, averaged over the data",
             try_next="switch to NICE: every coupling bar is exactly 0 (volume preserving), only the "
                      "scale layer changes volume; then compare the densities both reach.")
