@@ -10,6 +10,7 @@ import torch
 from scipy import integrate, spatial, stats
 
 from playground.divergences import (
+    Adam,
     DivergenceFit,
     FitConfig,
     FitRace,
@@ -370,3 +371,22 @@ def test_kl_landscape_matches_closed_form_for_a_gaussian_target(device):
         for j, mu in enumerate(mus):
             assert landscape["forward_kl"][i, j] == pytest.approx(kl_gaussians(0.5, 1.44, mu, sigma**2), abs=1e-6)
             assert landscape["reverse_kl"][i, j] == pytest.approx(kl_gaussians(mu, sigma**2, 0.5, 1.44), abs=1e-5)
+
+
+def test_adam_matches_torch_optim_adam():
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(3, 2, generator=generator, dtype=torch.float64)
+    ours_param, peer_param = start.clone().requires_grad_(), start.clone().requires_grad_()
+    ours, peer = Adam([ours_param], lr=0.05), torch.optim.Adam([peer_param], lr=0.05)
+    for _ in range(20):
+        for optimizer, param in ((ours, ours_param), (peer, peer_param)):
+            optimizer.zero_grad()
+            ((param - 1.0) ** 4).sum().backward()
+            optimizer.step()
+    torch.testing.assert_close(ours_param, peer_param)
+    saved = ours.get_state()
+    ours.zero_grad()
+    ((ours_param - 1.0) ** 4).sum().backward()
+    ours.step()
+    ours.set_state(saved)
+    assert ours.steps == 20 and torch.equal(ours.first[0], saved[0][0])
