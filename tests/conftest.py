@@ -13,6 +13,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def pytest_configure(config):
+    """One torch thread, as the app uses on small machines (playground.device.configure_threads)."""
+    import os
+
+    os.environ.setdefault("PLAYGROUND_THREADS", "1")
+    from playground.device import configure_threads
+
+    configure_threads()
+
+
 def _devices() -> list[str]:
     import torch
 

@@ -39,3 +39,9 @@ def test_round_trip_to_device(device):
     tensor = dev.to_tensor(array, device, dtype=torch.float64)
     assert tensor.device.type == device.type
     np.testing.assert_array_equal(dev.to_numpy(tensor * 1), array)
+
+
+def test_thread_count_follows_the_environment(monkeypatch):
+    monkeypatch.setenv(dev.THREADS_ENV_VAR, "1")
+    dev.configure_threads.cache_clear()
+    assert dev.configure_threads() == 1 and torch.get_num_threads() == 1

@@ -34,17 +34,28 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
         state[config_key] = config
         state[playing_key] = False
 
-    columns = st.columns([1, 1.3, 1, 2])
-    if columns[0].button(step_label, key=f"{key}__step", width="stretch",
-                         help="Advance by the number of steps per tick."):
-        state[key].step(state.get(f"{key}__speed", steps_per_tick))
-    playing = state[playing_key]
-    if columns[1].button("⏸ Pause" if playing else "▶ Play", key=f"{key}__play", width="stretch"):
-        state[playing_key] = not playing
-    if columns[2].button("↺ Reset", key=f"{key}__reset", width="stretch"):
+    speed_key = f"{key}__speed"
+
+    # Callbacks run before the rerun they trigger, so every label below already shows
+    # the new state (a Play click reruns with "Pause" on the button).
+    def step_once() -> None:
+        state[key].step(state.get(speed_key, steps_per_tick))
+
+    def toggle_play() -> None:
+        state[playing_key] = not state[playing_key]
+
+    def reset() -> None:
         state[key] = factory()
         state[playing_key] = False
-    speed = columns[3].slider("Steps per tick", 1, max_steps_per_tick, steps_per_tick, key=f"{key}__speed")
+
+    columns = st.columns([1, 1.3, 1, 2])
+    columns[0].button(step_label, key=f"{key}__step", width="stretch", on_click=step_once,
+                      icon=":material/skip_next:", help="Advance by the number of steps per tick.")
+    playing = state[playing_key]
+    columns[1].button("Pause" if playing else "Play", key=f"{key}__play", width="stretch", on_click=toggle_play,
+                      icon=":material/pause:" if playing else ":material/play_arrow:", type="primary")
+    columns[2].button("Reset", key=f"{key}__reset", width="stretch", on_click=reset, icon=":material/restart_alt:")
+    speed = columns[3].slider("Steps per tick", 1, max_steps_per_tick, steps_per_tick, key=speed_key)
 
     @st.fragment(run_every=interval if state[playing_key] else None)
     def live() -> None:
@@ -56,7 +67,7 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
             else:
                 stepper.step(speed)
         if stepper.stopped:
-            st.error(stepper.message, icon="⚠️")
+            st.error(stepper.message, icon=":material/warning:")
         st.caption(f"Iteration {stepper.iteration}" + (" · playing" if state[playing_key] else ""))
         render(stepper)
 
@@ -98,12 +109,12 @@ def _csv_target(key: str, dims: Sequence[int], fallback: Target) -> Target:
     try:
         target = load_csv(upload.getvalue(), name=upload.name)
     except CSVError as error:
-        st.error(f"**{upload.name}** cannot be used: {error}", icon="📄")
+        st.error(f"**{upload.name}** cannot be used: {error}", icon=":material/error:")
         return fallback
     if target.dim not in dims:
         st.error(f"This page needs {' or '.join(f'{d}D' for d in dims)} data; the file has {target.dim} column(s).")
         return fallback
-    st.success(f"Using **{target.label}** from your file ({target.dim}D).", icon="📄")
+    st.success(f"Using **{target.label}** from your file ({target.dim}D).", icon=":material/description:")
     for note in target.notes:
         st.info(note)
     return target

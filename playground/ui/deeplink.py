@@ -91,7 +91,7 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
                 value = _parse(raw, default, kwargs)
             except (ValueError, TypeError) as error:
                 st.warning(f"The link's value for **{label}** ({error}) was ignored; using {_format(value)}.",
-                           icon="🔗")
+                           icon=":material/link_off:")
         state[key] = value
     result = widget(label, key=key, **kwargs)
     if persist:

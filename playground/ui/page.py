@@ -61,8 +61,9 @@ def _navigation_links() -> None:
 
 def _device_label() -> str:
     # Imported lazily so that the home page never pays for importing torch.
-    from playground.device import device_label
+    from playground.device import configure_threads, device_label
 
+    configure_threads()
     return device_label()
 
 
