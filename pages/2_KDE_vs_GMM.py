@@ -86,7 +86,7 @@ with main:
     view = linked(st.radio, "View", key="view", default=VIEWS[0], options=VIEWS, horizontal=True,
                   label_visibility="collapsed")
     if view == "Estimates":
-        picture, formula = st.columns([2.2, 1])
+        picture, formula = st.columns([1.5, 1])
         with picture:
             kde.estimates_section(page, target, train, fitted, shown)
         with formula:

@@ -67,7 +67,7 @@ def density_2d(axes: Sequence[np.ndarray], panels: Mapping[str, np.ndarray | Non
                           row=row, col=col)
         fig.add_trace(scatter(points[:, 0], points[:, 1], role="#FFFFFF", name="training points", size=3, opacity=0.6,
                               showlegend=False), row=row, col=col)
-    fig.update_layout(height=330 * rows, showlegend=False)
+    fig.update_layout(height=300 * rows, showlegend=False)
     return fig
 
 
