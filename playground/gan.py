@@ -242,7 +242,8 @@ class GANConfig:
     gp_weight: float = 0.1  # lambda of the gradient penalty (10 in the paper's image setting)
     snapshot_every: int = 50  # iterations between snapshots for the history scrubber
     max_snapshots: int = 120  # beyond this, every other snapshot is dropped
-    n_show: int = 1000  # generated / real points drawn and used for the quality metrics
+    n_show: int = 1000  # generated / real points drawn
+    n_eval: int = 500  # of those, the points the quality metrics use (their cost grows as n_eval^2)
     grid_resolution: int = 80  # critic heatmap is grid_resolution^2
     n_arrows: int = 150
     manifold_lines: int = 15  # latent grid of manifold_lines x manifold_lines
@@ -261,6 +262,7 @@ class GANConfig:
             (self.batch_size >= 2, "batch size must be at least 2"),
             (self.clip > 0 and self.gp_weight >= 0, "clip must be positive and the penalty weight non-negative"),
             (self.snapshot_every >= 1 and self.max_snapshots >= 2, "snapshot settings must be positive"),
+            (min(self.n_show, self.n_eval) >= 10, "the quality metrics need at least 10 points"),
         ]
         for ok, message in checks:
             if not ok:
@@ -558,8 +560,11 @@ class GANTrainer(Stepper):
             return self._to_data(self.generator(latent)).reshape(lines, lines, 2)
 
     def quality(self, fake: np.ndarray) -> dict[str, float]:
-        """Quality of ``fake`` against the fixed real set: precision, recall, sliced W2, MMD^2, coverage."""
-        real = self.real_show
+        """Quality of ``fake`` against the fixed real set: precision, recall, sliced W2, MMD^2, coverage.
+
+        Both sets are cut to ``n_eval`` points (the first ones: the fixed draws, so curves are comparable).
+        """
+        real, fake = self.real_show[: self.config.n_eval], np.asarray(fake)[: self.config.n_eval]
         precision, recall = precision_recall(real, fake, k=5, device=self.device)
         result = {
             "precision": precision, "recall": recall,
