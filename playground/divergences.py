@@ -753,7 +753,8 @@ def _minimise_reverse_kl(p: Mixture, start_mean: np.ndarray, start_chol: np.ndar
         log_diag = fixed_log_diag if fixed_log_diag is not None else theta[dim:2 * dim]
         chol = torch.diag(torch.exp(log_diag))
         if fixed_log_diag is None and len(rows):
-            chol = chol.index_put((torch.as_tensor(rows), torch.as_tensor(cols)), theta[2 * dim:])
+            chol = chol.index_put((torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device)),
+                                  theta[2 * dim:])
         return mean, chol
 
     def reverse_kl(theta: torch.Tensor) -> torch.Tensor:
