@@ -50,7 +50,7 @@ def test_e_m_full_step_play_and_history(at):
     stepper = at.session_state["em_run"]
     assert stepper.iteration == 2 and [f.kind for f in stepper.half_steps] == ["init", "E", "M", "E", "M"]
     # play one tick: the fragment advances the stepper
-    button(at, "▶ Play").click().run()
+    button(at, "Play").click().run()
     assert at.session_state["em_run__playing"]
     assert at.session_state["em_run"].iteration == 3
     at.button(key="em_run__play").click().run()  # pause
