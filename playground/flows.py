@@ -495,6 +495,13 @@ def change_of_variables_1d(layer: FlowLayer, x: np.ndarray) -> dict[str, np.ndar
             "density": base * derivative}
 
 
+@torch.no_grad()
+def likelihood_terms(flow: Flow, data: np.ndarray | torch.Tensor) -> tuple[float, float]:
+    """The two averages that make up -NLL: mean log q(F(x)) and mean log|det J_F(x)| over ``data``."""
+    z, log_det = flow(to_tensor(data, flow.device, flow.dtype))
+    return float(flow.base.log_prob(z).mean()), float(log_det.mean())
+
+
 @dataclass
 class FlowView1D:
     """A 1D flow on a grid: x, z = F(x), F'(x) and the model density p(x)."""

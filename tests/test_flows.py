@@ -19,6 +19,7 @@ from playground.flows import (
     build_flow,
     change_of_variables_1d,
     grid_lines,
+    likelihood_terms,
     make_trainer,
     view_1d,
     view_2d,
@@ -237,6 +238,7 @@ def test_view_2d_is_consistent_with_the_flow(device):
     # NICE couplings contribute exactly 0; only the scale layer changes volume
     assert np.all(view.layer_log_dets[1:] == 0.0) and view.layer_log_dets[0] != 0.0
     assert view.mean_log_likelihood == pytest.approx(-trainer.nll(data), abs=1e-4)
+    assert sum(likelihood_terms(trainer.flow, data)) == pytest.approx(-trainer.nll(data), abs=1e-4)
     assert view.invertibility_error < 1e-4
     assert 0.9 < view.mass_in_view <= 1.01
     # the generative trace ends where sampling ends

@@ -16,7 +16,16 @@ from playground.figures.flows import (
     position_colors,
     warping_figure,
 )
-from playground.flows import FLOW_KINDS, FlowTrainer, MonotoneTanh, change_of_variables_1d, make_trainer, view_1d, view_2d
+from playground.flows import (
+    FLOW_KINDS,
+    FlowTrainer,
+    MonotoneTanh,
+    change_of_variables_1d,
+    likelihood_terms,
+    make_trainer,
+    view_1d,
+    view_2d,
+)
 from playground.seeding import derive_seed
 from playground.targets import SampleOnlyError, Target
 from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
@@ -81,9 +90,9 @@ def change_of_variables_section(page: PageContext) -> None:
     with formula_column:
         values = {name: float(at_probe[name][0]) for name in ("z", "derivative", "base_density", "density")}
         formula_panel(
-            r"p(x_0) = q\big(F(x_0)\big)\,|F'(x_0)| = %.3f \times %.3f = %.3f"
+            r"p(x_0) = \underbrace{%.3f}_{q(F(x_0))} \times \underbrace{%.3f}_{|F'(x_0)|} = %.3f"
             % (values["base_density"], values["derivative"], values["density"]),
-            {"F(x₀)": values["z"], "∫ p(x) dx over [−6, 6]": float(np.trapezoid(view["density"], view["x"]))},
+            {"F(x₀)": values["z"], "∫ p(x) dx": float(np.trapezoid(view["density"], view["x"]))},
             title=r"Change of variables, F(x) = a·x + w·tanh((x − c)/s)",
             try_next="make the step narrow (s → 0.1): F gets steep there, |F′| is large and the density "
                      "piles up; then set w = 0: F is a straight line and p(x) is just a rescaled Gaussian.",
@@ -121,12 +130,14 @@ def flow_1d_section(page: PageContext) -> None:
             page.show(flow_1d_fit_figure(view.x, view.density, view.z, data, true_density), key="fit1d_fig",
                       height=430)
         with formula_column:
-            nll = trainer.nll()
+            log_base, log_derivative = likelihood_terms(trainer.flow, data)
             values = {"mass in view": float(np.trapezoid(view.density, view.x))}
             if true_density is not None:
                 values["NLL of the truth"] = float(-np.mean(target.log_prob(data)))
             formula_panel(
-                r"\mathrm{NLL} = -\tfrac{1}{n}\textstyle\sum_i \big[\log q(F(x_i)) + \log F'(x_i)\big] = %.3f" % nll,
+                r"\underbrace{%.3f}_{\mathrm{NLL}} = -\Big(\underbrace{%.3f}_{\overline{\log q(F(x_i))}}"
+                r" + \underbrace{%.3f}_{\overline{\log F'(x_i)}}\Big)"
+                % (-(log_base + log_derivative), log_base, log_derivative),
                 values, title="Maximum likelihood (nats)",
                 try_next="compare K = 1 with K = 8 on the three bumps: one step makes one bump.")
         page.show(nll_curve_figure(trainer.metric("nll")), key="nll1d_fig", height=260)
