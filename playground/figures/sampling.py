@@ -74,16 +74,23 @@ def uniform_diagnostics(u: np.ndarray, reference: np.ndarray, bins: int = 20, la
 
 def consecutive_triples(u: np.ndarray, along_planes: bool = False, normal=(9.0, -6.0, 1.0),
                         max_points: int = 12_000) -> go.Figure:
-    """(U_t, U_t+1, U_t+2) in the unit cube; optionally viewed along ``normal`` (RANDU's planes edge-on)."""
+    """(U_t, U_t+1, U_t+2) in the unit cube, coloured by normal . u (constant on each of RANDU's planes).
+
+    ``along_planes`` looks along a direction inside the planes (normal x e_z), with ``normal`` pointing
+    up and an orthographic camera: the planes then show edge-on, as horizontal lines.
+    """
     u = u[: max_points + 2]
     offset = normal[0] * u[:-2] + normal[1] * u[1:-1] + normal[2] * u[2:]  # constant on each plane
     fig = go.Figure(go.Scatter3d(x=u[:-2], y=u[1:-1], z=u[2:], mode="markers", name="triples",
                                  marker={"size": 1.6, "color": offset, "colorscale": "Viridis", "opacity": 0.8}))
     camera = {"eye": {"x": 1.6, "y": -1.6, "z": 1.0}}
     if along_planes:
-        direction = np.asarray(normal, dtype=float)
+        normal_vector = np.asarray(normal, dtype=float)
+        direction = np.cross(normal_vector, [0.0, 0.0, 1.0])  # perpendicular to the normal: inside the planes
         direction = 2.2 * direction / np.linalg.norm(direction)
-        camera = {"eye": dict(zip("xyz", direction.tolist())), "up": {"x": 0, "y": 0, "z": 1}}
+        up = normal_vector / np.linalg.norm(normal_vector)
+        camera = {"eye": dict(zip("xyz", direction.tolist())), "up": dict(zip("xyz", up.tolist())),
+                  "center": {"x": 0, "y": 0, "z": 0}, "projection": {"type": "orthographic"}}
     axis = {"nticks": 3, "tickfont": {"size": 11}, "title": {"font": {"size": 14}}}
     fig.update_layout(scene={"xaxis": {**axis, "title": {"text": "U_t", "font": {"size": 14}}},
                              "yaxis": {**axis, "title": {"text": "U_t+1", "font": {"size": 14}}},

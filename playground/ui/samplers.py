@@ -104,7 +104,7 @@ def lcg_section(page: PageContext) -> None:
         st.caption(f"**Hull–Dobell theorem** ({verdict}): " +
                    " · ".join(("✅ " if ok else "❌ ") + name for name, ok in conditions.items()))
 
-    along = linked(st.toggle, "Look along the normal (9, −6, 1) of RANDU's planes", key="lcg_planes", default=False)
+    along = linked(st.toggle, "View edge-on to RANDU's planes (normal (9, −6, 1) pointing up)", key="lcg_planes", default=False)
     left, right = st.columns([1.2, 1])
     with left:
         page.show(F.consecutive_triples(u, along_planes=along), key="lcg_3d", height=560)
