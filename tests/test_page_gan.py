@@ -115,6 +115,9 @@ def test_view_toggles_and_spectral_norm(app):
     assert not app.exception
     spec = app.get("plotly_chart")[0].proto.spec
     assert "G(latent grid)" in spec and "angleref" not in spec  # the mesh is drawn, the arrows are not
+    assert len(app.get("plotly_chart")) == 2  # plane and loss curves (no snapshot yet for quality)
+    app.toggle(key="vloss").set_value(False).run()
+    assert len(app.get("plotly_chart")) == 1 and not app.exception
 
 
 def test_too_small_csv_shows_an_error_and_the_page_survives():

@@ -153,7 +153,8 @@ def training_controls(preset: Preset) -> tuple[Target, GANConfig]:
 def view_toggles() -> dict[str, bool]:
     """Which layers of the plane to draw."""
     names = [("crit", "Critic heatmap"), ("real", "Real data"), ("fake", "Generated points"),
-             ("arrows", "G's gradient arrows"), ("mesh", "Warped latent grid")]
+             ("arrows", "G's gradient arrows"), ("mesh", "Warped latent grid"), ("loss", "Loss curves"),
+             ("qual", "Quality curves")]
     st.markdown("**Show**")
     return {name: linked(st.toggle, label, key=f"v{name}", default=True) for name, label in names}
 
@@ -241,12 +242,12 @@ def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) ->
                   height=560 if page.projection else None)
     _formula(trainer, scrubbed)
     curves = st.columns(2)
-    if trainer.history:
+    if trainer.history and views.get("loss", True):
         history = {name: _thin(trainer.metric(name)) for name in ("iteration", "d_loss", "g_loss", "g_grad_norm")}
         with curves[0]:
             page.show(loss_curves(history, marker_iteration=scrubbed), key="gan_loss", height=380)
     snapshots = trainer.snapshots
-    if len(snapshots) > 1:
+    if len(snapshots) > 1 and views.get("qual", True):
         names = snapshots[0]["quality"].keys()
         quality = {name: np.array([s["quality"][name] for s in snapshots]) for name in names}
         iterations = np.array([s["iteration"] for s in snapshots])
