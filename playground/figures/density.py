@@ -148,17 +148,17 @@ def samples_2d(data: np.ndarray, samples: Mapping[str, np.ndarray], bounds: Sequ
 
 
 def curse_of_dimensionality_figure(result: Mapping[str, np.ndarray], n_samples: int) -> go.Figure:
-    """Left: empty histogram cells and cells needed against d. Right: KDE vs true held-out LL per dimension."""
+    """Left: % of empty histogram cells against d (the cell count is in the hover). Right: KDE vs true
+    held-out log-likelihood per dimension."""
     dims = result["dim"]
-    fig = make_subplots(rows=1, cols=2, specs=[[{"secondary_y": True}, {}]],
-                        subplot_titles=[f"Histogram cells with N = {n_samples:,} points",
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=[f"Empty histogram cells, N = {n_samples:,}",
                                         "Held-out log-likelihood per dimension"])
-    fig.add_trace(_line(dims, 100 * result["empty_fraction"], PALETTE[5], "empty cells (%)", markers=True),
+    fig.add_trace(_line(dims, 100 * result["empty_fraction"], PALETTE[5], "empty cells (%)", markers=True,
+                        customdata=result["cells"],
+                        hovertemplate="d=%{x}: %{y:.1f}% of %{customdata:,.0f} cells empty<extra></extra>"),
                   row=1, col=1)
-    fig.add_trace(_line(dims, result["cells"], PALETTE[3], "cells (right, log)", dash="dash", markers=True),
-                  row=1, col=1, secondary_y=True)
-    fig.update_yaxes(title_text="% of cells with no point", range=[0, 105], row=1, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="number of cells", type="log", row=1, col=1, secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text="% of the bins^d cells with no point", range=[0, 105], row=1, col=1)
     for key, name, role, dash in (("truth", "truth N(0, I)", ROLE_COLORS["truth"], "dash"),
                                   ("kde_best", "KDE, best h", ROLE_COLORS["model"], None),
                                   ("kde_scott", "KDE, Scott's h", PALETTE[1], "dot")):
