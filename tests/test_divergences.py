@@ -390,3 +390,35 @@ def test_adam_matches_torch_optim_adam():
     ours.step()
     ours.set_state(saved)
     assert ours.steps == 20 and torch.equal(ours.first[0], saved[0][0])
+
+
+def test_figures_hold_the_fits_optima_and_paths():
+    from playground.figures import divergences as figures
+
+    x = np.linspace(-3, 3, 50)
+    bump = np.exp(-x**2)
+    race = figures.fit_race_1d(x, bump, {"forward_kl": bump / 2, "reverse_kl": bump / 3}, optimum_density=bump / 4,
+                               local_optima=[bump / 5, bump / 6])
+    names = [trace.name for trace in race.data]
+    assert names[0] == "target p" and "q fitted by reverse KL(q‖p)" in names
+    assert sum(trace.name == "reverse-KL local optima" for trace in race.data) == 2
+    np.testing.assert_allclose(race.data[-1].y, bump / 3)
+
+    fit = {"weights": np.array([0.25, 0.75]), "means": np.array([[0.0, 0.0], [1.0, 1.0]]),
+           "covariances": np.stack([np.eye(2), 0.25 * np.eye(2)])}
+    plane = figures.fit_race_2d([x, x], np.ones((50, 50)), {"reverse_kl": fit},
+                                paths={"reverse_kl": np.array([[2.0, 2.0], [1.0, 1.0]])},
+                                optimum=(np.zeros(2), np.eye(2)), local_optima=[(np.ones(2), np.eye(2))])
+    ellipses = [t for t in plane.data if t.name == "q fitted by reverse KL(q‖p)"]
+    assert len(ellipses) == 2
+    radius = np.hypot(np.asarray(ellipses[1].x) - 1.0, np.asarray(ellipses[1].y) - 1.0)
+    np.testing.assert_allclose(radius, 2 * 0.5)  # the 2-sigma ellipse of a component with sigma = 0.5
+    assert ellipses[1].line.width > ellipses[0].line.width  # heavier component, thicker line
+
+    landscape = figures.kl_landscape(np.arange(3.0), np.arange(1.0, 3.0), {"forward_kl": np.ones((2, 3))},
+                                     paths={"forward_kl": np.array([[0.0, 1.0], [1.0, 2.0]])}, optimum=(1.0, 2.0))
+    assert any(t.name == "forward-KL optimum" for t in landscape.data)
+    curves = figures.kl_curves(np.arange(1, 4), {"js": {"forward_kl": np.ones(3), "reverse_kl": np.ones(3) * 2}})
+    assert [t.line.dash for t in curves.data] == [None, "dash"]
+    bars = figures.discrete_pair(np.array([0.36, 0.48, 0.16]), np.ones(3) / 3)
+    np.testing.assert_allclose(bars.data[0].y, [0.36, 0.48, 0.16])
