@@ -262,3 +262,35 @@ def test_rejection_sampling_is_exact_and_accepts_one_over_m():
     assert stats.kstest(draw.samples, _registry_cdf("three_bumps")).pvalue > 0.01
     assert S.envelope_violation(pdf, proposal.pdf, envelope, grid) <= 0
     assert S.envelope_violation(pdf, proposal.pdf, envelope / 2, grid) > 0
+
+
+# --- figures ------------------------------------------------------------------------------
+
+def test_histogram_density_integrates_to_one_and_never_divides_by_zero():
+    from playground.figures.sampling import histogram_density
+
+    edges = np.linspace(-3, 3, 31)
+    density = histogram_density(np.random.default_rng(0).standard_normal(5000), edges)
+    assert (density * np.diff(edges)).sum() == pytest.approx(1.0)
+    assert not histogram_density(np.array([10.0, 11.0]), edges).any()
+
+
+def test_randu_edge_on_view_looks_along_a_direction_inside_the_planes():
+    from playground.figures.sampling import consecutive_triples
+
+    fig = consecutive_triples(S.lcg_uniform(300, 2**31, 65539, 0, 1), along_planes=True)
+    eye = fig.layout.scene.camera.eye
+    assert 9 * eye.x - 6 * eye.y + 1 * eye.z == pytest.approx(0.0, abs=1e-12)
+    colours = np.asarray(fig.data[0].marker.color)
+    np.testing.assert_allclose(colours, np.round(colours), atol=1e-6)  # one integer value per plane
+
+
+def test_ancestral_figure_bar_splits_unit_interval_by_weights():
+    from playground.figures.sampling import ancestral_figure
+
+    weights = np.array([0.2, 0.5, 0.3])
+    draw = S.ancestral_sample(weights, [[0, 0], [2, 0], [0, 2]], [np.eye(2)] * 3, 50, seed=0)
+    fig = ancestral_figure(weights, draw.uniforms, draw.components, draw.x, [])
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert [b.base[0] for b in bars] == pytest.approx([0.0, 0.2, 0.7])
+    assert sum(b.x[0] for b in bars) == pytest.approx(1.0)

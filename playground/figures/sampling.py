@@ -24,13 +24,20 @@ def _equal_axes(fig: go.Figure, row: int, col: int, index: int) -> None:
     fig.update_yaxes(scaleanchor=f"x{suffix}", scaleratio=1, row=row, col=col)
 
 
+def histogram_density(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts / (n in range * bin width); zeros when no value falls in the range (no 0/0)."""
+    counts = np.histogram(values, bins=edges)[0]
+    total = counts.sum()
+    return counts / (total * np.diff(edges)) if total else np.zeros(len(edges) - 1)
+
+
 def density_bars(values: np.ndarray, edges: np.ndarray, *, name: str, color: str, opacity: float = 0.7,
                  horizontal: bool = False, **kwargs) -> go.Bar:
     """A density histogram binned here in NumPy (the browser gets len(edges) bars, not every sample)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
-    density = np.histogram(values, bins=edges, density=True)[0] if values.size else np.zeros(len(edges) - 1)
     centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
+    density = histogram_density(values, edges)
     axes = {"y": centres, "x": density, "orientation": "h"} if horizontal else {"x": centres, "y": density}
     return go.Bar(**axes, width=widths, name=name, marker={"color": color, "line": {"width": 0}}, opacity=opacity,
                   **kwargs)
@@ -57,7 +64,7 @@ def uniform_diagnostics(u: np.ndarray, reference: np.ndarray, bins: int = 20, la
                         horizontal_spacing=0.1)
     edges = np.linspace(0, 1, bins + 1)
     fig.add_trace(density_bars(u, edges, name=label, color=ROLE_COLORS["samples"], opacity=0.8), row=1, col=1)
-    reference_density = np.histogram(reference, bins=edges, density=True)[0]
+    reference_density = histogram_density(reference, edges)
     fig.add_trace(go.Scatter(x=edges, y=np.append(reference_density, reference_density[-1]), mode="lines",
                              line={"shape": "hv", "color": ROLE_COLORS["data"], "width": 2},
                              name="NumPy default (PCG64)"), row=1, col=1)
@@ -375,7 +382,7 @@ def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, pa
     flat = samples.reshape(-1, 2)
     for j in range(2):
         edges = np.linspace(axes[j][0], axes[j][-1], 51)
-        density = np.histogram(flat[:, j], bins=edges, density=True)[0] if len(flat) else np.zeros(50)
+        density = histogram_density(flat[:, j], edges)
         centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
         bar = {"x": centres, "y": density, "xaxis": "x", "yaxis": "y2"} if j == 0 else \
             {"y": centres, "x": density, "orientation": "h", "xaxis": "x2", "yaxis": "y"}

@@ -11,10 +11,29 @@ from scipy import stats
 from playground import sampling as S
 from playground.figures import sampling as F
 from playground.targets import MOG2D, get_target, list_targets
-from playground.ui.controls import formula_panel
+from playground.ui.controls import formula_panel as _formula_panel
 from playground.ui.deeplink import linked
 from playground.ui.page import PageContext
 from playground.seeding import derive_seed
+
+
+def _short(value: float) -> str:
+    """At most ~6 characters, so that numbers fit the narrow metric columns in projection mode."""
+    if not math.isfinite(value):
+        return "—"
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if 1e-3 <= size < 1e4:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def formula_panel(latex: str, values: dict | None = None, **kwargs) -> None:
+    """The shared formula panel, with floats shortened (see ``_short``)."""
+    compact = {k: _short(float(v)) if isinstance(v, (float, np.floating)) else v for k, v in (values or {}).items()}
+    _formula_panel(latex, compact or None, **kwargs)
 
 
 def _lines(*rows: str) -> str:
@@ -88,7 +107,7 @@ def lcg_section(page: PageContext) -> None:
         page.show(F.uniform_diagnostics(u, reference), key="lcg_hist")
     with right:
         formula_panel(_lines(r"X_{t+1} = (a\,X_t + c) \bmod m", r"U_t = X_t / m \in [0, 1)"),
-                      {"X₁": int(states[0]), "U₁": f"{u[0]:.3g}", "period": _period_text(period),
+                      {"X₁": int(states[0]), "U₁": float(u[0]), "period": _period_text(period),
                        **({"tail": tail} if tail else {})},
                       title="The generator")
         with st.container(border=True):
