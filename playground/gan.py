@@ -240,7 +240,7 @@ class GANConfig:
     batch_size: int = 256
     clip: float = 0.01  # WGAN weight clipping range [-c, c]
     gp_weight: float = 0.1  # lambda of the gradient penalty (10 in the paper's image setting)
-    snapshot_every: int = 50  # iterations between snapshots for the history scrubber
+    snapshot_every: int = 100  # iterations between snapshots for the history scrubber
     max_snapshots: int = 120  # beyond this, every other snapshot is dropped
     n_show: int = 1000  # generated / real points drawn
     n_eval: int = 500  # of those, the points the quality metrics use (their cost grows as n_eval^2)
@@ -295,21 +295,6 @@ def cpu_threads(count: int | None) -> Iterator[None]:
     finally:
         if count is not None and count != previous:
             torch.set_num_threads(previous)
-
-
-def _clone_state(module_or_optimizer: Any) -> Any:
-    state = module_or_optimizer.state_dict()
-
-    def clone(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            return value.detach().clone()
-        if isinstance(value, dict):
-            return {k: clone(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clone(v) for v in value]
-        return value
-
-    return clone(state)
 
 
 class GANTrainer(Stepper):
@@ -415,7 +400,7 @@ class GANTrainer(Stepper):
         loss = generator_loss(fake_scores, self.config.objective)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.sqrt(sum(p.grad.square().sum() for p in self.generator.parameters()))
+        grad_norm = torch.stack(torch._foreach_norm([p.grad for p in self.generator.parameters()])).norm()
         self.opt_g.step()
         self.g_updates += 1
         return {"g_loss": float(loss.detach()), "g_grad_norm": float(grad_norm)}
@@ -460,28 +445,46 @@ class GANTrainer(Stepper):
         finally:
             del self._phase
 
+    def _parameters(self) -> list[torch.Tensor]:
+        return [*self.generator.parameters(), *self.discriminator.parameters()]
+
     def _parameters_finite(self) -> bool:
-        parameters = list(self.generator.parameters()) + list(self.discriminator.parameters())
-        return bool(torch.isfinite(torch.stack([p.sum() for p in parameters])).all())
+        return bool(torch.isfinite(torch.stack(torch._foreach_norm(self._parameters()))).all())
 
     def state_is_finite(self) -> bool:
         return self._parameters_finite()
 
+    def _state_tensors(self) -> list[torch.Tensor]:
+        """Every tensor a step changes: weights, spectral-norm vectors, optimiser moments."""
+        tensors = [*self.generator.parameters(), *self.generator.buffers(), *self.discriminator.parameters(),
+                   *self.discriminator.buffers()]
+        for optimizer in (self.opt_g, self.opt_d):
+            for state in optimizer.state.values():
+                tensors.extend(value for value in state.values() if isinstance(value, torch.Tensor))
+        return [tensor.detach() for tensor in tensors]
+
     def get_state(self) -> dict[str, Any]:
-        """The last good state (nets, optimisers, RNG), refreshed before each step."""
+        """The last good state, refreshed before each step into preallocated buffers (one fused copy)."""
+        tensors = self._state_tensors()
+        backup = self._checkpoint["tensors"] if self._checkpoint else None
+        if backup is None or [b.shape for b in backup] != [t.shape for t in tensors]:
+            backup = [tensor.clone() for tensor in tensors]
+        else:
+            torch._foreach_copy_(backup, tensors)
         self._checkpoint = {
-            "generator": _clone_state(self.generator), "discriminator": _clone_state(self.discriminator),
-            "opt_g": _clone_state(self.opt_g), "opt_d": _clone_state(self.opt_d),
-            "rng": self.rng.get_state(), "d_updates": self.d_updates, "g_updates": self.g_updates,
-            "last": dict(self.last), "snapshots": len(self.snapshots),
+            "tensors": backup, "rng": self.rng.get_state(), "d_updates": self.d_updates,
+            "g_updates": self.g_updates, "last": dict(self.last), "snapshots": len(self.snapshots),
+            "optimizer_keys": [list(optimizer.state) for optimizer in (self.opt_g, self.opt_d)],
         }
         return self._checkpoint
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        # Optimiser moments created by the failed step did not exist before it: drop them.
+        for optimizer, keys in zip((self.opt_g, self.opt_d), state["optimizer_keys"]):
+            for parameter in [p for p in optimizer.state if all(p is not k for k in keys)]:
+                del optimizer.state[parameter]
+        with torch.no_grad():
+            torch._foreach_copy_(self._state_tensors(), state["tensors"])
         self.rng.set_state(state["rng"])
         self.d_updates, self.g_updates, self.last = state["d_updates"], state["g_updates"], state["last"]
         del self.snapshots[state["snapshots"]:]

@@ -262,6 +262,19 @@ def test_exploding_training_stops_with_message_and_keeps_last_good_state(device)
     assert np.isfinite(frame["fake"]).all() and np.isfinite(frame["critic"]).all()
 
 
+def test_guard_restores_weights_moments_and_rng_of_the_last_good_step(device):
+    reference, failing = _ring_trainer(device, seed=3), _ring_trainer(device, seed=3)
+    reference.step(5)
+    failing.step(5)
+    for group in failing.opt_g.param_groups:
+        group["lr"] = float("inf")  # the next generator update produces inf/NaN weights
+    failing.step(1)
+    assert failing.stopped and failing.iteration == 5 and len(failing.history) == 5
+    for a, b in zip(reference._state_tensors(), failing._state_tensors()):
+        assert torch.equal(a, b)
+    assert torch.equal(reference.rng.get_state(), failing.rng.get_state())
+
+
 def test_bad_data_is_rejected_with_a_message():
     with pytest.raises(ValueError, match="2D data"):
         GANTrainer(np.zeros((5, 2)), GANConfig(**TINY), device="cpu")
