@@ -159,3 +159,11 @@ def test_mcmc_divergence_is_reported_and_the_page_keeps_working():
     _check(at)
     assert at.session_state["mcmc_chains"].stopped
     assert any("diverged" in e.value for e in at.error)
+
+
+def test_moving_an_mcmc_control_by_hand_leaves_the_preset():
+    at = _open("8 MCMC")
+    at.selectbox(key="mc_m").set_value("rwm").run()
+    _check(at)
+    assert at.selectbox(key="mc_pre").value == "custom"
+    assert at.query_params["mc_pre"] == "custom"

@@ -557,6 +557,11 @@ def _start_points(target_name: str, how: str, n_chains: int, seed: int) -> np.nd
     return np.array([x_low + 0.15 * (x_high - x_low), y_low + 0.85 * (y_high - y_low)])  # upper-left corner
 
 
+def _mark_custom() -> None:
+    """A control moved by hand: the view no longer matches a named preset."""
+    st.session_state["mc_pre"] = "custom"
+
+
 def mcmc_section(page: PageContext) -> None:
     """Random-walk MH, ULA, MALA and HMC as animated chains on an energy landscape."""
     from playground.mcmc import MCMC_TARGETS, METHODS, MCMCChains, energy_for
@@ -566,16 +571,16 @@ def mcmc_section(page: PageContext) -> None:
     linked(controls[0].selectbox, "Preset", key="mc_pre", default="well tuned (MALA on the banana)",
            options=list(MCMC_PRESETS), on_change=_apply_preset, args=(MCMC_PRESETS, "mc_pre"))
     target_name = linked(controls[1].selectbox, "Target", key="mc_t", default="banana", options=list(MCMC_TARGETS),
-                         format_func=lambda t: get_target(t).label)
+                         format_func=lambda t: get_target(t).label, on_change=_mark_custom)
     method = linked(controls[2].selectbox, "Sampler", key="mc_m", default="mala", options=list(METHODS),
-                    format_func=METHODS.get)
+                    format_func=METHODS.get, on_change=_mark_custom)
     step = linked(controls[3].select_slider, "Step size σ (RWM) or ε", key="mc_h", default=0.1,
-                  options=STEP_SIZES)
+                  options=STEP_SIZES, on_change=_mark_custom)
     controls = st.columns([1.3, 1.3, 1.2, 1.2])
     n_chains = linked(controls[0].select_slider, "Parallel chains", key="mc_c", default=10,
-                      options=[1, 10, 100, 200])
+                      options=[1, 10, 100, 200], on_change=_mark_custom)
     start = linked(controls[1].radio, "Start", key="mc_s", default="one point", options=["one point", "spread"],
-                   horizontal=True)
+                   horizontal=True, on_change=_mark_custom)
     leapfrog = linked(controls[2].slider, "HMC leapfrog steps L", key="mc_L", default=10, min_value=1, max_value=40,
                       disabled=method != "hmc")
     show_energy = linked(controls[3].toggle, "Energy contours", key="mc_E", default=True)
