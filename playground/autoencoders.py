@@ -252,31 +252,44 @@ def initialize(model: nn.Module, seed: int) -> nn.Module:
     return model
 
 
+def mean_reconstruction_loss(x: torch.Tensor, decoder_output: torch.Tensor, likelihood: str = "bernoulli",
+                             noise_std: float = 0.1) -> torch.Tensor:
+    """Batch mean of -log p(x|z) = -log_likelihood(...).mean(), with fused reductions (fewer kernels)."""
+    n = x.shape[0]
+    if likelihood == "bernoulli":
+        return F.binary_cross_entropy_with_logits(decoder_output, x, reduction="sum") / n
+    if likelihood == "gaussian":
+        constant = x.shape[-1] * (math.log(noise_std) + 0.5 * math.log(2 * math.pi))
+        return F.mse_loss(decoder_output, x, reduction="sum") / (2 * noise_std**2 * n) + constant
+    raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+
+
+def _weighted(weight: float, term: torch.Tensor) -> torch.Tensor:
+    return term if weight == 1.0 else weight * term
+
+
 def loss_terms(model: Autoencoder, x: torch.Tensor, labels: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Per-batch means of the loss and its parts: reconstruction = -log p(x|z), kl or sw, and the loss.
 
-    VAE/CVAE: loss = w_rec * reconstruction + beta * KL, and ELBO = -(reconstruction + KL).
+    VAE/CVAE: loss = w_rec * reconstruction + beta * KL (the ELBO is -(reconstruction + KL)).
     AE: loss = reconstruction. SWAE: loss = reconstruction + lambda * SW^2(codes, N(0, I) samples).
     """
     config = model.config
     mu, logvar = model.encode(x, labels)
-    if config.stochastic:
-        z = reparameterize(mu, logvar, generator)
-    else:
-        z = mu
-    reconstruction = -log_likelihood(x, model.decoder_output(z, labels), config.likelihood, config.noise_std).mean()
+    z = reparameterize(mu, logvar, generator) if config.stochastic else mu
+    reconstruction = mean_reconstruction_loss(x, model.decoder_output(z, labels), config.likelihood,
+                                              config.noise_std)
+    loss = _weighted(config.reconstruction_weight, reconstruction)
     terms = {"reconstruction": reconstruction}
     if config.stochastic:
-        kl = gaussian_kl(mu, logvar).mean()
-        terms.update(kl=kl, elbo=-(reconstruction + kl),
-                     loss=config.reconstruction_weight * reconstruction + config.beta * kl)
+        terms["kl"] = gaussian_kl(mu, logvar).mean()
+        loss = loss + _weighted(config.beta, terms["kl"])
     elif config.kind == "swae":
         prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
-        sw = sliced_wasserstein(z, prior, config.n_projections, generator)
-        terms.update(sw=sw, loss=config.reconstruction_weight * reconstruction + config.sw_lambda * sw)
-    else:
-        terms.update(loss=config.reconstruction_weight * reconstruction)
+        terms["sw"] = sliced_wasserstein(z, prior, config.n_projections, generator)
+        loss = loss + _weighted(config.sw_lambda, terms["sw"])
+    terms["loss"] = loss
     return terms
 
 
@@ -378,18 +391,22 @@ class AutoencoderTrainer(Stepper):
         self.model.train()
         n = len(self.x_train)
         order = torch.randperm(n, generator=self.generator, device=self.device)
-        sums: dict[str, torch.Tensor] = {}
+        batch_terms: list[dict[str, torch.Tensor]] = []
+        sizes: list[int] = []
         for start in range(0, n, self.config.batch_size):
             index = order[start:start + self.config.batch_size]
-            labels = None if self.y_train is None else self.y_train[index]
-            terms = loss_terms(self.model, self.x_train[index], labels if self.model.n_classes else None,
-                               self.generator)
+            labels = self.y_train[index] if self.model.n_classes else None
+            terms = loss_terms(self.model, self.x_train[index], labels, self.generator)
             self.optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             self.optimizer.step()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + value.detach() * len(index)
-        metrics = {name: float(total) / n for name, total in sums.items()}
+            batch_terms.append({name: value.detach() for name, value in terms.items()})
+            sizes.append(len(index))
+        # Epoch means, weighted by batch size, in one reduction per term (no per-batch syncs).
+        weights = torch.tensor(sizes, device=self.device, dtype=self.x_train.dtype) / n
+        metrics = {name: float(torch.stack([t[name] for t in batch_terms]) @ weights) for name in batch_terms[0]}
+        if self.config.stochastic:
+            metrics["elbo"] = -(metrics["reconstruction"] + metrics["kl"])
         if (self.iteration + 1) % self.eval_every == 0 or self.iteration == 0:
             metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
         return metrics

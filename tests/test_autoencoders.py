@@ -11,7 +11,8 @@ import torch
 
 from playground.autoencoders import (
     PCA, AutoencoderConfig, AutoencoderTrainer, elbo, fit_latent_density, gaussian_kl,
-    importance_sampled_log_likelihood, interpolate, latent_grid, log_likelihood, loss_ablation, reparameterize,
+    importance_sampled_log_likelihood, interpolate, latent_grid, log_likelihood, loss_ablation,
+    mean_reconstruction_loss, reparameterize,
     sliced_wasserstein,
 )
 from playground.images import load_digits
@@ -80,6 +81,9 @@ def test_log_likelihoods_match_torch_distributions():
     torch.testing.assert_close(log_likelihood(x, logits, "gaussian", 0.3), gaussian)
     with pytest.raises(ValueError):
         log_likelihood(x, logits, "poisson")
+    for likelihood in ("bernoulli", "gaussian"):  # the training loss's fused form is the same number
+        torch.testing.assert_close(mean_reconstruction_loss(x, logits, likelihood, 0.3),
+                                   -log_likelihood(x, logits, likelihood, 0.3).mean())
 
 
 def test_sliced_wasserstein_is_small_within_a_distribution_and_grows_with_a_shift(device):
