@@ -51,10 +51,15 @@ def _fingerprint(data: np.ndarray) -> str:
 
 
 def _enough_rows(data: np.ndarray) -> bool:
+    """Too few rows: an error and no training. A constant column: a warning (the density degenerates)."""
     if len(data) < MIN_ROWS:
         st.error(f"Only {len(data)} data rows: a flow needs at least {MIN_ROWS} to be trained. "
                  "Pick another dataset or upload more rows.")
         return False
+    spread = data.std(axis=0)
+    if np.any(spread <= 1e-9 * (1.0 + np.abs(data).max(axis=0))):
+        st.warning("A column of the data is constant: the data has no density in this dimension, so the "
+                   "flow can only keep squeezing it (the likelihood grows without bound).")
     return True
 
 
