@@ -41,7 +41,7 @@ def _table(at: AppTest):
 
 def test_race_steps_plays_and_updates_the_divergence_table(app):
     assert not app.exception
-    assert {"Step", "▶ Play", "↺ Reset"} <= {b.label for b in app.button}
+    assert {"kl_race__step", "kl_race__play", "kl_race__reset", "newstart"} <= {b.key for b in app.button}
     assert len(app.get("plotly_chart")) >= 3  # race, landscape, calculators
     start = _table(app)
     assert list(start.columns) == ["q by forward KL(p‖q)", "q by reverse KL(q‖p)"]
