@@ -12,6 +12,7 @@ on one thread here, like the peers.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,7 +63,8 @@ def _page_rerun(report) -> None:
     """One full rerun of the KDE page after a bandwidth change (AppTest, N = 10,000, 1D)."""
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_file("pages/2_KDE_vs_GMM.py", default_timeout=120)
+    page_file = Path(__file__).resolve().parents[1] / "pages" / "2_KDE_vs_GMM.py"
+    app = AppTest.from_file(str(page_file), default_timeout=300)
     app.query_params["target"] = "three_bumps"
     app.query_params["n"] = "10000"
     app.run()
