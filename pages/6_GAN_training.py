@@ -30,10 +30,11 @@ with main:
     training_section(page, target, config, views)
 
 page.explain(
-    (INTRO + "\n\n" if page.projection else "") + "Training alternates: $m$ steps make $D$ a better judge, then one step moves $G$ where $D$ says the data "
+    (INTRO + "\n\n" if page.projection else "")
+    + "Training alternates: $m$ steps make $D$ a better judge, then one step moves $G$ where $D$ says the data "
     "are (lecture 003). With the log loss and the best possible $D$, the game is the **Jensen–Shannon "
-    "divergence** in its weak (dual) form, $\\mathrm{JS}(P, P') = \\sup_q \\mathbb{E}_P \\log q + "
-    "\\mathbb{E}_{P'} \\log(1 - q)$ (up to constants); with a 1-Lipschitz critic (weight clipping, gradient "
+    "divergence** in its weak (dual) form, $2\\,\\mathrm{JS}(P, P') - \\log 4 = \\sup_q \\mathbb{E}_P \\log q + "
+    "\\mathbb{E}_{P'} \\log(1 - q)$ over $q: \\mathbb{R}^d \\to [0, 1]$; with a 1-Lipschitz critic (weight clipping, gradient "
     "penalty or spectral normalisation) the same dual form gives the **Wasserstein-1 distance**.\n\n"
     "**The heatmap** is $D$ over the plane: green where $D$ believes points are real, purple where it "
     "believes they are generated (for the WGAN and hinge objectives, the raw critic score).\n\n"

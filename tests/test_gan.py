@@ -364,5 +364,6 @@ def test_plane_figure_draws_each_layer_and_scales_arrows(device):
     assert [trace.name for trace in bare.data] == ["real data", "generated"]
     history = {name: trainer.metric(name) for name in ("iteration", "d_loss", "g_loss", "g_grad_norm")}
     assert len(loss_curves(history).data) == 3
-    quality = {name: np.array([s["quality"][name] for s in trainer.snapshots]) for name in trainer.snapshots[0]["quality"]}
+    snapshots = trainer.snapshots
+    quality = {name: np.array([s["quality"][name] for s in snapshots]) for name in snapshots[0]["quality"]}
     assert len(quality_curves(np.arange(len(trainer.snapshots)), quality, n_modes=8).data) == 5

@@ -57,7 +57,8 @@ def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, sh
         heat = {"zmin": 0.0, "zmax": 1.0} if probability else {"zmid": float(np.median(values))}
         fig.add_trace(go.Heatmap(
             x=frame["grid_x"], y=frame["grid_y"], z=values, colorscale=CRITIC_COLORSCALE, opacity=0.75,
-            name=critic_label, colorbar={"title": {"text": critic_label}, "thickness": 14, "len": 0.5, "y": 1.0, "yanchor": "top"},
+            name=critic_label,
+            colorbar={"title": {"text": critic_label}, "thickness": 14, "len": 0.5, "y": 1.0, "yanchor": "top"},
             hovertemplate=f"x=%{{x:.2f}}, y=%{{y:.2f}}<br>{critic_label}=%{{z:.3f}}<extra></extra>", **heat))
     if show_manifold and frame.get("manifold") is not None:
         fig.add_trace(manifold_trace(np.asarray(frame["manifold"])))

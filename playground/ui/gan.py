@@ -171,8 +171,10 @@ def single_step_buttons() -> None:
     st.markdown("**One update of**")
     columns = st.columns(3)
     trainer: GANTrainer | None = st.session_state.get(STATE_KEY)
-    actions = [("D only", "gan_d", "step_discriminator", "One gradient step of the discriminator only: watch the heatmap."),
-               ("G only", "gan_g", "step_generator", "One gradient step of the generator only: the points follow the arrows."),
+    actions = [("D only", "gan_d", "step_discriminator",
+                "One gradient step of the discriminator only: watch the heatmap."),
+               ("G only", "gan_g", "step_generator",
+                "One gradient step of the generator only: the points follow the arrows."),
                ("Both", "gan_it", "step", "One full iteration: m discriminator steps, then one generator step.")]
     for column, (label, key, method, help_text) in zip(columns, actions):
         if column.button(label, key=key, width="stretch", help=help_text) and trainer is not None:
