@@ -360,6 +360,9 @@ def test_plane_figure_draws_each_layer_and_scales_arrows(device):
     lengths = np.linalg.norm(tips - frame["arrow_base"], axis=1)
     width = trainer.bounds[0][1] - trainer.bounds[0][0]
     assert np.percentile(lengths, 90) == pytest.approx(ARROW_FRACTION * width, rel=1e-6)
+    import plotly.graph_objects as go
+
+    go.Figure(fig.to_plotly_json())  # built unvalidated for speed: it must pass Plotly's validation
     bare = gan_plane(frame, trainer.bounds, show_critic=False, show_arrows=False, show_manifold=False)
     assert [trace.name for trace in bare.data] == ["real data", "generated"]
     history = {name: trainer.metric(name) for name in ("iteration", "d_loss", "g_loss", "g_grad_norm")}

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.theme import PALETTE, ROLE_COLORS, line, scatter
+from playground.figures.theme import PALETTE, ROLE_COLORS, WEBGL_THRESHOLD, line
 
 # Purple (fake) -> white -> green (real), as in GAN Lab; readable with the common colour-vision deficiencies.
 CRITIC_COLORSCALE = [[0.0, "#762a83"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1.0, "#1b7837"]]
@@ -35,54 +35,66 @@ def arrow_scale(vectors: np.ndarray, width: float) -> float:
     return ARROW_FRACTION * width / typical if typical > 0 else 0.0
 
 
-def manifold_trace(mesh: np.ndarray) -> go.Scatter:
+def _points(points: np.ndarray, role: str, name: str, opacity: float) -> dict[str, Any]:
+    """A marker trace as a plain dict (WebGL above the theme's threshold)."""
+    return {"type": "scattergl" if len(points) > WEBGL_THRESHOLD else "scatter", "x": points[:, 0],
+            "y": points[:, 1], "mode": "markers", "name": name,
+            "marker": {"color": ROLE_COLORS[role], "size": 4, "opacity": opacity, "line": {"width": 0}}}
+
+
+def manifold_trace(mesh: np.ndarray) -> dict[str, Any]:
     """The warped latent grid: rows and columns of G(latent grid) as one line trace."""
     rows = [mesh[i] for i in range(mesh.shape[0])]
     columns = [mesh[:, j] for j in range(mesh.shape[1])]
     gap = np.full((1, 2), np.nan)
     path = np.concatenate([np.concatenate([part, gap]) for part in rows + columns])
-    return go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines", name="G(latent grid)",
-                      line={"color": MANIFOLD_COLOR, "width": 1.2}, hoverinfo="skip")
+    return {"type": "scatter", "x": path[:, 0], "y": path[:, 1], "mode": "lines", "name": "G(latent grid)",
+            "line": {"color": MANIFOLD_COLOR, "width": 1.2}, "hoverinfo": "skip"}
 
 
 def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, show_critic: bool = True,
               show_real: bool = True, show_fake: bool = True, show_arrows: bool = True,
               show_manifold: bool = True, critic_label: str = "D(x)", title: str | None = None) -> go.Figure:
-    """The 2D picture of one training state (a ``GANTrainer.frame()`` dict)."""
-    fig = go.Figure()
+    """The 2D picture of one training state (a ``GANTrainer.frame()`` dict).
+
+    Drawn every few iterations while training plays, so it is assembled from plain dicts
+    and handed to Plotly without per-property validation (6x faster; the test suite
+    validates the same figure once).
+    """
+    traces: list[dict[str, Any]] = []
     (x0, x1), (y0, y1) = bounds
     if show_critic:
         probability = bool(frame.get("critic_is_probability"))
         values = np.asarray(frame["critic"])
         heat = {"zmin": 0.0, "zmax": 1.0} if probability else {"zmid": float(np.median(values))}
-        fig.add_trace(go.Heatmap(
-            x=frame["grid_x"], y=frame["grid_y"], z=values, colorscale=CRITIC_COLORSCALE, opacity=0.75,
-            name=critic_label,
-            colorbar={"title": {"text": critic_label}, "thickness": 14, "len": 0.5, "y": 1.0, "yanchor": "top"},
-            hovertemplate=f"x=%{{x:.2f}}, y=%{{y:.2f}}<br>{critic_label}=%{{z:.3f}}<extra></extra>", **heat))
+        traces.append({
+            "type": "heatmap", "x": np.asarray(frame["grid_x"]), "y": np.asarray(frame["grid_y"]), "z": values,
+            "colorscale": CRITIC_COLORSCALE, "opacity": 0.75, "name": critic_label,
+            "colorbar": {"title": {"text": critic_label}, "thickness": 14, "len": 0.5, "y": 1.0, "yanchor": "top"},
+            "hovertemplate": f"x=%{{x:.2f}}, y=%{{y:.2f}}<br>{critic_label}=%{{z:.3f}}<extra></extra>", **heat})
     if show_manifold and frame.get("manifold") is not None:
-        fig.add_trace(manifold_trace(np.asarray(frame["manifold"])))
+        traces.append(manifold_trace(np.asarray(frame["manifold"])))
     if show_real:
-        real = np.asarray(frame["real"])
-        fig.add_trace(scatter(real[:, 0], real[:, 1], role="data", name="real data", size=4, opacity=0.55))
+        traces.append(_points(np.asarray(frame["real"]), "data", "real data", 0.55))
     if show_fake:
-        fake = np.asarray(frame["fake"])
-        fig.add_trace(scatter(fake[:, 0], fake[:, 1], role="samples", name="generated", size=4,
-                              opacity=0.8, marker={"line": {"width": 0}}))
+        traces.append(_points(np.asarray(frame["fake"]), "samples", "generated", 0.8))
     if show_arrows:
         base, vector = np.asarray(frame["arrow_base"]), np.asarray(frame["arrow_vector"])
         factor = arrow_scale(vector, x1 - x0)
         xs, ys = _segments(base, base + factor * vector)
         sizes = np.tile([0.0, 9.0, 0.0], len(base))  # an arrow head at each tip only
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=f"−∇ₓL_G ×{factor:.2g}",
-            line={"color": ARROW_COLOR, "width": 1.3}, hoverinfo="skip",
-            marker={"symbol": "arrow", "angleref": "previous", "size": sizes, "color": ARROW_COLOR}))
-    fig.update_xaxes(range=[x0, x1], title_text="x₁", constrain="domain")
-    fig.update_yaxes(range=[y0, y1], title_text="x₂", scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(title=title, legend={"yanchor": "bottom", "y": 0.0, "x": 1.02, "xanchor": "left"},
-                      uirevision="gan-plane")
-    return fig
+        traces.append({
+            "type": "scatter", "x": xs, "y": ys, "mode": "lines+markers", "name": f"−∇ₓL_G ×{factor:.2g}",
+            "line": {"color": ARROW_COLOR, "width": 1.3}, "hoverinfo": "skip",
+            "marker": {"symbol": "arrow", "angleref": "previous", "size": sizes, "color": ARROW_COLOR}})
+    layout = {
+        "title": {"text": title}, "uirevision": "gan-plane",
+        "legend": {"yanchor": "bottom", "y": 0.0, "x": 1.02, "xanchor": "left"},
+        "xaxis": {"range": [x0, x1], "title": {"text": "x₁"}, "constrain": "domain"},
+        "yaxis": {"range": [y0, y1], "title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1,
+                  "constrain": "domain"},
+    }
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
 
 
 def loss_curves(history: Mapping[str, np.ndarray], *, marker_iteration: int | None = None) -> go.Figure:
