@@ -95,6 +95,17 @@ def test_nice_log_det_is_exactly_zero(phase, device):
     assert all(torch.equal(ld, torch.zeros_like(ld)) for ld in log_dets[1:])
 
 
+@pytest.mark.parametrize("kind,dim", [("nice", 2), ("realnvp", 2), ("realnvp", 3), ("realnvp", 5)])
+def test_flow_forward_hands_blocks_on_exactly_like_layer_by_layer(kind, dim):
+    flow = build_flow(kind, dim, 5, 8, seed=2, init_identity=False, device="cpu", dtype=torch.float64)
+    assert all(flow._chained[2:]) and not flow._chained[1]  # couplings chain, the scale layer does not
+    x = torch.randn(40, dim, generator=torch_generator(1), dtype=torch.float64)
+    z, log_det = flow(x)
+    stages, log_dets = flow.trace(x)
+    assert torch.allclose(z, stages[-1], atol=1e-12, rtol=0)
+    assert torch.allclose(log_det, torch.stack(log_dets).sum(0), atol=1e-12, rtol=0)
+
+
 def test_realnvp_is_not_volume_preserving():
     layer = _coupling(AffineCoupling, 2, 0)
     _, log_det = layer(torch.randn(50, 2, generator=torch_generator(0)))
