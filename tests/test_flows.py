@@ -256,3 +256,30 @@ def test_view_2d_is_consistent_with_the_flow(device):
     samples = trainer.flow.sample(200, seed=0)
     assert view.generative_points[-1].shape == (200, 2)
     assert np.isfinite(samples.cpu().numpy()).all()
+
+
+# ----------------------------------------------------------------------------------
+# Figures built from the views
+# ----------------------------------------------------------------------------------
+
+def test_warping_figure_holds_every_stage_as_a_frame():
+    from playground.figures.flows import position_colors, warping_figure
+
+    points = [np.full((5, 2), float(i), dtype=np.float32) for i in range(4)]
+    grids = [grid_lines(((-1.0, 1.0), (-1.0, 1.0)), lines=3, points=4) * (i + 1) for i in range(4)]
+    colors = position_colors(np.random.default_rng(0).normal(size=(5, 2)))
+    assert np.all(np.abs(colors) <= np.pi)
+    fig = warping_figure(points, grids, colors, [f"stage {i}" for i in range(4)], active=2)
+    assert len(fig.frames) == 4 and fig.layout.title.text == "stage 2"
+    np.testing.assert_array_equal(fig.data[1].x, points[2][:, 0])
+    grid_x = np.asarray(fig.data[0].x, dtype=float)
+    assert np.isnan(grid_x).sum() == 6  # one gap after each of the 6 polylines
+    assert [frame.layout.title.text for frame in fig.frames] == [f"stage {i}" for i in range(4)]
+
+
+def test_log_det_figure_shows_each_layer_and_the_sum():
+    from playground.figures.flows import log_det_figure
+
+    fig = log_det_figure(["scale", "NICE", "NICE"], np.array([0.5, 0.0, 0.0]))
+    np.testing.assert_array_equal(fig.data[0].y, [0.5, 0.0, 0.0])
+    assert "sum = +0.500" in fig.layout.title.text and "NICE" in fig.layout.xaxis.title.text
