@@ -64,7 +64,7 @@ def choose_dataset(container=st) -> ImageDataset:
                 st.caption(note)
             return dataset
     except ImageDataError as error:
-        st.error(f"These images cannot be used: {error}. Showing the digits instead.", icon="📄")
+        st.error(f"These images cannot be used: {error}. Showing the digits instead.", icon=":material/error:")
     return _digits()
 
 
@@ -154,7 +154,7 @@ def train_section(page: PageContext, dataset: ImageDataset, split: ImageSplit, c
         latent_dim = choice.latent_dim
         model = _pca_model(split, latent_dim)
         st.success(f"PCA is fitted in closed form (SVD): the {latent_dim} principal directions keep "
-                   f"{100 * model.explained_variance_ratio_.sum():.1f}% of the variance.", icon="📐")
+                   f"{100 * model.explained_variance_ratio_.sum():.1f}% of the variance.", icon=":material/straighten:")
         explorer(page, dataset, split, model)
         return model
 

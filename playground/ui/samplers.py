@@ -323,7 +323,7 @@ def cholesky_section(page: PageContext) -> None:
         stages = S.mvn_cholesky_stages(mean, cov, n, derive_seed(page.seed, "cholesky"))
     except S.NotPositiveDefiniteError as error:
         st.error(f"Σ = {_plain(cov)} cannot be sampled by Cholesky: {error}. "
-                 "Move |ρ| below 1 and keep both σ above 0.", icon="🚫")
+                 "Move |ρ| below 1 and keep both σ above 0.", icon=":material/block:")
         return
     ellipses = {float(r): S.sigma_ellipse(mean, cov, r) for r in (1, 2, 3)}
     page.show(F.cholesky_panels(stages.z, stages.lz, stages.x, mean, ellipses), key="mvn_fig", height=480)
@@ -396,7 +396,7 @@ def mixture_section(page: PageContext) -> None:
     try:
         draw = S.ancestral_sample(weights, means, covs, n, derive_seed(page.seed, "mixture"))
     except ValueError as error:
-        st.error(f"This mixture cannot be sampled: {error}.", icon="🚫")
+        st.error(f"This mixture cannot be sampled: {error}.", icon=":material/block:")
         return
     weights = weights / weights.sum()
     ellipses = [S.sigma_ellipse(m, c, 2.0) for m, c in zip(means, covs)]
