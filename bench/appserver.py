@@ -45,20 +45,22 @@ class AppServer:
     """``with AppServer() as server:`` runs the app; ``server.url``, ``server.startup_s``, ``server.rss_mb()``."""
 
     def __init__(self, port: int | None = None, env: dict[str, str] | None = None,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, log_path: Path | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env or {}
         self.extra_args = extra_args or []
         self.process: subprocess.Popen | None = None
         self.startup_s = float("nan")
+        self.log_path = log_path
 
     def __enter__(self) -> "AppServer":
         command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
                    "--server.address", "127.0.0.1", "--server.headless", "true",
                    "--browser.gatherUsageStats", "false", *self.extra_args]
         start = time.perf_counter()
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **self.env})
         try:
             wait_healthy(self.url, process=self.process)

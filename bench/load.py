@@ -42,11 +42,12 @@ RUN_TIMEOUT_S = 60.0
 @dataclass
 class Widget:
     id: str
-    kind: str  # "slider" or "button"
+    kind: str  # "slider", "select_slider" or "button"
     low: float = 0.0
     high: float = 0.0
     step: float = 1.0
     integer: bool = False
+    options: tuple[str, ...] = ()
 
 
 @dataclass
@@ -63,8 +64,8 @@ def _collect_widget(element, widgets: dict[str, Widget]) -> None:
         proto = element.slider
         if len(proto.default) != 1 or proto.disabled:
             return
-        if proto.options:  # select_slider: the value is an index into the options
-            widgets[proto.id] = Widget(proto.id, "slider", 0, len(proto.options) - 1, 1.0, integer=True)
+        if proto.options:  # select_slider: the browser sends the formatted option
+            widgets[proto.id] = Widget(proto.id, "select_slider", options=tuple(proto.options))
         elif proto.max > proto.min:
             widgets[proto.id] = Widget(proto.id, "slider", proto.min, proto.max, proto.step or 1.0,
                                        integer=proto.data_type == proto.INT)
@@ -113,6 +114,9 @@ def _interaction(widgets: dict[str, Widget], rng: random.Random) -> WidgetState 
     if widget.kind == "button":
         state.trigger_value = True
         return state
+    if widget.kind == "select_slider":
+        state.string_array_value.data[:] = [rng.choice(widget.options)]
+        return state
     steps = max(int(round((widget.high - widget.low) / widget.step)), 1)
     value = widget.low + widget.step * rng.randint(0, steps)
     value = min(max(value, widget.low), widget.high)
@@ -120,7 +124,7 @@ def _interaction(widgets: dict[str, Widget], rng: random.Random) -> WidgetState 
     return state
 
 
-async def student(url: str, page: str, duration: float, seed: int, records: list[dict]) -> None:
+async def student(url: str, page: str, duration: float, seed: int, records: list[dict], think: float = 5.0) -> None:
     """One student: open a page, then interact until the time is up."""
     rng = random.Random(seed)
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
@@ -145,7 +149,7 @@ async def student(url: str, page: str, duration: float, seed: int, records: list
                 records.append({"page": page, "action": action, "seconds": result.seconds, "ok": result.ok,
                                 "error": result.error})
                 widgets.update(result.widgets)
-                await asyncio.sleep(rng.uniform(0.5, 1.5))  # a student looks at the picture
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))  # a student looks at the picture
     except Exception as error:  # noqa: BLE001 - every failure is a recorded error
         records.append({"page": page, "action": "connection", "seconds": float("nan"), "ok": False,
                         "error": f"{type(error).__name__}: {error}"})
@@ -166,10 +170,11 @@ def _summary(records: list[dict]) -> dict:
     return by_action
 
 
-async def classroom(server: AppServer, sessions: int, duration: float, pages: list[str]) -> dict:
+async def classroom(server: AppServer, sessions: int, duration: float, pages: list[str], think: float) -> dict:
     records: list[dict] = []
     rss_start = server.rss_mb()
-    tasks = [student(server.url, pages[i % len(pages)], duration, seed=i, records=records) for i in range(sessions)]
+    tasks = [student(server.url, pages[i % len(pages)], duration, seed=i, records=records, think=think)
+             for i in range(sessions)]
     peak = rss_start
 
     async def sample_memory():
@@ -181,8 +186,9 @@ async def classroom(server: AppServer, sessions: int, duration: float, pages: li
     sampler = asyncio.create_task(sample_memory())
     await asyncio.gather(*tasks)
     sampler.cancel()
-    return {"sessions": sessions, "duration_s": duration, "pages": pages, "rss_start_mb": rss_start,
+    return {"sessions": sessions, "duration_s": duration, "think_s": think, "pages": pages, "rss_start_mb": rss_start,
             "rss_peak_mb": peak, "rss_end_mb": server.rss_mb(), "by_action": _summary(records),
+            "by_page": {page: _summary([r for r in records if r["page"] == page]) for page in pages},
             "errors": sum(not r["ok"] for r in records), "interactions": len(records)}
 
 
@@ -212,18 +218,20 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--pages", nargs="+", default=CLASSICAL)
+    parser.add_argument("--think", type=float, default=5.0,
+                        help="mean seconds a student looks at the picture between two interactions")
     parser.add_argument("--churn", type=int, default=0, help="open and close this many sessions instead")
     parser.add_argument("--churn-page", default="Samplers")
     parser.add_argument("--settle", type=float, default=130.0,
                         help="seconds to wait before measuring: Streamlit keeps a closed session 2 min for reconnects")
     args = parser.parse_args()
     gc.collect()
-    with AppServer() as server:
+    with AppServer(log_path=HERE / "load_server.log") as server:
         if args.churn:
             result = asyncio.run(churn(server, args.churn, args.churn_page, args.settle))
             name = "churn"
         else:
-            result = asyncio.run(classroom(server, args.sessions, args.duration, args.pages))
+            result = asyncio.run(classroom(server, args.sessions, args.duration, args.pages, args.think))
             name = f"classroom_{args.sessions}x{'_'.join(args.pages)}"
     print(json.dumps(result, indent=2))
     out = HERE / "load_results.json"

@@ -110,6 +110,39 @@ def _step_and_play(page, before: str) -> None:
     assert _signature(page) != after_step, "Play did not change any chart"
 
 
+# The control a lecturer moves first on each page (its widget key): one that changes the
+# picture before any training step.
+MAIN_CONTROL = {
+    "1_Samplers": "mc_c",  # MCMC: number of parallel chains
+    "2_KDE_vs_GMM": "h",  # bandwidth
+    "3_EM_step_through": "pt",  # the point whose responsibilities are shown
+    "4_Latent_explorer": "z1",  # decode anywhere: latent coordinate z1
+    "6_GAN_training": "data",  # the data set
+    "7_KL_divergences": "modes",  # modes of the target p
+}
+
+
+def _nudge(page, key: str | None) -> None:
+    """Move a control one notch: a slider or a select box by the keyboard, a number input by its + button."""
+    scope = f'[data-testid="stMain"] .st-key-{key}' if key else '[data-testid="stMain"]'
+    slider = _visible(page, f"{scope} [data-testid='stSlider']")
+    if slider is not None:
+        handle = slider.locator('input[type="range"]').first
+        handle.focus()
+        for _ in range(3):
+            handle.press("ArrowRight")
+        return
+    select = _visible(page, f"{scope} [data-testid='stSelectbox']") if key else None
+    if select is not None:  # the next option, by the keyboard
+        select.click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        return
+    plus = _visible(page, f"{scope} [data-testid='stNumberInputStepUp']")
+    assert plus is not None, f"no visible slider or number input for {key or 'the page'}"
+    plus.click()
+
+
 def _query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlparse(url).query, keep_blank_values=True))
 
@@ -128,18 +161,8 @@ def test_lecturer_journey(app_url, browser, info):
     has_stepper = _open_stepper_tab(page)
     before = _signature(page)
 
-    # 1. the main control: the first visible slider (nudged with the keyboard), else the
-    #    first visible number input (its + button)
-    slider = _visible(page, '[data-testid="stMain"] [data-testid="stSlider"]')
-    if slider is not None:
-        slider = slider.locator('input[type="range"]').first
-        slider.focus()
-        for _ in range(3):
-            slider.press("ArrowRight")
-    else:
-        plus = _visible(page, '[data-testid="stMain"] [data-testid="stNumberInputStepUp"]')
-        assert plus is not None, "no visible slider or number input next to the stepper"
-        plus.click()
+    # 1. the main control of the page (by widget key), else the first visible slider
+    _nudge(page, MAIN_CONTROL.get(name))
     wait_idle(page)
     _no_exception(page)
     after_control = _signature(page)
