@@ -23,6 +23,7 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 [data-testid="stWidgetLabel"] p { font-size: 1.15rem; }
 .katex { font-size: 1.5em !important; }
 h1 { font-size: 3rem !important; }
+[data-testid="stSidebar"] { min-width: 340px; }
 </style>
 """
 
