@@ -103,8 +103,17 @@ def _step_and_play(page, before: str) -> None:
     _visible(page, PLAY_BUTTON).click()
     page.wait_for_timeout(4000)
     # While playing, the fragment redraws continuously: a synthetic click does not wait
-    # for the element to hold still.
-    _visible(page, PLAY_BUTTON).dispatch_event("click")
+    # for the element to hold still. Press until the button offers Play again.
+    for _ in range(5):
+        _visible(page, PLAY_BUTTON).dispatch_event("click")
+        try:
+            page.wait_for_function(
+                """() => Array.from(document.querySelectorAll('[class*="__play"] button'))
+                          .some(b => b.offsetParent !== null && b.innerText.includes('Play'))""",
+                timeout=20_000)
+            break
+        except sync_api.TimeoutError:
+            continue
     wait_idle(page)
     _no_exception(page)
     assert _signature(page) != after_step, "Play did not change any chart"
@@ -113,7 +122,7 @@ def _step_and_play(page, before: str) -> None:
 # The control a lecturer moves first on each page (its widget key): one that changes the
 # picture before any training step.
 MAIN_CONTROL = {
-    "1_Samplers": "mc_c",  # MCMC: number of parallel chains
+    "1_Samplers": "mc_t",  # MCMC: the target (its energy contours)
     "2_KDE_vs_GMM": "h",  # bandwidth
     "3_EM_step_through": "pt",  # the point whose responsibilities are shown
     "4_Latent_explorer": "z1",  # decode anywhere: latent coordinate z1
@@ -125,6 +134,8 @@ MAIN_CONTROL = {
 def _nudge(page, key: str | None) -> None:
     """Move a control one notch: a slider or a select box by the keyboard, a number input by its + button."""
     scope = f'[data-testid="stMain"] .st-key-{key}' if key else '[data-testid="stMain"]'
+    if key:  # a tab opened a moment ago may still be drawing its controls
+        page.locator(scope).first.wait_for(state="visible", timeout=60_000)
     slider = _visible(page, f"{scope} [data-testid='stSlider']")
     if slider is not None:
         handle = slider.locator('input[type="range"]').first
