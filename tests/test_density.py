@@ -30,14 +30,6 @@ from playground.density import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Many small torch ops: on a shared, busy CPU one thread avoids OpenMP spin-waits (10x here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # scikit-learn's trees are not exact in the far tails even with rtol=0, atol=0 (off by
 # 1e-4 relative at log density -50 on these data, 3e-10 at 1e-4 of the peak), so it is

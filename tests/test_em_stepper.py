@@ -12,7 +12,6 @@ from playground.mixture import (COVARIANCE_TYPES, FAILURE_PRESETS, MANUAL_INIT, 
 from playground.targets import get_target
 
 # Tiny tensors: one thread avoids OpenMP spin-waiting on a shared, loaded CPU.
-torch.set_num_threads(1)
 
 
 def mog_data(n: int = 300, seed: int = 0) -> np.ndarray:

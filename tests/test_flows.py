@@ -27,7 +27,6 @@ from playground.flows import (
 from playground.seeding import torch_generator
 from playground.targets import get_target
 
-torch.set_num_threads(1)  # tiny tensors: one thread is fastest and fair to the other test files on this box
 
 
 def _random_affine(dim: int) -> ElementwiseAffine:

@@ -15,7 +15,6 @@ from playground.mixture import (COVARIANCE_TYPES, INIT_METHODS, GaussianMixture,
 
 
 # Tiny tensors: one thread avoids OpenMP spin-waiting on a shared, loaded CPU (100x slower otherwise).
-torch.set_num_threads(1)
 
 
 def three_clusters(d: int, seed: int = 0) -> np.ndarray:

@@ -12,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_EM_step_through.py")
 TIMEOUT = 180
 
-torch.set_num_threads(1)  # tiny tensors: avoid OpenMP spin-waiting on a shared CPU
 
 
 def button(at: AppTest, label: str):

@@ -14,14 +14,6 @@ from playground.data import csv_bytes
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_KDE_vs_GMM.py")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """On a shared, busy CPU one torch thread avoids OpenMP spin-waits (10x here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _app(**params: str) -> AppTest:
     app = AppTest.from_file(PAGE, default_timeout=240)
