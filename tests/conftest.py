@@ -38,3 +38,24 @@ def device(request):
     import torch
 
     return torch.device(request.param)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright, one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from bench.appserver import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """Base URL of ``streamlit run app.py`` on a free loopback port, for one test module."""
+    from bench.appserver import running_app
+
+    with running_app() as (base_url, _):
+        yield base_url

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app, wait_idle
+from bench.appserver import CHROMIUM, wait_idle
 from playground.ui.navigation import ROOT, available_pages
 
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -31,18 +31,6 @@ def url_path(page_path: str) -> str:
 PAGES = [("app.py", "Home")] + [(p.path, p.title) for p in available_pages()]
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as (base_url, _):
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("path, title", PAGES, ids=[Path(p).stem for p, _ in PAGES])

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from bench.appserver import CHROMIUM, CHROMIUM_ARGS, running_app, wait_idle
+from bench.appserver import CHROMIUM, wait_idle
 from playground.ui.navigation import ROOT, available_pages
 
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -44,18 +44,6 @@ def url_path(page_path: str) -> str:
     return Path(page_path).stem.split("_", 1)[1]
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as (base_url, _):
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _no_exception(page) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.appserver import CHROMIUM, CHROMIUM_ARGS, AppServer, free_port, wait_idle
+from bench.appserver import CHROMIUM, AppServer, free_port, wait_idle
 from playground.ui.navigation import ROOT
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -59,13 +59,6 @@ def proxy_url():
                 time.sleep(0.1)
         yield url, {f"127.0.0.1:{r.port}" for r in replicas}
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _visit(browser, url: str, route: str | None = None):
