@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from playground.figures.gan import gan_plane
-from playground.gan import GANConfig, cpu_threads, trainer_for_target
+from playground.device import cpu_threads
+from playground.gan import GANConfig, trainer_for_target
 from playground.targets import get_target
 
 ITERATIONS = 100

@@ -7,8 +7,9 @@ Order of preference: ``cuda`` > ``mps`` > ``cpu``. The environment variable
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -87,3 +88,20 @@ def configure_threads() -> int:
         threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     return threads
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run a block with ``count`` intra-op CPU threads (None: leave torch's setting alone).
+
+    Small nets gain nothing from several threads, and on a shared machine the threads
+    of concurrent sessions spin against each other (training ran ~20x slower here).
+    """
+    previous = torch.get_num_threads()
+    if count is not None and count != previous:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count is not None and count != previous:
+            torch.set_num_threads(previous)

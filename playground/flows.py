@@ -23,40 +23,21 @@ torch.Size([5, 2])
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
 
-from playground.device import default_device, to_numpy, to_tensor
+from playground.device import cpu_threads, default_device, to_numpy, to_tensor
 from playground.seeding import derive_seed, torch_generator
 from playground.stepper import Stepper
 
 CPU_THREADS = 1  # tiny nets: one thread is fastest, and several spin against each other on a shared CPU
 FLOW_KINDS = {"nice": "NICE (additive coupling)", "realnvp": "Real-NVP (affine coupling)"}
 LOG_2PI = math.log(2 * math.pi)
-
-
-@contextmanager
-def cpu_threads(count: int | None = CPU_THREADS) -> Iterator[None]:
-    """Run a block with ``count`` intra-op CPU threads (None: leave torch's setting alone).
-
-    On a 2-core machine shared by other processes, two spinning threads per small op
-    made training about 20x slower than one thread in our measurements.
-    """
-    previous = torch.get_num_threads()
-    if count is None or count == previous:
-        yield
-        return
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # ----------------------------------------------------------------------------------

@@ -27,16 +27,15 @@ gradient arrows, the warped latent grid).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.device import default_device, to_numpy, to_tensor
+from playground.device import cpu_threads, default_device, to_numpy, to_tensor
 from playground.metrics import mmd, mode_coverage, precision_recall, sliced_wasserstein
 from playground.seeding import derive_seed, torch_generator
 from playground.stepper import Stepper
@@ -278,23 +277,6 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)
     raise ValueError(f"unknown optimizer {name!r}")
-
-
-@contextmanager
-def cpu_threads(count: int | None) -> Iterator[None]:
-    """Run a block with ``count`` intra-op CPU threads (None: leave torch's setting alone).
-
-    Nets this small gain nothing from several threads, and on a shared machine the
-    threads of concurrent sessions spin against each other, so the trainer uses one.
-    """
-    previous = torch.get_num_threads()
-    if count is not None and count != previous:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        if count is not None and count != previous:
-            torch.set_num_threads(previous)
 
 
 class GANTrainer(Stepper):

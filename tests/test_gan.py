@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from playground.device import cpu_threads
 from playground.gan import (
     OBJECTIVES,
     GANConfig,
     GANTrainer,
     SpectralNormLinear,
-    cpu_threads,
     discriminator_loss,
     generator_loss,
     gradient_penalty,
