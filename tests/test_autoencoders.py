@@ -21,15 +21,6 @@ from playground.seeding import torch_generator
 TINY = AutoencoderConfig(hidden=(32,), batch_size=32, learning_rate=3e-3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one intra-op thread is faster, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits():
     split = load_digits().split(0.2, seed=0)

@@ -39,15 +39,6 @@ from playground.divergences import (
 from playground.targets import mixture_log_prob
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Tiny tensors: one intra-op thread avoids thread contention on a shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def bimodal(device=None) -> Mixture:
     """Two well-separated equal modes at -3 and +3, standard deviation 0.5."""
     return Mixture.from_params(make_target(1, 2, 6.0, [1, 1], [0.5, 0.5]), device=device)

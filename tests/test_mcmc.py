@@ -13,15 +13,6 @@ from playground.targets import get_target
 SIGMA = np.array([[1.0, 0.8], [0.8, 1.0]])  # the registry's gaussian2d
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: thread start-up dominates on a shared CPU. Restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _scipy_log_prob(name: str, x: np.ndarray) -> np.ndarray:
     """An independent reference: SciPy densities, summed by hand."""
     target = get_target(name)
