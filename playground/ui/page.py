@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground.figures.theme import style_figure
+from playground.figures.theme import style_figure, use_playground_template
 from playground.ui import deeplink
 from playground.ui.navigation import HOME, available_pages
 
@@ -77,6 +77,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
     projection_default = st.session_state.get(deeplink.PERSIST_PREFIX + "projection", False)
     raw = st.query_params.get("projection")
     wide = projection_default or raw in ("1", "true")
+    use_playground_template()  # Streamlit installs its own Plotly default when imported
     st.set_page_config(page_title=f"{title} · Generative-models playground", page_icon=str(FAVICON),
                        layout="wide" if wide else "centered", initial_sidebar_state="expanded")
     with st.sidebar:
