@@ -93,7 +93,10 @@ with main:
             focus = linked(st.selectbox, "Formula of", key="focus", default="KDE", options=kde.ESTIMATORS)
             kde.formula_section(focus, fitted, train, rules)
         st.caption(f"N = {len(data):,} points: {len(train):,} for training, {len(test):,} held out. "
-                   f"KDE bandwidth h = {bandwidth:.3g} ({bandwidth_from}).")
+                   f"KDE bandwidth h = {bandwidth:.3g} ({bandwidth_from})."
+                   + (f" The GMM is fitted on {kde.gmm_fit_points(n_components):,} of them (a random subset: "
+                      f"EM costs N × K per iteration, capped at {kde.GMM_FIT_WORK:,})."
+                      if "GMM" in shown and len(train) > kde.gmm_fit_points(n_components) else ""))
         kde.table_section(kde.likelihood_table(fitted, train, test, target, page.seed))
     elif view == "Held-out likelihood":
         kde.table_section(kde.likelihood_table(fitted, train, test, target, page.seed))

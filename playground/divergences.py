@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -216,15 +217,25 @@ def kl_monte_carlo(p: Mixture, q: Mixture, n: int = 10_000, seed: int = 0) -> tu
     return float(log_ratio.mean()), float(log_ratio.std() / math.sqrt(n))
 
 
-def gauss_hermite_rule(dim: int, order: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes z (M, d) and weights (M,) with sum_m weight_m f(z_m) ~ E_{z ~ N(0, I_d)}[f(z)] (tensor product)."""
+@lru_cache(maxsize=16)
+def _gauss_hermite_nodes(dim: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    # Cached: the rule comes from an eigenvalue problem, and an optimiser asks for it at every evaluation.
     nodes_1d, weights_1d = np.polynomial.hermite_e.hermegauss(order)  # weight function exp(-z^2/2)
     weights_1d = weights_1d / np.sqrt(2 * np.pi)
     mesh = np.meshgrid(*[nodes_1d] * dim, indexing="ij")
     nodes = np.stack([m.ravel() for m in mesh], axis=1)
     weights = np.prod(np.meshgrid(*[weights_1d] * dim, indexing="ij"), axis=0).ravel()
+    nodes.setflags(write=False)
+    weights.setflags(write=False)
+    return nodes, weights
+
+
+def gauss_hermite_rule(dim: int, order: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes z (M, d) and weights (M,) with sum_m weight_m f(z_m) ~ E_{z ~ N(0, I_d)}[f(z)] (tensor product)."""
+    nodes, weights = _gauss_hermite_nodes(int(dim), int(order))
     dtype = compute_dtype(device)
-    return torch.as_tensor(nodes, dtype=dtype, device=device), torch.as_tensor(weights, dtype=dtype, device=device)
+    return (torch.tensor(nodes, dtype=dtype, device=device),  # copies: the cached arrays stay read-only
+            torch.tensor(weights, dtype=dtype, device=device))
 
 
 def expectation_gauss_hermite(log_weights: torch.Tensor, means: torch.Tensor, chols: torch.Tensor, function,

@@ -119,3 +119,16 @@ def test_good_and_bad_csv_uploads():
     _assert_ok(app)
     assert any("not a number" in e.value for e in app.error)
     assert len(app.get("plotly_chart")) == 1  # the page keeps working on the fallback target
+
+
+def test_large_k_on_many_points_is_fitted_on_a_capped_subset():
+    from playground.ui import kde
+
+    assert kde.gmm_fit_points(3) == kde.GMM_FIT_WORK // 3
+    assert kde.gmm_fit_points(150) == kde.GMM_MIN_FIT_POINTS
+    app = _app(n="20000", K="150", focus="GMM")
+    text = " ".join(str(m.value) for m in app.metric)
+    assert f"GMM is fitted on {kde.GMM_MIN_FIT_POINTS:,} of them" in " ".join(c.value for c in app.caption)
+    train_points = len(kde.split(np.zeros((20_000, 1)), 0.3, 0)[0])
+    assert f"{kde.GMM_MIN_FIT_POINTS:,} of {train_points:,} points" in text
+    assert np.isfinite(_table(app)["GMM"]["test LL"])

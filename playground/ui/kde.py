@@ -37,6 +37,11 @@ CURVE_TRAIN_POINTS = 20_000
 CV_POINTS = 2_000
 K_CURVE_TRAIN_POINTS = 2_000
 K_VALUES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100, 150)
+# Classroom cap: EM costs N x K per iteration. The GMM is fitted on at most
+# max(GMM_MIN_FIT_POINTS, GMM_FIT_WORK // K) training points (a seeded subset), so one
+# student asking for K = 150 on 100,000 points (12 s) cannot stall the room.
+GMM_FIT_WORK = 200_000
+GMM_MIN_FIT_POINTS = 2_000
 BANDWIDTHS = tuple(float(h) for h in np.geomspace(0.005, 3.0, 22))
 GRID_1D, GRID_2D = 1000, 110
 SAMPLE_SIZES = (20, 50, 100, 200, 300, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -71,12 +76,18 @@ def subsample(X: np.ndarray, limit: int, seed: int, label: str) -> np.ndarray:
     return X[rng(derive_seed(seed, label)).choice(len(X), size=limit, replace=False)]
 
 
+def gmm_fit_points(n_components: int) -> int:
+    """How many training points the GMM is fitted on at most (the classroom cap)."""
+    return max(GMM_MIN_FIT_POINTS, GMM_FIT_WORK // max(int(n_components), 1))
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)
 def fit_gmm(train: np.ndarray, n_components: int, covariance_type: str, seed: int) -> Fitted:
-    """EM fit of playground.mixture.GaussianMixture (k-means init, seeded)."""
+    """EM fit of playground.mixture.GaussianMixture (k-means init, seeded) on at most gmm_fit_points(K) points."""
+    used = subsample(train, gmm_fit_points(n_components), seed, "gmm-fit")
     try:
         model = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed,
-                                max_iter=200, tol=1e-4).fit(train)
+                                max_iter=200, tol=1e-4).fit(used)
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as error:  # incl. SingularCovarianceError
         return Fitted("GMM", None, str(error))
     return Fitted("GMM", model)
@@ -256,7 +267,9 @@ def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, ru
         formula_panel(r"p(x) = \sum_{k=1}^{K} \pi_k\, \mathcal N(x; \mu_k, \Sigma_k),\qquad "
                       r"\mathrm{BIC} = -2\sum_n \log p(x_n) + P \log N",
                       {"K": int(model.n_components), "EM iterations": int(model.n_iter_),
-                       "largest π_k": float(weights[0]), "BIC": model.bic(train)},
+                       "largest π_k": float(weights[0]), "BIC": model.bic(train),
+                       **({"fitted on": f"{gmm_fit_points(model.n_components):,} of {len(train):,} points"}
+                          if len(train) > gmm_fit_points(model.n_components) else {})},
                       title=f"Gaussian mixture ({model.covariance_type} covariances), fitted by EM",
                       try_next="Set K = 2 on 'Three bumps' (two Gaussians for three bumps), then K = 150.")
 
