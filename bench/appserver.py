@@ -107,3 +107,72 @@ def wait_idle(page, timeout_ms: int = 120_000) -> None:
         timeout=timeout_ms,
     )
     page.wait_for_timeout(800)  # let Plotly finish drawing
+
+
+NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
+
+
+def find_nginx() -> str | None:
+    import shutil
+
+    return shutil.which("nginx") or next((p for p in NGINX_CANDIDATES if Path(p).exists()), None)
+
+
+def render_nginx_config(prefix: Path, port: int, upstream_ports: list[int]) -> Path:
+    """Fill deploy/nginx.conf.template (the documented scale-out recipe) for loopback replicas."""
+    upstreams = "".join(f"        server 127.0.0.1:{p};\n" for p in upstream_ports)
+    text = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    text = text.replace("@PORT@", str(port)).replace("@PREFIX@", str(prefix)).replace("@UPSTREAMS@\n", upstreams)
+    path = prefix / "nginx.conf"
+    path.write_text(text)
+    return path
+
+
+class ProxiedApp:
+    """``with ProxiedApp(replicas=2) as app:`` runs N app servers behind nginx with sticky sessions.
+
+    Same interface as ``AppServer`` (``url``, ``rss_mb()`` summed over the replicas), plus
+    ``replica_urls``. Needs nginx (Debian package; scripts/install_system_deps.sh).
+    """
+
+    def __init__(self, replicas: int = 2, log_dir: Path | None = None) -> None:
+        self.replicas = replicas
+        self.log_dir = log_dir
+        self.servers: list[AppServer] = []
+        self.url = ""
+        self._stack = None
+
+    def __enter__(self) -> "ProxiedApp":
+        import tempfile
+        from contextlib import ExitStack
+
+        nginx = find_nginx()
+        if nginx is None:
+            raise RuntimeError("nginx is not installed (bash scripts/install_system_deps.sh)")
+        self._stack = ExitStack()
+        try:
+            for i in range(self.replicas):
+                log = self.log_dir / f"replica{i}.log" if self.log_dir else None
+                self.servers.append(self._stack.enter_context(AppServer(log_path=log)))
+            prefix = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+            port = free_port()
+            config = render_nginx_config(prefix, port, [s.port for s in self.servers])
+            subprocess.run([nginx, "-p", str(prefix), "-c", str(config)], check=True)
+            self._stack.callback(subprocess.run, [nginx, "-p", str(prefix), "-c", str(config), "-s", "stop"])
+            self.url = f"http://127.0.0.1:{port}"
+            wait_healthy(self.url, timeout=30)
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._stack is not None:
+            self._stack.close()
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [s.url for s in self.servers]
+
+    def rss_mb(self) -> float:
+        return sum(s.rss_mb() for s in self.servers)

@@ -9,6 +9,7 @@ does not finish successfully, or a lost connection. Server memory is the RSS of 
 server process.
 
     python -m bench.load --sessions 30 --duration 60 --pages Samplers KDE_vs_GMM EM_step_through KL_divergences
+    python -m bench.load --sessions 30 --cold --ramp 0   # worst case: a cold server, everyone at the same instant
     python -m bench.load --churn 200          # open and close 200 sessions, memory before/after
 
 Results are printed and written to ``bench/load_results.json``.
@@ -31,7 +32,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from bench.appserver import AppServer
+from bench.appserver import AppServer, ProxiedApp
 
 HERE = Path(__file__).resolve().parent
 CLASSICAL = ["Samplers", "KDE_vs_GMM", "EM_step_through", "KL_divergences"]
@@ -124,9 +125,11 @@ def _interaction(widgets: dict[str, Widget], rng: random.Random) -> WidgetState 
     return state
 
 
-async def student(url: str, page: str, duration: float, seed: int, records: list[dict], think: float = 5.0) -> None:
-    """One student: open a page, then interact until the time is up."""
+async def student(url: str, page: str, duration: float, seed: int, records: list[dict], think: float = 5.0,
+                  delay: float = 0.0) -> None:
+    """One student: wait ``delay`` seconds, open a page, then interact until the time is up."""
     rng = random.Random(seed)
+    await asyncio.sleep(delay)
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
     try:
         async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=2**26) as ws:
@@ -170,10 +173,26 @@ def _summary(records: list[dict]) -> dict:
     return by_action
 
 
-async def classroom(server: AppServer, sessions: int, duration: float, pages: list[str], think: float) -> dict:
+async def warm_up(url: str, pages: list[str]) -> float:
+    """The lecturer's rehearsal: open every page once (imports, first-run caches). Returns seconds."""
+    start = time.perf_counter()
+    for page in pages:
+        await student(url, page, 0.0, seed=0, records=[])
+    return time.perf_counter() - start
+
+
+async def classroom(server: AppServer, sessions: int, duration: float, pages: list[str], think: float,
+                    ramp: float = 0.0, warm: bool = True) -> dict:
+    warm_s = 0.0
+    if warm:  # every replica (behind a proxy, a student's replica is chosen at random)
+        for url in getattr(server, "replica_urls", [server.url]):
+            warm_s += await warm_up(url, pages)
     records: list[dict] = []
     rss_start = server.rss_mb()
-    tasks = [student(server.url, pages[i % len(pages)], duration, seed=i, records=records, think=think)
+    # Students arrive spread over ``ramp`` seconds (a class opening the lecturer's link), each then
+    # interacts for ``duration`` seconds.
+    tasks = [student(server.url, pages[i % len(pages)], duration, seed=i, records=records, think=think,
+                     delay=ramp * i / max(sessions, 1))
              for i in range(sessions)]
     peak = rss_start
 
@@ -186,7 +205,8 @@ async def classroom(server: AppServer, sessions: int, duration: float, pages: li
     sampler = asyncio.create_task(sample_memory())
     await asyncio.gather(*tasks)
     sampler.cancel()
-    return {"sessions": sessions, "duration_s": duration, "think_s": think, "pages": pages, "rss_start_mb": rss_start,
+    return {"sessions": sessions, "duration_s": duration, "think_s": think, "ramp_s": ramp, "warm_up_s": warm_s,
+            "replicas": getattr(server, "replicas", 1), "pages": pages, "rss_start_mb": rss_start,
             "rss_peak_mb": peak, "rss_end_mb": server.rss_mb(), "by_action": _summary(records),
             "by_page": {page: _summary([r for r in records if r["page"] == page]) for page in pages},
             "errors": sum(not r["ok"] for r in records), "interactions": len(records)}
@@ -220,19 +240,29 @@ def main() -> None:
     parser.add_argument("--pages", nargs="+", default=CLASSICAL)
     parser.add_argument("--think", type=float, default=5.0,
                         help="mean seconds a student looks at the picture between two interactions")
+    parser.add_argument("--ramp", type=float, default=10.0,
+                        help="students arrive spread over this many seconds (0: all at the same instant)")
+    parser.add_argument("--cold", action="store_true",
+                        help="skip the warm-up (by default every page is opened once before the class arrives)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="serve with this many `streamlit run` replicas behind nginx (deploy/nginx.conf.template)")
     parser.add_argument("--churn", type=int, default=0, help="open and close this many sessions instead")
     parser.add_argument("--churn-page", default="Samplers")
     parser.add_argument("--settle", type=float, default=130.0,
                         help="seconds to wait before measuring: Streamlit keeps a closed session 2 min for reconnects")
     args = parser.parse_args()
     gc.collect()
-    with AppServer(log_path=HERE / "load_server.log") as server:
+    serving = (ProxiedApp(args.replicas) if args.replicas > 1 and not args.churn
+               else AppServer(log_path=HERE / "load_server.log"))
+    with serving as server:
         if args.churn:
             result = asyncio.run(churn(server, args.churn, args.churn_page, args.settle))
             name = "churn"
         else:
-            result = asyncio.run(classroom(server, args.sessions, args.duration, args.pages, args.think))
-            name = f"classroom_{args.sessions}x{'_'.join(args.pages)}"
+            result = asyncio.run(classroom(server, args.sessions, args.duration, args.pages, args.think,
+                                           ramp=args.ramp, warm=not args.cold))
+            name = (f"classroom_{args.sessions}x{'_'.join(args.pages)}{'_cold' if args.cold else ''}"
+                    f"{f'_{args.replicas}replicas' if args.replicas > 1 else ''}")
     print(json.dumps(result, indent=2))
     out = HERE / "load_results.json"
     existing = json.loads(out.read_text()) if out.exists() else {}

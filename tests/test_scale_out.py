@@ -8,20 +8,13 @@ must reach different replicas; a CSV upload through the proxy must work.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
-import time
-import urllib.request
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from bench.appserver import CHROMIUM, AppServer, free_port, wait_idle
-from playground.ui.navigation import ROOT
+from bench.appserver import CHROMIUM, ProxiedApp, find_nginx, wait_idle
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+NGINX = find_nginx()
 if NGINX is None or not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
         pytest.fail("nginx and chromium are needed: run scripts/install_system_deps.sh", pytrace=False)
@@ -32,33 +25,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 UPLOAD_PAGE = os.environ.get("PLAYGROUND_UPLOAD_PAGE", "GAN_training?data=csv")
 
 
-def _render_config(prefix: Path, port: int, upstream_ports: list[int]) -> Path:
-    upstreams = "".join(f"        server 127.0.0.1:{p};\n" for p in upstream_ports)
-    text = (ROOT / "deploy" / "nginx.conf.template").read_text()
-    text = text.replace("@PORT@", str(port)).replace("@PREFIX@", str(prefix)).replace("@UPSTREAMS@\n", upstreams)
-    path = prefix / "nginx.conf"
-    path.write_text(text)
-    return path
-
-
 @pytest.fixture(scope="module")
 def proxy_url():
-    with ExitStack() as stack:
-        replicas = [stack.enter_context(AppServer()) for _ in range(2)]
-        prefix = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        port = free_port()
-        config = _render_config(prefix, port, [r.port for r in replicas])
-        subprocess.run([NGINX, "-p", str(prefix), "-c", str(config)], check=True)
-        stack.callback(subprocess.run, [NGINX, "-p", str(prefix), "-c", str(config), "-s", "stop"])
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url, {f"127.0.0.1:{r.port}" for r in replicas}
-
+    with ProxiedApp(replicas=2) as app:
+        yield app.url, {f"127.0.0.1:{s.port}" for s in app.servers}
 
 
 def _visit(browser, url: str, route: str | None = None):
