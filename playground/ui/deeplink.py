@@ -96,8 +96,10 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
     result = widget(label, key=key, **kwargs)
     if persist:
         state[PERSIST_PREFIX + key] = result
-    st.query_params[key] = _format(result)
-    _refresh_link()
+    text = _format(result)
+    if st.query_params.get(key) != text:  # each write sends the browser a message: only on change
+        st.query_params[key] = text
+        _refresh_link()
     return result
 
 

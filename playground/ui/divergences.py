@@ -315,7 +315,7 @@ def discrete_calculator(page: PageContext) -> None:
     forward, reverse = forward_terms.sum(), reverse_terms.sum()
     figure_column, numbers_column = st.columns([1.4, 1])
     with figure_column:
-        page.show(discrete_pair(p, q), key="discrete_fig")
+        page.show(discrete_pair, p, q, key="discrete_fig")
     with numbers_column:
         st.metric("KL(P‖Q)", "∞" if np.isinf(forward) else f"{forward:.7f}")
         st.metric("KL(Q‖P)", "∞" if np.isinf(reverse) else f"{reverse:.7f}")
@@ -356,7 +356,7 @@ def gaussian_calculator(page: PageContext) -> None:
         s2 = linked(columns[3].slider, "σ₂", key="s2", default=2.0, min_value=0.2, max_value=3.0, step=0.05)
         gaussians = [(np.array([m1]), np.array([[s1**2]])), (np.array([m2]), np.array([[s2**2]]))]
         x = np.linspace(min(m1 - 4 * s1, m2 - 4 * s2), max(m1 + 4 * s1, m2 + 4 * s2), 400)
-        figure = gaussian_pair_1d(x, stats.norm.pdf(x, m1, s1), stats.norm.pdf(x, m2, s2))
+        figure = (gaussian_pair_1d, x, stats.norm.pdf(x, m1, s1), stats.norm.pdf(x, m2, s2))  # builder, arguments
 
         def quadrature(a: tuple, b: tuple) -> float:
             (ma, sa), (mb, sb) = a, b
@@ -377,7 +377,7 @@ def gaussian_calculator(page: PageContext) -> None:
                  r" + \frac{\sigma_1^2 + (\mu_1-\mu_2)^2}{2\sigma_2^2} - \frac12")
     else:
         gaussians = [_gaussian_controls_2d(1), _gaussian_controls_2d(2)]
-        figure = gaussian_pair_2d(gaussians)
+        figure = (gaussian_pair_2d, gaussians)
         first, second = (Mixture.gaussian(m, c) for m, c in gaussians)
         numeric = {"forward": kl_grid(first, second), "reverse": kl_grid(second, first)}
         monte_carlo = kl_monte_carlo(first, second, 20_000, seed=derive_seed(page.seed, "kl-mc"))
@@ -388,7 +388,7 @@ def gaussian_calculator(page: PageContext) -> None:
     reverse = kl_gaussians(gaussians[1][0], gaussians[1][1], gaussians[0][0], gaussians[0][1])
     figure_column, formula_column = st.columns([1, 1.6])
     with figure_column:
-        page.show(figure, key="gauss_fig")
+        page.show(*figure, key="gauss_fig")
     with formula_column:
         values = {"N₁‖N₂ closed": forward, "N₁‖N₂ numeric": numeric["forward"],
                   "N₂‖N₁ closed": reverse, "N₂‖N₁ numeric": numeric["reverse"]}

@@ -310,14 +310,14 @@ def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range) 
     with side:
         point, component = selection_controls(len(X), len(frame.weights))
     with picture:
-        page.show(main_figure(X, frame, point, x_range, title), key="em_main")
+        page.show(main_figure, X, frame, point, x_range, title, key="em_main")
     with side:
         half_step_formula(X, frame, point, component)
         if frame.responsibilities is not None:
-            page.show(responsibility_bar_figure(frame.responsibilities[point], point), key="em_bar", height=300)
+            page.show(responsibility_bar_figure, frame.responsibilities[point], point, key="em_bar", height=300)
     frames = stepper.half_steps
-    page.show(log_likelihood_figure([f.kind for f in frames], [f.log_likelihood for f in frames],
-                                    [f.lower_bound for f in frames], current=index), key="em_ll")
+    page.show(log_likelihood_figure, [f.kind for f in frames], [f.log_likelihood for f in frames],
+              [f.lower_bound for f in frames], current=index, key="em_ll")
     with st.container():
         st.markdown("**Parameters** (changes made by this half-step)")
         st.dataframe(parameter_table(frame, previous), width="stretch")
@@ -390,7 +390,7 @@ def restarts_section(page: PageContext, X: np.ndarray, config: EMConfig) -> None
         return
     _, seeds, results = stored
     values = [r.log_likelihood for r in results]
-    page.show(restarts_figure(seeds, values, chosen=config.init_seed), key="em_restarts")
+    page.show(restarts_figure, seeds, values, chosen=config.init_seed, key="em_restarts")
     collapsed = sum(1 for v in values if not np.isfinite(v))
     if collapsed:
         st.warning(f"{collapsed} of 10 starts collapsed (singular covariance): increase reg_covar.")

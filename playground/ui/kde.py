@@ -212,7 +212,7 @@ def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str,
         hist = fitted["Histogram"].model if "Histogram" in shown else None
         histogram = (hist.edges_[0], hist.density_) if hist is not None else None
         rug = train[:, 0] if len(train) <= 2_000 else None
-        page.show(figures.density_1d(axis, curves, histogram=histogram, rug=rug), key="kde_main")
+        page.show(figures.density_1d, axis, curves, histogram=histogram, rug=rug, key="kde_main")
         return
     axes = [np.linspace(*bounds[0], GRID_2D), np.linspace(*bounds[1], GRID_2D)]
     panels: dict[str, np.ndarray | None] = {}
@@ -222,14 +222,14 @@ def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str,
     for name in shown:
         panels[name] = log_density_on_grid(fitted[name], axes)
     shown_points = subsample(train, 1_500, 0, "scatter")
-    page.show(figures.density_2d(axes, panels, shown_points, columns=3 if len(panels) > 4 else 2), key="kde_main")
+    page.show(figures.density_2d, axes, panels, shown_points, columns=3 if len(panels) > 4 else 2, key="kde_main")
     marginals = {}
     for name, values in panels.items():
         if values is None:
             continue
         density = np.exp(values)
         marginals[name] = (np.trapezoid(density, axes[1], axis=0), np.trapezoid(density, axes[0], axis=1))
-    page.show(figures.marginals_2d(axes, marginals, train), key="kde_marginals", height=380)
+    page.show(figures.marginals_2d, axes, marginals, train, key="kde_marginals", height=380)
 
 
 def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, rules: dict[str, float]) -> None:
@@ -290,17 +290,17 @@ def likelihood_section(page, train: np.ndarray, test: np.ndarray, *, kernel: str
     left, right = st.columns(2)
     with left:
         curve = bandwidth_curve(train, test, kernel, seed)
-        page.show(figures.likelihood_curve(curve["h"], curve["test"], curve["train"], current=bandwidth,
-                                           xlabel="bandwidth h (log scale)", marks=rules,
-                                           title=f"KDE ({kernel}): log-likelihood against h"), key="kde_h_curve")
+        page.show(figures.likelihood_curve, curve["h"], curve["test"], curve["train"], current=bandwidth,
+                  xlabel="bandwidth h (log scale)", marks=rules,
+                  title=f"KDE ({kernel}): log-likelihood against h", key="kde_h_curve")
         if curve["capped"]:
             st.caption(f"Curve from at most {CURVE_TRAIN_POINTS:,} training and {CURVE_TEST_POINTS:,} test points.")
     with right:
         kc = k_curve(train, test, covariance_type, seed)
         if len(kc["K"]):
-            page.show(figures.likelihood_curve(kc["K"], kc["test"], kc["train"], current=n_components,
-                                               xlabel="number of components K (log scale)", bic=kc["bic"],
-                                               title=f"GMM ({covariance_type}): log-likelihood and BIC against K"),
+            page.show(figures.likelihood_curve, kc["K"], kc["test"], kc["train"], current=n_components,
+                      xlabel="number of components K (log scale)", bic=kc["bic"],
+                      title=f"GMM ({covariance_type}): log-likelihood and BIC against K",
                       key="kde_k_curve")
         if kc["capped"]:
             st.caption(f"Mixtures fitted on {K_CURVE_TRAIN_POINTS:,} random training points.")
@@ -315,9 +315,9 @@ def generation_section(page, target: Target, train: np.ndarray, fitted: dict[str
     data = subsample(train, count, seed, "generation")
     if train.shape[1] == 1:
         bins = np.linspace(*target.bounds[0], 61)
-        page.show(figures.samples_1d(data[:, 0], {k: v[:, 0] for k, v in samples.items()}, bins), key="kde_samples")
+        page.show(figures.samples_1d, data[:, 0], {k: v[:, 0] for k, v in samples.items()}, bins, key="kde_samples")
     else:
-        page.show(figures.samples_2d(data, samples, target.bounds), key="kde_samples")
+        page.show(figures.samples_2d, data, samples, target.bounds, key="kde_samples")
     st.caption("Histogram: pick a cell by its count, then a uniform point in it. Gaussian: μ + L z. "
                "KDE: pick a training point, add kernel noise h·u. GMM: pick a component k ~ π, then x ~ N(μₖ, Σₖ).")
 
@@ -325,7 +325,7 @@ def generation_section(page, target: Target, train: np.ndarray, fitted: dict[str
 def curse_section(page, n_samples: int, bins_per_axis: int, seed: int) -> None:
     """The curse of dimensionality for histograms and KDEs on Gaussian data, d = 1..10."""
     result = curse(n_samples, bins_per_axis, seed)
-    page.show(figures.curse_of_dimensionality_figure(result, n_samples), key="kde_curse")
+    page.show(figures.curse_of_dimensionality_figure, result, n_samples, key="kde_curse")
     frame = pd.DataFrame({"d": result["dim"].astype(int), "cells": result["cells"],
                           "empty %": 100 * result["empty_fraction"],
                           "KDE test LL / d": result["kde_best"] / result["dim"],

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.runtime.caching.cache_errors import UnhashableParamError
 
 from playground.figures.theme import style_figure, use_playground_template
 from playground.ui import deeplink
@@ -36,15 +38,47 @@ class PageContext:
     projection: bool
     device_label: str
 
-    def show(self, fig: go.Figure, *, key: str | None = None, height: int | None = None) -> None:
-        """Theme a figure for the current mode and draw it full width."""
-        style_figure(fig, self.projection, height=height)
+    def show(self, figure: go.Figure | Callable[..., go.Figure], *args: Any, key: str | None = None,
+             height: int | None = None, **kwargs: Any) -> None:
+        """Theme a figure for the current mode and draw it full width.
+
+        Pass a builder and its arguments instead of a built figure,
+        ``page.show(F.density_1d, axis, curves, key="main")``, to share the built and
+        themed figure between viewers: a class moving the same slider to the same value
+        builds each picture once (building a Plotly figure costs more than drawing it).
+        """
+        if isinstance(figure, go.Figure):
+            fig = style_figure(figure, self.projection, height=height)
+        else:
+            fig = shared_figure(figure, args, kwargs, self.projection, height)
         st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
 
     def explain(self, markdown: str, *, title: str = "What is going on here") -> None:
         """Secondary text: open normally, collapsed in projection mode."""
         with st.expander(title, expanded=not self.projection):
             st.markdown(markdown)
+
+
+# Figures shared between sessions. The cached object is only ever read (st.plotly_chart
+# serialises a copy), so sharing is safe. Bounded: at most SHARED_FIGURES figures, each
+# dropped after an hour unused.
+SHARED_FIGURES = 96
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_FIGURES, ttl=3600)
+def _cached_figure(name: str, _builder: Callable[..., go.Figure], args: tuple, kwargs: dict, projection: bool,
+                   height: int | None) -> go.Figure:
+    return style_figure(_builder(*args, **kwargs), projection, height=height)
+
+
+def shared_figure(builder: Callable[..., go.Figure], args: tuple, kwargs: dict, projection: bool,
+                  height: int | None = None) -> go.Figure:
+    """``builder(*args, **kwargs)``, themed, built once per distinct input for all viewers."""
+    name = f"{builder.__module__}.{builder.__qualname__}"
+    try:
+        return _cached_figure(name, builder, args, kwargs, projection, height)
+    except UnhashableParamError:  # an argument Streamlit cannot hash: build it for this run only
+        return style_figure(builder(*args, **kwargs), projection, height=height)
 
 
 def _navigation_links() -> None:

@@ -104,7 +104,7 @@ def lcg_section(page: PageContext) -> None:
 
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.uniform_diagnostics(u, reference), key="lcg_hist")
+        page.show(F.uniform_diagnostics, u, reference, key="lcg_hist")
     with right:
         formula_panel(_lines(r"X_{t+1} = (a\,X_t + c) \bmod m", r"U_t = X_t / m \in [0, 1)"),
                       {"X₁": int(states[0]), "U₁": float(u[0]), "period": _period_text(period),
@@ -126,7 +126,7 @@ def lcg_section(page: PageContext) -> None:
     along = linked(st.toggle, "View edge-on to RANDU's planes (normal (9, −6, 1) pointing up)", key="lcg_planes", default=False)
     left, right = st.columns([1.2, 1])
     with left:
-        page.show(F.consecutive_triples(u, along_planes=along), key="lcg_3d", height=560)
+        page.show(F.consecutive_triples, u, along_planes=along, key="lcg_3d", height=560)
     with right:
         offsets = S.randu_plane_offsets(u)
         on_planes = bool(np.allclose(offsets, np.round(offsets), atol=1e-6))
@@ -139,7 +139,7 @@ def lcg_section(page: PageContext) -> None:
                       try_next="rotate the cube, or switch on the toggle to look edge-on: all triples lie on "
                                "15 planes. Then pick MINSTD: the planes disappear.")
         if m <= 256:
-            page.show(F.lcg_orbit(states[: min(n, 3 * m)], m, period), key="lcg_orbit", height=300)
+            page.show(F.lcg_orbit, states[: min(n, 3 * m)], m, period, key="lcg_orbit", height=300)
     page.explain(
         "A computer makes *pseudo*-random numbers: a deterministic recurrence that only **looks** random, "
         "reproducible from its seed. The simplest is the linear congruential generator; its constants decide "
@@ -167,13 +167,13 @@ def box_muller_section(page: PageContext) -> None:
     n_check = linked(controls[2].select_slider, "Samples for the histogram", key="bm_N", default=100_000,
                      options=[1_000, 10_000, 100_000])
     stages = S.box_muller_stages(n_pairs, derive_seed(page.seed, "box-muller"))
-    page.show(F.box_muller_panels(stages.u1, stages.u2, stages.radius, stages.angle, stages.z1, stages.z2, color_by),
+    page.show(F.box_muller_panels, stages.u1, stages.u2, stages.radius, stages.angle, stages.z1, stages.z2, color_by,
               key="bm_panels", height=460)
     z = S.box_muller(n_check, derive_seed(page.seed, "box-muller-check"))
     ks = stats.kstest(z, "norm")
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.normal_check(z), key="bm_check", height=420)
+        page.show(F.normal_check, z, key="bm_check", height=420)
     with right:
         formula_panel(_lines(r"R = \sqrt{-2\ln U_1},\quad \Theta = 2\pi U_2",
                              r"Z_1 = R\cos\Theta,\quad Z_2 = R\sin\Theta"),
@@ -204,7 +204,7 @@ def polar_section(page: PageContext) -> None:
     se = math.sqrt(math.pi / 4 * (1 - math.pi / 4) / n)
     left, right = st.columns([1.1, 1])
     with left:
-        page.show(F.polar_square(stages.v1, stages.v2, stages.accepted), key="pol_square", height=560)
+        page.show(F.polar_square, stages.v1, stages.v2, stages.accepted, key="pol_square", height=560)
     with right:
         formula_panel(_lines(r"\text{accept if } S = V_1^2 + V_2^2 < 1", r"Z_i = V_i\sqrt{\frac{-2\ln S}{S}}"),
                       {"accept": stages.acceptance_rate, "π/4": math.pi / 4,
@@ -215,7 +215,7 @@ def polar_section(page: PageContext) -> None:
         ks = stats.kstest(z, "norm") if z.size else None
         if ks is not None:
             st.metric("KS p-value against N(0, 1)", f"{ks.pvalue:.3g}")
-    page.show(F.normal_check(z, label="polar samples"), key="pol_check", height=380)
+    page.show(F.normal_check, z, label="polar samples", key="pol_check", height=380)
     page.explain(
         "A uniform point in the disk has S = |V|² uniform on (0, 1) and an angle independent of it, with "
         "cos Θ = V₁/√S and sin Θ = V₂/√S. So Box–Muller can use S in place of U₁ and these ratios in place of "
@@ -262,8 +262,8 @@ def inverse_cdf_section(page: PageContext) -> None:
     ks = stats.kstest(samples, dist.cdf)
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.inverse_cdf_figure(grid, dist.cdf(grid), dist.pdf(grid), u[:n_demo], samples[:n_demo],
-                                       samples[inside]), key="inv_fig")
+        page.show(F.inverse_cdf_figure, grid, dist.cdf(grid), dist.pdf(grid), u[:n_demo], samples[:n_demo],
+                  samples[inside], key="inv_fig")
     with right:
         formula_panel(dist.formula, {"u₁": u[0], "x₁": samples[0], "KS p": ks.pvalue,
                                      "off-plot": f"{100 * (1 - inside.mean()):.2f}%"},
@@ -326,7 +326,7 @@ def cholesky_section(page: PageContext) -> None:
                  "Move |ρ| below 1 and keep both σ above 0.", icon=":material/block:")
         return
     ellipses = {float(r): S.sigma_ellipse(mean, cov, r) for r in (1, 2, 3)}
-    page.show(F.cholesky_panels(stages.z, stages.lz, stages.x, mean, ellipses), key="mvn_fig", height=480)
+    page.show(F.cholesky_panels, stages.z, stages.lz, stages.x, mean, ellipses, key="mvn_fig", height=480)
     sample_cov = np.cov(stages.x.T)
     d2 = S.mahalanobis_squared(stages.x, mean, cov)
     left, right = st.columns(2)
@@ -402,7 +402,7 @@ def mixture_section(page: PageContext) -> None:
     ellipses = [S.sigma_ellipse(m, c, 2.0) for m, c in zip(means, covs)]
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.ancestral_figure(weights, draw.uniforms, draw.components, draw.x, ellipses), key="mix_fig")
+        page.show(F.ancestral_figure, weights, draw.uniforms, draw.components, draw.x, ellipses, key="mix_fig")
     with right:
         counts = np.bincount(draw.components, minlength=n_components)
         prefix = np.cumsum(weights)
@@ -480,8 +480,8 @@ def rejection_section(page: PageContext) -> None:
                    "sup p/q is infinite and no finite M works beyond this window (here M* is taken on the window).")
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.rejection_figure(grid, pdf(grid), envelope * proposal.pdf(grid), draw.x, draw.height,
-                                     draw.accepted), key="rej_fig")
+        page.show(F.rejection_figure, grid, pdf(grid), envelope * proposal.pdf(grid), draw.x, draw.height,
+                  draw.accepted, key="rej_fig")
     with right:
         accepted = draw.samples
         inside = accepted[(accepted >= bounds[0]) & (accepted <= bounds[1])]
