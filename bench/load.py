@@ -11,6 +11,7 @@ server process.
     python -m bench.load --sessions 30 --duration 60 --pages Samplers KDE_vs_GMM EM_step_through KL_divergences
     python -m bench.load --sessions 30 --cold --ramp 0   # worst case: a cold server, everyone at the same instant
     python -m bench.load --churn 200          # open and close 200 sessions, memory before/after
+    python -m bench.load --warm-only http://127.0.0.1:8501   # open every page once on a running server
 
 Results are printed and written to ``bench/load_results.json``.
 """
@@ -246,11 +247,19 @@ def main() -> None:
                         help="skip the warm-up (by default every page is opened once before the class arrives)")
     parser.add_argument("--replicas", type=int, default=1,
                         help="serve with this many `streamlit run` replicas behind nginx (deploy/nginx.conf.template)")
+    parser.add_argument("--warm-only", metavar="URL", nargs="+",
+                        help="only open every page once on these running servers (scripts/serve_class.sh does "
+                             "this for each replica before the class arrives), then exit")
     parser.add_argument("--churn", type=int, default=0, help="open and close this many sessions instead")
     parser.add_argument("--churn-page", default="Samplers")
     parser.add_argument("--settle", type=float, default=130.0,
                         help="seconds to wait before measuring: Streamlit keeps a closed session 2 min for reconnects")
     args = parser.parse_args()
+    if args.warm_only:
+        for url in args.warm_only:
+            seconds = asyncio.run(warm_up(url.rstrip("/"), CLASSICAL + TRAINING))
+            print(f"{url}: every page opened once in {seconds:.1f} s")
+        return
     gc.collect()
     serving = (ProxiedApp(args.replicas) if args.replicas > 1 and not args.churn
                else AppServer(log_path=HERE / "load_server.log"))

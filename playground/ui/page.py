@@ -26,6 +26,13 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 .katex { font-size: 1.5em !important; }
 h1 { font-size: 3rem !important; }
 [data-testid="stSidebar"] { min-width: 340px; }
+/* Less empty space above the title, so the first figure starts higher on the screen. */
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
+/* Page names and button labels wrap instead of ending in "…" at large font sizes. */
+[data-testid="stPageLink-NavLink"] span, [data-testid="stPageLink-NavLink"] p,
+[data-testid^="stBaseButton"] p, [data-testid^="stBaseButton"] div {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
 </style>
 """
 
