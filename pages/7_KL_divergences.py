@@ -28,7 +28,7 @@ st.markdown(
 )
 
 st.header("1 · The fit race")
-controls_area, race_area = st.columns([1, 2.6]) if page.projection else (st.container(), st.container())
+controls_area, race_area = st.columns([1.4, 2.6]) if page.projection else (st.container(), st.container())
 with controls_area, st.container(border=True):
     target_params = target_controls()
     dim = target_params.means.shape[1]

@@ -48,7 +48,7 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
         state[key] = factory()
         state[playing_key] = False
 
-    columns = st.columns([1, 1.3, 1, 2])
+    columns = st.columns([1, 1.15, 1, 1.4])  # buttons wide enough for projection-size labels
     columns[0].button(step_label, key=f"{key}__step", width="stretch", on_click=step_once,
                       icon=":material/skip_next:", help="Advance by the number of steps per tick.")
     playing = state[playing_key]

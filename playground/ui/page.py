@@ -28,10 +28,19 @@ h1 { font-size: 3rem !important; }
 [data-testid="stSidebar"] { min-width: 340px; }
 /* Less empty space above the title, so the first figure starts higher on the screen. */
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
-/* Page names and button labels wrap instead of ending in "…" at large font sizes. */
-[data-testid="stPageLink-NavLink"] span, [data-testid="stPageLink-NavLink"] p,
-[data-testid^="stBaseButton"] p, [data-testid^="stBaseButton"] div {
+/* Page names and button labels wrap between words instead of ending in "…" at large font sizes. */
+[data-testid="stPageLink-NavLink"] span, [data-testid="stPageLink-NavLink"] p {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+[data-testid^="stBaseButton"] p { white-space: normal !important; overflow-wrap: normal !important;
+  word-break: normal !important; }
+[data-testid^="stBaseButton"] { padding-left: 0.6rem; padding-right: 0.6rem; }
+/* Step / Play / Reset in a narrow column (a 1280-px projector): icons only, never "S…". */
+:is([class*="__step"], [class*="__play"], [class*="__reset"]) [data-testid^="stBaseButton"] {
+  container-type: inline-size;
+}
+@container (max-width: 125px) {
+  [data-testid="stMarkdownContainer"] { display: none; }
 }
 </style>
 """
