@@ -69,7 +69,7 @@ def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, sh
         heat = {"zmin": 0.0, "zmax": 1.0} if probability else {"zmid": float(np.median(values))}
         traces.append({
             "type": "heatmap", "x": np.asarray(frame["grid_x"]), "y": np.asarray(frame["grid_y"]), "z": values,
-            "colorscale": CRITIC_COLORSCALE, "opacity": 0.75, "name": critic_label,
+            "colorscale": CRITIC_COLORSCALE, "opacity": 0.75, "name": critic_label, "zsmooth": "best",
             "colorbar": {"title": {"text": critic_label}, "thickness": 14, "len": 0.5, "y": 1.0, "yanchor": "top"},
             "hovertemplate": f"x=%{{x:.2f}}, y=%{{y:.2f}}<br>{critic_label}=%{{z:.3f}}<extra></extra>", **heat})
     if show_manifold and frame.get("manifold") is not None:
