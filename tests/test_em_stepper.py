@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground.mixture import (COVARIANCE_TYPES, FAILURE_PRESETS, MANUAL_INIT, EMStepper, GaussianMixture,
-                                GradientDescentFitter, as_data, e_step, m_step, preset_data, run_restarts,
-                                starting_state)
+from playground.em import (FAILURE_PRESETS, MANUAL_INIT, EMStepper, GradientDescentFitter, preset_data, run_restarts,
+                           starting_state)
+from playground.mixture import COVARIANCE_TYPES, GaussianMixture, as_data, e_step, m_step
 from playground.targets import get_target
 
 # Tiny tensors: one thread avoids OpenMP spin-waiting on a shared, loaded CPU.

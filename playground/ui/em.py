@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from playground.data import EmpiricalTarget
+from playground.em import FAILURE_PRESETS, MANUAL_INIT, EMStepper, GradientDescentFitter, HalfStep, run_restarts
 from playground.figures.mixture import (em_vs_gd_figure, log_likelihood_figure, mixture_1d_figure, mixture_2d_figure,
                                         responsibility_bar_figure, restarts_figure)
-from playground.mixture import (COVARIANCE_TYPES, FAILURE_PRESETS, MANUAL_INIT, EMStepper, GradientDescentFitter,
-                                HalfStep, run_restarts)
+from playground.mixture import COVARIANCE_TYPES
 from playground.seeding import derive_seed
 from playground.ui.controls import dataset_picker, formula_panel
 from playground.ui.deeplink import linked

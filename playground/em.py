@@ -1,0 +1,428 @@
+"""EM step by step, for teaching: half-steps with a history, EM vs gradient descent, failure presets, restarts.
+
+Built on the EM math of ``playground.mixture`` (which matches scikit-learn step for
+step). ``EMStepper`` records every E- and M-half-step (responsibilities, parameters,
+log-likelihood and ELBO) so a page can step, play and scrub back in time;
+``GradientDescentFitter`` fits the same mixture by Adam on unconstrained parameters
+from the same start; ``FAILURE_PRESETS`` and ``run_restarts`` stage the classic
+failures (a collapsing component, local optima, too few components).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from playground.device import default_device, to_numpy
+from playground.mixture import (
+    GaussianMixture,
+    MixtureState,
+    SingularCovarianceError,
+    as_data,
+    compute_precision_cholesky,
+    fitted_mixture,
+    kmeans_plusplus,
+    lower_bound,
+    m_step,
+    weighted_log_prob,
+)
+from playground.seeding import SeedLike, rng
+from playground.stepper import Stepper
+
+# ----------------------------------------------------------------------------------
+# Starting points shared by the EM and gradient-descent steppers
+# ----------------------------------------------------------------------------------
+
+MANUAL_INIT = "manual"
+
+
+def data_covariance(X: torch.Tensor, covariance_type: str, n_components: int, reg_covar: float) -> torch.Tensor:
+    """The data's own covariance, in the shape ``covariance_type`` needs, for every component."""
+    n_features = X.shape[1]
+    centred = X - X.mean(dim=0)
+    covariance = centred.T @ centred / X.shape[0] + reg_covar * torch.eye(n_features, dtype=X.dtype, device=X.device)
+    if covariance_type == "full":
+        return covariance.expand(n_components, n_features, n_features).clone()
+    if covariance_type == "tied":
+        return covariance
+    variances = torch.diagonal(covariance)
+    if covariance_type == "diag":
+        return variances.expand(n_components, n_features).clone()
+    return variances.mean().expand(n_components).clone()
+
+
+def starting_state(X: torch.Tensor, n_components: int, *, covariance_type: str = "full", init: str = "kmeans",
+                   reg_covar: float = 1e-6, seed: SeedLike = 0, means: Any = None) -> MixtureState:
+    """The parameters EM (or gradient descent) starts from.
+
+    ``init`` is ``"kmeans"`` or ``"random"`` (scikit-learn's initial responsibilities
+    followed by one M-step), ``"k-means++"`` or ``"random_from_data"`` (those points
+    become the means), or ``"manual"`` (the given ``means``, shape (K, d)). Means
+    given as points start with equal weights and the data's covariance for every
+    component: scikit-learn would give each a covariance of ``reg_covar * I``, a
+    start whose log-likelihood is off any useful plot scale.
+    """
+    if X.shape[0] < n_components:
+        raise ValueError(f"K = {n_components} components need at least K points; got N = {X.shape[0]}")
+    if init == "k-means++":
+        means = X[kmeans_plusplus(X, n_components, rng(seed))]
+    elif init == "random_from_data":
+        means = X[torch.as_tensor(rng(seed).choice(X.shape[0], size=n_components, replace=False), device=X.device)]
+    elif init != MANUAL_INIT:
+        model = GaussianMixture(n_components, covariance_type=covariance_type, reg_covar=reg_covar,
+                                init_params=init, device=X.device, dtype=X.dtype)
+        model._check(X)
+        return model.initial_state(X, rng(seed))
+    if means is None:
+        raise ValueError("manual initialisation needs the K means")
+    means_t = torch.as_tensor(to_numpy(means).astype(np.float64), dtype=X.dtype, device=X.device)
+    if means_t.numel() != n_components * X.shape[1]:
+        raise ValueError(f"manual initialisation needs {n_components} means of dimension {X.shape[1]}")
+    means_t = means_t.reshape(n_components, X.shape[1])
+    covariances = data_covariance(X, covariance_type, n_components, reg_covar)
+    weights = torch.full((n_components,), 1.0 / n_components, dtype=X.dtype, device=X.device)
+    return MixtureState(weights, means_t, covariances, compute_precision_cholesky(covariances, covariance_type),
+                        covariance_type)
+
+
+# ----------------------------------------------------------------------------------
+# EM as a stepper with separate half-steps
+# ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HalfStep:
+    """One frame of the EM film: what the page draws after an E- or M-half-step.
+
+    ``responsibilities`` is the q(z) in use (None before the first E-step),
+    ``log_likelihood`` the mean log p(x) of the current parameters and
+    ``lower_bound`` the mean ELBO of (q, parameters); after an E-step they are equal.
+    """
+
+    kind: str  # "init", "E" or "M"
+    iteration: int  # completed EM iterations (M-steps) so far
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray  # (K, d, d) whatever the covariance type
+    responsibilities: np.ndarray | None
+    log_likelihood: float
+    lower_bound: float
+
+
+class EMStepper:
+    """EM one half-step at a time: ``e_step()``, ``m_step()``; ``step(n)`` runs full iterations.
+
+    Every half-step is kept in ``half_steps`` (to scrub back through the run);
+    ``history`` has one row of metrics per completed iteration. A covariance that
+    becomes singular stops the run with a message and keeps the last good state.
+    """
+
+    def __init__(self, X: Any, state: MixtureState, *, reg_covar: float = 1e-6, max_half_steps: int = 2001,
+                 collapse_tolerance: float = 1e-10) -> None:
+        self.X = as_data(X, state.means.device, state.means.dtype)
+        self.reg_covar = float(reg_covar)
+        # a variance below collapse_tolerance * (the data's variance) counts as a collapse
+        self.collapse_variance = float(collapse_tolerance * self.X.var(dim=0).mean()) if self.X.shape[0] > 1 else 0.0
+        self.max_half_steps = int(max_half_steps)
+        self.history: list[dict[str, float]] = []
+        self.iteration = 0
+        self.stopped = False
+        self.message = ""
+        self.state = state
+        self.log_responsibilities: torch.Tensor | None = None
+        self._weighted = weighted_log_prob(self.X, state)
+        log_likelihood = float(torch.logsumexp(self._weighted, dim=1).mean())
+        self.half_steps: list[HalfStep] = []
+        self._record("init", log_likelihood, math.nan)
+        self.initial_log_likelihood = log_likelihood
+
+    @classmethod
+    def start(cls, X: Any, n_components: int, *, covariance_type: str = "full", init: str = "kmeans",
+              reg_covar: float = 1e-6, seed: SeedLike = 0, means: Any = None,
+              device: torch.device | str | None = None, dtype: torch.dtype = torch.float64) -> "EMStepper":
+        """A stepper on data ``X`` from the chosen initialisation (see ``starting_state``)."""
+        device = torch.device(device) if device is not None else default_device()
+        X_t = as_data(X, device, dtype)
+        state = starting_state(X_t, n_components, covariance_type=covariance_type, init=init, reg_covar=reg_covar,
+                               seed=seed, means=means)
+        return cls(X_t, state, reg_covar=reg_covar)
+
+    # --- bookkeeping -------------------------------------------------------------------
+    @property
+    def next_half_step(self) -> str:
+        """"E" or "M": the half-step that completes the current iteration."""
+        return "M" if self.half_steps[-1].kind == "E" else "E"
+
+    @property
+    def n_components(self) -> int:
+        return int(self.state.weights.shape[0])
+
+    def _record(self, kind: str, log_likelihood: float, bound: float) -> None:
+        arrays = self.state.numpy()
+        responsibilities = None if self.log_responsibilities is None else \
+            to_numpy(torch.exp(self.log_responsibilities)).astype(np.float32)
+        self.half_steps.append(HalfStep(kind, self.iteration, arrays["weights"], arrays["means"],
+                                        self.state.full_covariances(), responsibilities, log_likelihood, bound))
+        if len(self.half_steps) > self.max_half_steps:  # keep the start and the most recent frames
+            del self.half_steps[1]
+
+    def _stop(self, message: str) -> None:
+        self.stopped = True
+        self.message = message
+
+    # --- the two half-steps --------------------------------------------------------------
+    def e_step(self) -> torch.Tensor | None:
+        """E-step: gamma_nk = softmax_k(log pi_k + log N(x_n | mu_k, Sigma_k)); returns log gamma."""
+        if self.stopped:
+            return None
+        log_prob_norm = torch.logsumexp(self._weighted, dim=1)
+        self.log_responsibilities = self._weighted - log_prob_norm.unsqueeze(1)
+        log_likelihood = float(log_prob_norm.mean())
+        self._record("E", log_likelihood, log_likelihood)  # q = posterior: the bound touches log p(x)
+        return self.log_responsibilities
+
+    def m_step(self) -> MixtureState | None:
+        """M-step: pi_k = N_k / N, weighted means and covariances (+ reg_covar I) for the current gamma."""
+        if self.stopped:
+            return None
+        if self.log_responsibilities is None:
+            self.e_step()
+        try:
+            state = m_step(self.X, torch.exp(self.log_responsibilities), self.reg_covar, self.state.covariance_type)
+            collapsed = self.collapsed_components(state)
+            if collapsed:
+                raise SingularCovarianceError(collapsed)
+        except SingularCovarianceError as error:
+            self._stop(f"M-step {self.iteration + 1} stopped: {error}")
+            return None
+        weighted = weighted_log_prob(self.X, state)
+        log_likelihood = float(torch.logsumexp(weighted, dim=1).mean())
+        if not math.isfinite(log_likelihood) or not bool(torch.isfinite(state.covariances).all()):
+            self._stop(f"M-step {self.iteration + 1} stopped: the log-likelihood became {log_likelihood} "
+                       "(a component shrank onto a single point). Increase reg_covar.")
+            return None
+        bound = lower_bound(self.log_responsibilities, weighted)
+        self.state, self._weighted = state, weighted
+        self.iteration += 1
+        previous = self.half_steps[-1].log_likelihood
+        self._record("M", log_likelihood, bound)
+        self.history.append({"iteration": self.iteration, "log_likelihood": log_likelihood, "lower_bound": bound,
+                             "improvement": log_likelihood - previous})
+        return state
+
+    def collapsed_components(self, state: MixtureState) -> list[int]:
+        """Components whose smallest variance fell below the collapse threshold (numerically singular)."""
+        full = torch.as_tensor(state.full_covariances(), dtype=self.X.dtype)
+        smallest = torch.linalg.eigvalsh(full)[:, 0]
+        return torch.nonzero(smallest <= self.collapse_variance).flatten().tolist()
+
+    def half_step(self) -> None:
+        """Take whichever half-step comes next."""
+        self.e_step() if self.next_half_step == "E" else self.m_step()
+
+    def step(self, n: int = 1) -> dict[str, float]:
+        """Complete ``n`` EM iterations (an E-step already taken counts as the first half)."""
+        for _ in range(int(n)):
+            if self.stopped:
+                break
+            if self.next_half_step == "E":
+                self.e_step()
+            self.m_step()
+        return self.history[-1] if self.history else {}
+
+    def metric(self, name: str) -> np.ndarray:
+        """One metric across the completed iterations."""
+        return np.array([row.get(name, np.nan) for row in self.history], dtype=np.float64)
+
+    def snapshot(self) -> HalfStep:
+        """The latest half-step."""
+        return self.half_steps[-1]
+
+    def fitted(self) -> GaussianMixture:
+        """The current parameters as a ``GaussianMixture`` (score, sample)."""
+        return fitted_mixture(self.state, reg_covar=self.reg_covar, device=self.X.device, dtype=self.X.dtype)
+
+
+# ----------------------------------------------------------------------------------
+# The same mixture fitted by gradient descent (Adam on unconstrained parameters)
+# ----------------------------------------------------------------------------------
+
+
+def inverse_softplus(value: torch.Tensor) -> torch.Tensor:
+    """softplus^{-1}(v) = log(exp(v) - 1), stable for large v."""
+    return value + torch.log(-torch.expm1(-value))
+
+
+class GradientDescentFitter(Stepper):
+    """Maximise the mean log-likelihood with Adam, the parameterisation of the lecture.
+
+    pi = softmax(logits); variances = softplus(raw) + min_variance (diag, spherical);
+    full / tied covariances Sigma = L L^T with a lower-triangular L whose diagonal is
+    softplus(raw) + sqrt(min_variance). The loss is -1/N sum_n LSE_k(log pi_k + log N_k(x_n)).
+    """
+
+    def __init__(self, X: Any, state: MixtureState, *, learning_rate: float = 0.05,
+                 min_variance: float = 1e-6) -> None:
+        super().__init__()
+        self.X = as_data(X, state.means.device, state.means.dtype)
+        self.covariance_type = state.covariance_type
+        self.min_variance = float(min_variance)
+        self.learning_rate = float(learning_rate)
+        self.logits = torch.log(state.weights).clone().requires_grad_(True)
+        self.means = state.means.clone().requires_grad_(True)
+        self.raw_scale = self._raw_from_covariances(state.covariances).requires_grad_(True)
+        self.optimizer = torch.optim.Adam([self.logits, self.means, self.raw_scale], lr=self.learning_rate)
+        with torch.no_grad():
+            self.initial_log_likelihood = float(self.log_likelihood())
+
+    # --- parameterisation ------------------------------------------------------------------
+    def _raw_from_covariances(self, covariances: torch.Tensor) -> torch.Tensor:
+        if self.covariance_type in ("full", "tied"):
+            cholesky = torch.linalg.cholesky(covariances)
+            diagonal = torch.diagonal(cholesky, dim1=-2, dim2=-1) - math.sqrt(self.min_variance)
+            raw = torch.tril(cholesky, diagonal=-1)
+            return raw + torch.diag_embed(inverse_softplus(diagonal.clamp(min=1e-12)))
+        return inverse_softplus((covariances - self.min_variance).clamp(min=1e-12)).clone()
+
+    def _cholesky(self) -> torch.Tensor:
+        """L with positive diagonal (full: (K, d, d); tied: (d, d))."""
+        diagonal = torch.nn.functional.softplus(torch.diagonal(self.raw_scale, dim1=-2, dim2=-1))
+        return torch.tril(self.raw_scale, diagonal=-1) + torch.diag_embed(diagonal + math.sqrt(self.min_variance))
+
+    def covariances(self) -> torch.Tensor:
+        """Current covariances in ``covariance_type``'s shape."""
+        if self.covariance_type in ("full", "tied"):
+            cholesky = self._cholesky()
+            return cholesky @ cholesky.transpose(-2, -1)
+        return torch.nn.functional.softplus(self.raw_scale) + self.min_variance
+
+    def component_log_prob(self) -> torch.Tensor:
+        """log pi_k + log N(x_n | mu_k, Sigma_k), ``(N, K)``, differentiable."""
+        n_features = self.X.shape[1]
+        log_weights = torch.log_softmax(self.logits, dim=0)
+        if self.covariance_type in ("full", "tied"):
+            cholesky = self._cholesky()
+            n_components = self.means.shape[0]
+            cholesky = cholesky.expand(n_components, n_features, n_features)
+            diff = (self.X.unsqueeze(0) - self.means.unsqueeze(1)).transpose(1, 2)  # (K, d, N)
+            z = torch.linalg.solve_triangular(cholesky, diff, upper=False)  # L^{-1}(x - mu)
+            mahalanobis = (z * z).sum(dim=1).T  # (N, K)
+            log_det = 2 * torch.log(torch.diagonal(cholesky, dim1=-2, dim2=-1)).sum(dim=1)
+        else:
+            variances = self.covariances()
+            if self.covariance_type == "spherical":
+                variances = variances.unsqueeze(1).expand(-1, n_features)
+            diff = self.X.unsqueeze(1) - self.means.unsqueeze(0)  # (N, K, d)
+            mahalanobis = (diff**2 / variances.unsqueeze(0)).sum(dim=2)
+            log_det = torch.log(variances).sum(dim=1)
+        return -0.5 * (n_features * math.log(2 * math.pi) + log_det + mahalanobis) + log_weights
+
+    def log_likelihood(self) -> torch.Tensor:
+        """Mean log-likelihood (1/N) sum_n LSE_k(...)."""
+        return torch.logsumexp(self.component_log_prob(), dim=1).mean()
+
+    # --- stepper -------------------------------------------------------------------------
+    def _step(self) -> dict[str, float]:
+        self.optimizer.zero_grad()
+        loss = -self.log_likelihood()
+        loss.backward()
+        gradient_norm = float(torch.sqrt(sum((p.grad**2).sum() for p in (self.logits, self.means, self.raw_scale))))
+        self.optimizer.step()
+        with torch.no_grad():
+            return {"log_likelihood": float(self.log_likelihood()), "gradient_norm": gradient_norm}
+
+    def mixture_state(self) -> MixtureState:
+        """The current parameters as a ``MixtureState`` (detached)."""
+        with torch.no_grad():
+            covariances = self.covariances().detach().clone()
+            return MixtureState(torch.softmax(self.logits, dim=0).detach().clone(), self.means.detach().clone(),
+                                covariances, compute_precision_cholesky(covariances, self.covariance_type),
+                                self.covariance_type)
+
+    def snapshot(self) -> dict[str, Any]:
+        state = self.mixture_state()
+        return {"weights": to_numpy(state.weights), "means": to_numpy(state.means),
+                "covariances": state.full_covariances()}
+
+
+# ----------------------------------------------------------------------------------
+# Failure modes: one-click presets and restarts from many seeds
+# ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailurePreset:
+    """A configuration that shows one way EM goes wrong, and what to watch."""
+
+    key: str
+    label: str
+    watch: str
+    target: str
+    n_points: int
+    n_components: int
+    covariance_type: str = "full"
+    init: str = "kmeans"
+    reg_covar: float = 1e-6
+    means: tuple[tuple[float, ...], ...] | None = None
+    extra_points: tuple[tuple[float, ...], ...] = ()
+
+
+FAILURE_PRESETS: dict[str, FailurePreset] = {preset.key: preset for preset in (
+    FailurePreset(
+        "collapse", "A component collapses onto one point",
+        "Component 4 sits on the lone outlier at x = 8: its variance shrinks towards 0 and its density "
+        "towards infinity until the covariance is singular. Then set reg_covar to 0.001 and replay.",
+        target="three_bumps", n_points=300, n_components=4, init=MANUAL_INIT, reg_covar=0.0,
+        means=((-3.0,), (0.0,), (3.0,), (8.0,)), extra_points=((8.0,),)),
+    FailurePreset(
+        "local_optimum", "A poor local optimum",
+        "Ten starts from random data points end at different log-likelihoods: EM climbs to the nearest "
+        "peak, not the highest. Replay the worst start and watch two components share one bump.",
+        target="ring8", n_points=400, n_components=8, init="random_from_data", reg_covar=1e-6),
+    FailurePreset(
+        "too_few", "Three bumps, two Gaussians",
+        "With K = 2 one Gaussian must cover two bumps: EM converges, the likelihood is flat, and the fit "
+        "is still wrong. Raise K to 3 and compare the final log-likelihood.",
+        target="three_bumps", n_points=400, n_components=2, init="kmeans", reg_covar=1e-6),
+)}
+
+
+def preset_data(preset: FailurePreset, seed: SeedLike) -> np.ndarray:
+    """The preset's data set: target samples plus its extra points, ``(N, d)``."""
+    from playground.targets import get_target
+
+    data = get_target(preset.target).sample(preset.n_points, seed)
+    if preset.extra_points:
+        data = np.concatenate([data, np.asarray(preset.extra_points, dtype=np.float64)])
+    return data
+
+
+@dataclass(frozen=True)
+class RestartResult:
+    """Where EM ended from one seed."""
+
+    seed: int
+    log_likelihood: float  # mean log-likelihood at the end (nan if it collapsed)
+    iterations: int
+    message: str = ""
+
+
+def run_restarts(X: Any, n_components: int, seeds: list[int], *, covariance_type: str = "full",
+                 init: str = "random_from_data", reg_covar: float = 1e-6, max_iter: int = 300, tol: float = 1e-6,
+                 device: torch.device | str | None = None, dtype: torch.dtype = torch.float64) -> list[RestartResult]:
+    """Run EM to convergence from each seed's initialisation; the spread shows the local optima."""
+    results = []
+    for seed in seeds:
+        stepper = EMStepper.start(X, n_components, covariance_type=covariance_type, init=init, reg_covar=reg_covar,
+                                  seed=seed, device=device, dtype=dtype)
+        for _ in range(max_iter):
+            row = stepper.step(1)
+            if stepper.stopped or abs(row.get("improvement", math.inf)) < tol:
+                break
+        final = math.nan if stepper.stopped else stepper.half_steps[-1].log_likelihood
+        results.append(RestartResult(int(seed), final, stepper.iteration, stepper.message))
+    return results
