@@ -10,9 +10,11 @@ from scipy import stats
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.mixture import GaussianMixture
 
-from playground.divergences import (
+from playground.divergence_fit import (
     DivergenceFit,
     FitConfig,
+)
+from playground.divergences import (
     Mixture,
     kl_discrete,
     kl_gaussians,

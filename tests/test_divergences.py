@@ -9,11 +9,17 @@ import pytest
 import torch
 from scipy import integrate, spatial, stats
 
-from playground.divergences import (
+from playground.divergence_fit import (
     Adam,
     DivergenceFit,
     FitConfig,
     FitRace,
+    kl_landscape_1d,
+    mle_decomposition,
+    moment_matching,
+    reverse_kl_local_optima,
+)
+from playground.divergences import (
     GridQuadrature,
     Mixture,
     divergence_table,
@@ -24,14 +30,10 @@ from playground.divergences import (
     kl_discrete_terms,
     kl_gaussians,
     kl_grid,
-    kl_landscape_1d,
     kl_monte_carlo,
     make_target,
-    mle_decomposition,
     mmd2_mixtures,
     mmd2_samples,
-    moment_matching,
-    reverse_kl_local_optima,
     tv_from_log_densities,
     w1_cdf_1d,
     w1_samples_1d,

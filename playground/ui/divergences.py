@@ -10,22 +10,24 @@ import streamlit as st
 import torch
 from scipy import integrate, stats
 
-from playground.divergences import (
-    DIVERGENCES,
+from playground.divergence_fit import (
     FitConfig,
     FitRace,
+    kl_landscape_1d,
+    mle_decomposition,
+    moment_matching,
+    reverse_kl_local_optima,
+)
+from playground.divergences import (
+    DIVERGENCES,
     GridQuadrature,
     Mixture,
     divergence_table,
     kl_discrete_terms,
     kl_gaussians,
     kl_grid,
-    kl_landscape_1d,
     kl_monte_carlo,
     make_target,
-    mle_decomposition,
-    moment_matching,
-    reverse_kl_local_optima,
 )
 from playground.figures.divergences import (
     FIT_LABELS,
