@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground.flows import _mlp, adam, make_trainer
+from playground.flow_layers import mlp
+from playground.flows import adam, make_trainer
 from playground.seeding import torch_generator
 from playground.targets import get_target
 
@@ -26,7 +27,7 @@ LAYERS, HIDDEN, BATCH, STEPS_PER_CALL, LEARNING_RATE = 8, 64, 512, 40, 1e-3
 
 def _conditioner(seed: int) -> nn.Sequential:
     """The playground's conditioner (1 -> 64 -> 64 -> 2, tanh), so every contender runs the same nets."""
-    return _mlp(1, HIDDEN, 2, torch_generator(seed), init_identity=True)
+    return mlp(1, HIDDEN, 2, torch_generator(seed), init_identity=True)
 
 
 class PlainRealNVP(nn.Module):

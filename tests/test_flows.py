@@ -9,13 +9,15 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from playground.flows import (
+from playground.flow_layers import (
     AdditiveCoupling,
     AffineCoupling,
     ElementwiseAffine,
-    Flow,
     MonotoneTanh,
     alternating_masks,
+)
+from playground.flows import (
+    Flow,
     build_flow,
     change_of_variables_1d,
     grid_lines,

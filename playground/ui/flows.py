@@ -16,10 +16,10 @@ from playground.figures.flows import (
     position_colors,
     warping_figure,
 )
+from playground.flow_layers import MonotoneTanh
 from playground.flows import (
     FLOW_KINDS,
     FlowTrainer,
-    MonotoneTanh,
     change_of_variables_1d,
     likelihood_terms,
     make_trainer,
