@@ -4,6 +4,7 @@ projection mode that scales fonts, markers and lines for a lecture hall."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import plotly.graph_objects as go
 

@@ -62,6 +62,7 @@ class PageContext:
         ``page.show(F.density_1d, axis, curves, key="main")``, to share the built and
         themed figure between viewers: a class moving the same slider to the same value
         builds each picture once (building a Plotly figure costs more than drawing it).
+        ``key`` and ``height`` belong to ``show``; every other keyword goes to the builder.
         """
         if isinstance(figure, go.Figure):
             fig = style_figure(figure, self.projection, height=height)
