@@ -40,9 +40,10 @@ def device(request):
     return torch.device(request.param)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Debian's headless Chromium driven by Playwright, one per test module."""
+    """Debian's headless Chromium driven by Playwright, one for the whole run (each test
+    opens its own context, so tests share no cookies or tabs)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from bench.appserver import CHROMIUM, CHROMIUM_ARGS
 
@@ -52,9 +53,10 @@ def browser():
         instance.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_url():
-    """Base URL of ``streamlit run app.py`` on a free loopback port, for one test module."""
+    """Base URL of ``streamlit run app.py`` on a free loopback port, one server for the
+    whole run (every browser test opens its own session on it)."""
     from bench.appserver import running_app
 
     with running_app() as (base_url, _):

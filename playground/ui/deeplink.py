@@ -15,6 +15,15 @@ import streamlit as st
 
 LINK_SLOT_KEY = "_deeplink_slot"
 PERSIST_PREFIX = "_persist_"
+OWNER_KEY = "_deeplink_owners"  # control key -> the page that last drew it
+
+
+def _current_page() -> str:
+    """The running page's script hash ("" outside a script run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
 
 
 def _parse(raw: str, default: Any, kwargs: dict[str, Any]) -> Any:
@@ -83,6 +92,16 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
     the global seed and projection mode).
     """
     state = st.session_state
+    owners = state.setdefault(OWNER_KEY, {})
+    page = _current_page()
+    if owners.get(key, page) != page:
+        # The key was last drawn by another page. Streamlit gives a widget on each page its
+        # own identity, so that value would not reach this page's widget (a persisted seed
+        # or projection mode would fall back to the default), and a short key such as "n"
+        # or "lr" means something else on another page anyway: start again from the
+        # persisted value, the link or the default.
+        state.pop(key, None)
+    owners[key] = page
     if key not in state:
         value = state.get(PERSIST_PREFIX + key, default) if persist else default
         raw = st.query_params.get(key)
@@ -104,6 +123,9 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
 
 
 def _refresh_link() -> None:
+    """Rewrite the sidebar's "link to this view". The slot belongs to the current script
+    run (``setup_page`` drops the previous run's and makes a new one after the sidebar's
+    own widgets); until it exists nothing is written, and ``setup_page`` writes it once made."""
     slot = st.session_state.get(LINK_SLOT_KEY)
     if slot is None:
         return

@@ -218,8 +218,8 @@ def _formula(trainer: GANTrainer, frame_iteration: int | None) -> None:
     values = {name: value for name, value in values.items() if np.isfinite(value)}
     if not values:
         st.caption("No step yet: press **Step D only**, **Step G only** or **▶ Play** to see the live values.")
-    formula_panel(d_formula + r"\\[4pt]" + g_formula, values, title=f"{OBJECTIVES[objective]} · D steps m = "
-                  f"{trainer.config.d_steps}",
+    both = r"\begin{gathered}" + d_formula + r"\\[4pt]" + g_formula + r"\end{gathered}"  # one per line
+    formula_panel(both, values, title=f"{OBJECTIVES[objective]} · D steps m = {trainer.config.d_steps}",
                   try_next="Step D only a few times and watch the heatmap sharpen; then Step G only and see the "
                   "orange points move along the arrows.")
     quality = (trainer.snapshots[-1] if frame_iteration is None else

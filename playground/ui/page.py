@@ -125,6 +125,11 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
     ``icon`` is kept for the page's own use; the browser tab shows the playground's icon.
     ``uses_torch=False`` (the home page) shows the device without importing torch.
     """
+    # The link slot is an element of one script run. Left over from the previous run (on
+    # another page after a sidebar click, its sidebar has other indices), a write into it
+    # would send the browser a delta for a path the new page has not built yet: the front
+    # end throws "Bad delta path index" and the window turns white. It is recreated below.
+    st.session_state.pop(deeplink.LINK_SLOT_KEY, None)
     projection_default = st.session_state.get(deeplink.PERSIST_PREFIX + "projection", False)
     raw = st.query_params.get("projection")
     wide = projection_default or raw in ("1", "true")
