@@ -53,7 +53,7 @@ for family, density, sampling, objective, latent in MODEL_MAP:
     row[4].markdown(latent)
     target = page_for_family(family)
     if target is not None:
-        row[5].page_link(target.path, label=target.title, icon=target.icon)
+        row[5].page_link(target.path, label=target.title, icon=target.icon, query_params=page.link_params)
     else:
         row[5].markdown("—")
 
@@ -61,7 +61,8 @@ st.header("A lecture path")
 pages = available_pages()
 if pages:
     for number, info in enumerate(pages, start=1):
-        st.page_link(info.path, label=f"{number}. {info.title} — {info.summary}", icon=info.icon)
+        st.page_link(info.path, label=f"{number}. {info.title} — {info.summary}", icon=info.icon,
+                     query_params=page.link_params)
 else:
     st.info("The pages arrive one lecture at a time; none is installed yet.")
 

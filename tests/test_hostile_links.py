@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from playground.ui.deeplink import OWNER_KEY
 from playground.ui.navigation import ROOT, available_pages
 
 PAGES = available_pages()
@@ -34,7 +35,9 @@ def linked_keys():
         if page_path not in cache:
             at = _open(page_path)
             assert not at.exception
-            cache[page_path] = sorted(at.query_params.keys())
+            # Every control the page mirrors in the URL (defaults are not written, so the
+            # URL of a fresh page is empty: read the keys the page drew).
+            cache[page_path] = sorted(at.session_state[OWNER_KEY].keys())
         return cache[page_path]
 
     return keys

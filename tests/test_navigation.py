@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
@@ -149,23 +150,48 @@ def test_every_sidebar_switch_draws_the_destination(app_url, browser, projection
         context.close()
 
 
+def _query(page) -> dict[str, str]:
+    return dict(parse_qsl(urlparse(page.url).query))
+
+
 def test_back_and_forward_reopen_the_pages(app_url, browser):
+    """One Back press returns to the previous page (a page switch is one history entry,
+    opening a page writes nothing to the URL), with the session's seed and projection
+    mode; a control moved on a page is one entry too, and Back undoes it."""
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     watcher = Watcher(page)
     try:
-        page.goto(f"{app_url}/?projection=1", wait_until="domcontentloaded")
+        page.goto(f"{app_url}/?projection=1&seed=7", wait_until="domcontentloaded")
         arrived(page, HOME, watcher, "opening Home")
+        start_length = page.evaluate("history.length")
         visited = [0, 3, 7, 2]  # Home -> EM -> KL -> KDE by the sidebar
         for target in visited[1:]:
             click_sidebar(page, target)
             arrived(page, PAGES[target], watcher, f"sidebar to {title_of(PAGES[target])}")
+            assert _query(page) == {"seed": "7", "projection": "1"}, page.url
+        assert page.evaluate("history.length") == start_length + len(visited) - 1
         for target in reversed(visited[:-1]):
             page.go_back()
             arrived(page, PAGES[target], watcher, f"Back to {title_of(PAGES[target])}")
+            assert _query(page) == {"seed": "7", "projection": "1"}, page.url
         for target in visited[1:]:
             page.go_forward()
             arrived(page, PAGES[target], watcher, f"Forward to {title_of(PAGES[target])}")
+        # On KDE vs GMM: move the bandwidth (a URL change), then Back puts it back.
+        handle = page.locator('[data-testid="stMain"] .st-key-h input[type="range"]').first
+        handle.focus()
+        handle.press("ArrowRight")
+        page.wait_for_function("() => new URLSearchParams(location.search).has('h')", timeout=30_000)
+        settle(page)
+        moved = _query(page)["h"]
+        page.go_back()
+        page.wait_for_function("() => !new URLSearchParams(location.search).has('h')", timeout=30_000)
+        arrived(page, PAGES[2], watcher, "Back after moving the bandwidth")
+        shown = page.locator('[data-testid="stMain"] .st-key-h [data-testid="stSliderThumbValue"]').first.inner_text()
+        assert shown != moved and float(shown) == 0.3, (shown, moved)
+        link = page.locator("#pg-view-link-text").inner_text()
+        assert link == page.url, "the sidebar's link to this view is not the page's address"
         page.screenshot(path=str(SHOTS / "back_forward_last.png"))
     finally:
         context.close()

@@ -66,7 +66,38 @@ def test_changes_are_written_back_to_the_url():
     at.slider(key="start").set_value(5.0).run()
     at.selectbox(key="kind").set_value("b").run()
     assert at.query_params["start"] == "5.0" and at.query_params["kind"] == "b"
-    assert at.query_params["seed"] == "0" and at.query_params["projection"] == "0"
+    # Defaults stay out of the URL (each write is a browser history entry): seed 0 and
+    # projection off are not written, and a control moved back to its default leaves it.
+    assert "seed" not in at.query_params and "projection" not in at.query_params
+    at.slider(key="start").set_value(1.0).run()
+    assert "start" not in at.query_params and at.query_params["kind"] == "b"
+
+
+def test_a_page_opens_with_a_clean_url_and_a_link_still_restores_it():
+    at = _app()
+    assert not at.exception
+    assert dict(at.query_params) == {}, dict(at.query_params)
+    at.number_input(key="seed").set_value(7).run()
+    assert at.query_params["seed"] == "7"
+
+
+def test_back_and_forward_move_the_controls():
+    """When the URL changes under the page (the browser's Back / Forward), the controls
+    follow it; a value the page did not write, and that is not valid, gets the notice."""
+    at = _app()
+    at.slider(key="start").set_value(5.0).run()
+    at.selectbox(key="kind").set_value("b").run()
+    del at.query_params["kind"]  # Back: the URL before "kind" was changed
+    at.run()
+    assert at.selectbox(key="kind").value == "a" and at.slider(key="start").value == 5.0
+    at.query_params["kind"] = "b"  # Forward
+    at.run()
+    assert at.selectbox(key="kind").value == "b"
+    assert "target=ring8 kind=b" in " ".join(_texts(at))
+    at.query_params["start"] = "not a number"
+    at.run()
+    assert at.slider(key="start").value == 5.0
+    assert "Start" in " ".join(w.value for w in at.warning)
 
 
 def test_step_reset_and_config_change_drive_the_stepper():

@@ -3,19 +3,20 @@
 Use ``linked(st.slider, "Bandwidth", key="h", default=0.5, min_value=0.01, max_value=3.0)``
 instead of ``st.slider(...)``. On a page's first run the value comes from the URL
 when it is valid (else the default, with a notice); afterwards the widget owns it and
-every change is written back to ``st.query_params``.
+every change away from the default is written back to ``st.query_params``. When the
+URL changes under the page (Back / Forward), the controls follow it. The sidebar's
+"link to this view" shows the browser's address (``playground.ui.page.LINK_HTML``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
-from urllib.parse import urlencode
 
 import streamlit as st
 
-LINK_SLOT_KEY = "_deeplink_slot"
 PERSIST_PREFIX = "_persist_"
 OWNER_KEY = "_deeplink_owners"  # control key -> the page that last drew it
+WRITTEN_KEY = "_deeplink_written"  # control key -> what this session last put in the URL (None: nothing)
 
 
 def _current_page() -> str:
@@ -90,9 +91,16 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
 
     ``persist=True`` keeps the value when the user moves to another page (used for
     the global seed and projection mode).
+
+    Only values that differ from ``default`` are written (a page opens with a clean
+    URL): each write is one browser history entry, so writing every control on a
+    page's first run would make Back step through twenty URLs of the same page instead
+    of returning to the previous page. The URL is the truth whenever it differs from
+    what this session last wrote, i.e. after Back / Forward: the control follows it.
     """
     state = st.session_state
     owners = state.setdefault(OWNER_KEY, {})
+    written = state.setdefault(WRITTEN_KEY, {})
     page = _current_page()
     if owners.get(key, page) != page:
         # The key was last drawn by another page. Streamlit gives a widget on each page its
@@ -101,34 +109,37 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
         # or "lr" means something else on another page anyway: start again from the
         # persisted value, the link or the default.
         state.pop(key, None)
+        written.pop(key, None)
     owners[key] = page
+    raw = st.query_params.get(key)
     if key not in state:
         value = state.get(PERSIST_PREFIX + key, default) if persist else default
-        raw = st.query_params.get(key)
         if raw is not None:
-            try:
-                value = _parse(raw, default, kwargs)
-            except (ValueError, TypeError) as error:
-                st.warning(f"The link's value for **{label}** ({error}) was ignored; using {_format(value)}.",
-                           icon=":material/link_off:")
+            value = _from_link(raw, value, label, default, kwargs)
         state[key] = value
+    elif raw != written.get(key) and not (persist and raw is None):
+        # The browser moved through its history (or the link was edited): follow the URL.
+        # A session-wide control (seed, projection) missing from an older URL keeps its value.
+        state[key] = default if raw is None else _from_link(raw, state[key], label, default, kwargs)
     result = widget(label, key=key, **kwargs)
     if persist:
         state[PERSIST_PREFIX + key] = result
     text = _format(result)
-    if st.query_params.get(key) != text:  # each write sends the browser a message: only on change
-        st.query_params[key] = text
-        _refresh_link()
+    wanted = None if text == _format(default) else text
+    if raw != wanted:  # each write sends the browser a message and makes a history entry: only on change
+        if wanted is None:
+            del st.query_params[key]
+        else:
+            st.query_params[key] = wanted
+    written[key] = wanted
     return result
 
 
-def _refresh_link() -> None:
-    """Rewrite the sidebar's "link to this view". The slot belongs to the current script
-    run (``setup_page`` drops the previous run's and makes a new one after the sidebar's
-    own widgets); until it exists nothing is written, and ``setup_page`` writes it once made."""
-    slot = st.session_state.get(LINK_SLOT_KEY)
-    if slot is None:
-        return
-    base = st.context.url or ""
-    query = urlencode(dict(st.query_params.to_dict()))
-    slot.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
+def _from_link(raw: str, fallback: Any, label: str, default: Any, kwargs: dict[str, Any]) -> Any:
+    """The link's value for a control, or ``fallback`` with a notice when it is not valid."""
+    try:
+        return _parse(raw, default, kwargs)
+    except (ValueError, TypeError) as error:
+        st.warning(f"The link's value for **{label}** ({error}) was ignored; using {_format(fallback)}.",
+                   icon=":material/link_off:")
+        return fallback

@@ -46,6 +46,54 @@ h1 { font-size: 3rem !important; }
 """
 
 
+# "Link to this view": the browser's own address, read in the browser. The server never
+# rewrites this element after drawing it. (It used to: a slot kept in the session and
+# rewritten on every control change was, after a sidebar click, the previous page's
+# element, and its write reached the browser before the new page had built that path:
+# "Bad delta path index", a white window. From inside a fragment such a write is refused
+# outright.) One timer per tab keeps the text equal to location.href, which Streamlit
+# updates on every control change, Back and Forward.
+LINK_HTML = """
+<div data-testid="pg-view-link" style="display:flex; gap:0.5rem; align-items:flex-start;">
+  <code id="pg-view-link-text" style="flex:1; word-break:break-all; white-space:pre-wrap; font-size:0.8rem;
+    padding:0.4rem 0.5rem; border-radius:0.4rem; background:rgba(128,128,128,0.12);"></code>
+  <button id="pg-view-link-copy" type="button" title="Copy the link"
+    style="border:1px solid rgba(128,128,128,0.4); border-radius:0.4rem; background:transparent;
+    padding:0.2rem 0.5rem; cursor:pointer;">Copy</button>
+</div>
+<script>
+(function () {
+  if (window.__playgroundViewLink) { return; }
+  function sync() {
+    var text = document.getElementById("pg-view-link-text");
+    if (text && text.textContent !== window.location.href) { text.textContent = window.location.href; }
+  }
+  window.__playgroundViewLink = window.setInterval(sync, 250);
+  sync();
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("#pg-view-link-copy") : null;
+    if (!button) { return; }
+    var href = window.location.href;
+    function done() { button.textContent = "Copied"; window.setTimeout(function () { button.textContent = "Copy"; }, 1500); }
+    function select() {  // no clipboard API (plain http on a LAN): select the text for Ctrl+C
+      var text = document.getElementById("pg-view-link-text");
+      var range = document.createRange();
+      range.selectNodeContents(text);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(href).then(done, select);
+    } else {
+      select();
+    }
+  });
+})();
+</script>
+"""
+
+
 @dataclass
 class PageContext:
     """What a page needs from the shared sidebar."""
@@ -69,6 +117,11 @@ class PageContext:
         else:
             fig = shared_figure(figure, args, kwargs, self.projection, height)
         st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
+
+    @property
+    def link_params(self) -> dict[str, str]:
+        """Query parameters for an ``st.page_link`` to another page (seed, projection mode)."""
+        return session_params(self.seed, self.projection)
 
     def explain(self, markdown: str, *, title: str = "What is going on here") -> None:
         """Secondary text: open normally, collapsed in projection mode."""
@@ -98,17 +151,31 @@ def shared_figure(builder: Callable[..., go.Figure], args: tuple, kwargs: dict, 
         return style_figure(builder(*args, **kwargs), projection, height=height)
 
 
-def _navigation_links() -> None:
-    """The page list. A script run outside the app (AppTest of one file) has no page
-    registry, so links cannot resolve there: the list is then skipped."""
+def _navigation_links(params: dict[str, str]) -> None:
+    """The page list; each link carries the session-wide controls (seed, projection mode)
+    so that the destination opens with them in its URL: a page switch is then one browser
+    history entry, and Back returns to the previous page at once. A script run outside the
+    app (AppTest of one file) has no page registry, so links cannot resolve there: the
+    list is then skipped."""
     from streamlit.errors import StreamlitAPIException
 
     try:
-        st.page_link(HOME.path, label=HOME.title, icon=HOME.icon)
+        st.page_link(HOME.path, label=HOME.title, icon=HOME.icon, query_params=params)
         for number, page in enumerate(available_pages(), start=1):
-            st.page_link(page.path, label=f"{number}. {page.title}", icon=page.icon)
+            st.page_link(page.path, label=f"{number}. {page.title}", icon=page.icon, query_params=params)
     except StreamlitAPIException:
         st.caption("Navigation appears when the app runs with `streamlit run app.py`.")
+
+
+def session_params(seed: int, projection: bool) -> dict[str, str]:
+    """The URL parameters that follow the user from page to page (defaults left out, as
+    ``deeplink.linked`` writes them): pass them to every ``st.page_link``."""
+    params = {}
+    if seed != 0:
+        params["seed"] = str(seed)
+    if projection:
+        params["projection"] = "1"
+    return params
 
 
 def _device_label() -> str:
@@ -125,11 +192,6 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
     ``icon`` is kept for the page's own use; the browser tab shows the playground's icon.
     ``uses_torch=False`` (the home page) shows the device without importing torch.
     """
-    # The link slot is an element of one script run. Left over from the previous run (on
-    # another page after a sidebar click, its sidebar has other indices), a write into it
-    # would send the browser a delta for a path the new page has not built yet: the front
-    # end throws "Bad delta path index" and the window turns white. It is recreated below.
-    st.session_state.pop(deeplink.LINK_SLOT_KEY, None)
     projection_default = st.session_state.get(deeplink.PERSIST_PREFIX + "projection", False)
     raw = st.query_params.get("projection")
     wide = projection_default or raw in ("1", "true")
@@ -138,7 +200,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
                        layout="wide" if wide else "centered", initial_sidebar_state="expanded")
     with st.sidebar:
         st.markdown("### Generative-models playground")
-        _navigation_links()
+        navigation = st.container()  # filled below, once the seed and projection mode are known
         st.divider()
         device = _device_label() if uses_torch else _device_label_without_torch()
         st.markdown(f"**Compute device:** `{device}`")
@@ -148,9 +210,10 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
         projection = deeplink.linked(st.toggle, "Projection mode", key="projection", default=False, persist=True,
                                      help="Larger fonts, markers and lines, wide layout, explanations collapsed.")
         st.markdown("**Link to this view**")
-        st.session_state[deeplink.LINK_SLOT_KEY] = st.empty()
-        deeplink._refresh_link()
+        st.html(LINK_HTML, unsafe_allow_javascript=True)
         st.caption("Copy it: it reopens this page with the same controls.")
+        with navigation:
+            _navigation_links(session_params(int(seed), bool(projection)))
     if projection:
         st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
     st.title(title)
