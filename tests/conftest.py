@@ -40,10 +40,11 @@ def device(request):
     return torch.device(request.param)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's headless Chromium driven by Playwright, one for the whole run (each test
-    opens its own context, so tests share no cookies or tabs)."""
+    """Debian's headless Chromium driven by Playwright, one per test module (each test opens
+    its own context). Not one per run: Playwright's sync API keeps an event loop running
+    while it is open, and the load tool's tests need asyncio.run."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from bench.appserver import CHROMIUM, CHROMIUM_ARGS
 
