@@ -10,6 +10,14 @@ Subclasses implement ``_step() -> dict`` and ``snapshot()``; they may override
 ``get_state`` / ``set_state`` (the default deep-copies the instance's attributes) and
 ``state_is_finite``.
 
+One writer at a time: a stepper is not thread-safe. A web session can run two script
+threads at once (a click arriving while the previous run or a Play tick is still inside
+``step``), and two threads stepping one torch model and optimiser corrupt it (autograd's
+"modified by an inplace operation", or a crash of the whole process). Whoever steps a
+stepper that another thread may also use, or reads its state while one may step it,
+holds ``lock_for(stepper)`` (re-entrant; it waits for the other thread's step to end).
+Read-only objects shared between sessions need no lock.
+
 >>> class Halver(Stepper):
 ...     def __init__(self): super().__init__(); self.x = 1.0
 ...     def _step(self): self.x /= 2; return {"x": self.x}
@@ -22,11 +30,26 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
 
 _BOOKKEEPING = ("history", "iteration", "stopped", "message")
+
+_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def lock_for(stepper: Any) -> threading.RLock:
+    """The one lock of ``stepper`` (any object that can be weakly referenced), made on first
+    use and dropped with the stepper. ``with lock_for(s): s.step()``."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(stepper)
+        if lock is None:
+            lock = _LOCKS[stepper] = threading.RLock()
+        return lock
 
 
 def _finite(value: Any) -> bool:

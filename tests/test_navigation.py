@@ -103,10 +103,17 @@ def settle(page, timeout_ms: int = 120_000) -> None:
 def arrived(page, info: PageInfo, watcher: Watcher, where: str) -> None:
     """The destination's title and main chart are on screen, and nothing went wrong."""
     try:
-        page.wait_for_function(
-            """t => { const h = document.querySelector('[data-testid="stMain"] h1');
-                      return h !== null && h.innerText.includes(t); }""",
-            arg=title_of(info), timeout=120_000)
+        for _ in range(60):  # up to 120 s, but a white screen fails at once with the front end's error
+            try:
+                page.wait_for_function(
+                    """t => { const h = document.querySelector('[data-testid="stMain"] h1');
+                              return h !== null && h.innerText.includes(t); }""",
+                    arg=title_of(info), timeout=2_000)
+                break
+            except sync_api.TimeoutError:
+                watcher.check(where)
+        else:
+            raise sync_api.TimeoutError(f"{where}: the title never appeared")
         if info is not HOME:
             page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"] .main-svg').first.wait_for(
                 state="visible", timeout=120_000)

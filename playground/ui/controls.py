@@ -6,7 +6,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 import streamlit as st
 
-from playground.stepper import Stepper
+from playground.stepper import Stepper, lock_for
 from playground.targets import Target, get_target, list_targets
 from playground.ui.deeplink import linked
 
@@ -26,6 +26,7 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     with ``factory()`` whenever ``config`` changes or Reset is pressed. While playing,
     an ``st.fragment(run_every=interval)`` advances it ``steps per tick`` steps and
     calls ``render(stepper)``; only that fragment reruns, not the whole page.
+    Every step and every render holds ``lock_for(stepper)`` (see ``playground.stepper``).
     """
     state = st.session_state
     config_key, playing_key = f"{key}__config", f"{key}__playing"
@@ -39,7 +40,9 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     # Callbacks run before the rerun they trigger, so every label below already shows
     # the new state (a Play click reruns with "Pause" on the button).
     def step_once() -> None:
-        state[key].step(state.get(speed_key, steps_per_tick))
+        stepper = state[key]
+        with lock_for(stepper):  # a double click waits for the first step instead of racing it
+            stepper.step(state.get(speed_key, steps_per_tick))
 
     def toggle_play() -> None:
         state[playing_key] = not state[playing_key]
@@ -60,16 +63,17 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     @st.fragment(run_every=interval if state[playing_key] else None)
     def live() -> None:
         stepper: Stepper = state[key]
-        if state[playing_key]:
-            done = max_iterations is not None and stepper.iteration >= max_iterations
-            if stepper.stopped or done:
-                state[playing_key] = False
-            else:
-                stepper.step(speed)
-        if stepper.stopped:
-            st.error(stepper.message, icon=":material/warning:")
-        st.caption(f"Iteration {stepper.iteration}" + (" · playing" if state[playing_key] else ""))
-        render(stepper)
+        with lock_for(stepper):  # one writer: no click's step runs while this tick steps or draws
+            if state[playing_key]:
+                done = max_iterations is not None and stepper.iteration >= max_iterations
+                if stepper.stopped or done:
+                    state[playing_key] = False
+                else:
+                    stepper.step(speed)
+            if stepper.stopped:
+                st.error(stepper.message, icon=":material/warning:")
+            st.caption(f"Iteration {stepper.iteration}" + (" · playing" if state[playing_key] else ""))
+            render(stepper)
 
     live()
     return state[key]

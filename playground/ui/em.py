@@ -16,6 +16,7 @@ from playground.figures.mixture import (em_vs_gd_figure, log_likelihood_figure, 
                                         responsibility_bar_figure, restarts_figure)
 from playground.mixture import COVARIANCE_TYPES
 from playground.seeding import derive_seed
+from playground.stepper import lock_for
 from playground.ui.controls import dataset_picker, formula_panel
 from playground.ui.deeplink import linked
 from playground.ui.page import PageContext
@@ -166,7 +167,8 @@ def half_step_buttons() -> None:
     def run(kind: str) -> None:
         stepper = st.session_state.get(STEPPER_KEY)
         if stepper is not None:
-            stepper.e_step() if kind == "E" else stepper.m_step()
+            with lock_for(stepper):
+                stepper.e_step() if kind == "E" else stepper.m_step()
             st.session_state[f"{STEPPER_KEY}__playing"] = False
 
     stepper = st.session_state.get(STEPPER_KEY)

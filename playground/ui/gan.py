@@ -11,6 +11,7 @@ import streamlit as st
 
 from playground.figures.gan import gan_plane, loss_curves, quality_curves
 from playground.gan import ACTIVATIONS, NOISES, OBJECTIVES, OPTIMIZERS, GANConfig, GANTrainer, trainer_for_target
+from playground.stepper import lock_for
 from playground.targets import Target
 from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
 from playground.ui.deeplink import linked
@@ -178,7 +179,8 @@ def single_step_buttons() -> None:
                ("Both", "gan_it", "step", "One full iteration: m discriminator steps, then one generator step.")]
     for column, (label, key, method, help_text) in zip(columns, actions):
         if column.button(label, key=key, width="stretch", help=help_text) and trainer is not None:
-            getattr(trainer, method)()
+            with lock_for(trainer):
+                getattr(trainer, method)()
 
 
 def _thin(values: np.ndarray) -> np.ndarray:
