@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from playground.flow_layers import mlp
-from playground.flows import adam, make_trainer
+from playground.flows import make_trainer
+from playground.nets import make_optimizer
 from playground.seeding import torch_generator
 from playground.targets import get_target
 
@@ -53,7 +54,7 @@ class PlainRealNVP(nn.Module):
 
 def _loop(negative_log_likelihood: Callable[[torch.Tensor], torch.Tensor], parameters,
           data: torch.Tensor) -> Callable[[], None]:
-    optimizer = adam(parameters, LEARNING_RATE)  # the same (fused) Adam as the playground's trainer
+    optimizer = make_optimizer("adam", parameters, LEARNING_RATE, fused=True)  # the same (fused) Adam as the playground's trainer
     generator = torch_generator(1)
 
     def train() -> None:

@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from playground.device import default_device, to_numpy, to_tensor
+from playground import nets
 from playground.seeding import SeedLike, derive_seed, rng, torch_generator
 from playground.stepper import Stepper
 
@@ -194,15 +195,6 @@ class AutoencoderConfig:
             raise ValueError("latent_dim >= 1, batch_size >= 2, noise_std > 0 and learning_rate > 0 are required")
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
 class Autoencoder(nn.Module):
     """MLP encoder and decoder; the encoder outputs (mu, log sigma^2) for a VAE, z for an AE."""
 
@@ -212,8 +204,10 @@ class Autoencoder(nn.Module):
         self.input_dim = int(input_dim)
         self.n_classes = int(n_classes) if config.kind == "cvae" else 0
         outputs = 2 * config.latent_dim if config.stochastic else config.latent_dim
-        self.encoder = _mlp([self.input_dim + self.n_classes, *config.hidden, outputs])
-        self.decoder = _mlp([config.latent_dim + self.n_classes, *reversed(config.hidden), self.input_dim])
+        generator = torch_generator(derive_seed(config.seed, "init"))  # the encoder's draws, then the decoder's
+        self.encoder = nets.mlp([self.input_dim + self.n_classes, *config.hidden, outputs], "relu", generator=generator)
+        self.decoder = nets.mlp([config.latent_dim + self.n_classes, *reversed(config.hidden), self.input_dim], "relu",
+                                generator=generator)
 
     def _condition(self, tensor: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if not self.n_classes:
@@ -243,12 +237,9 @@ class Autoencoder(nn.Module):
 def initialize(model: nn.Module, seed: int) -> nn.Module:
     """PyTorch's default Linear initialisation, drawn from a seeded generator (no global RNG)."""
     generator = torch_generator(seed)
-    with torch.no_grad():
-        for layer in model.modules():
-            if isinstance(layer, nn.Linear):
-                bound = 1.0 / math.sqrt(layer.in_features)  # = kaiming_uniform(a=sqrt(5)) for the weights
-                layer.weight.uniform_(-bound, bound, generator=generator)
-                layer.bias.uniform_(-bound, bound, generator=generator)
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            nets.init_linear_(layer, generator)
     return model
 
 
@@ -358,10 +349,9 @@ class AutoencoderTrainer(Stepper):
         self.y_test = (to_tensor(y_test, self.device, torch.long) if y_test is not None
                        else (self.y_train if x_test is None else None))
         n_classes = int(self.y_train.max()) + 1 if (needs_labels and self.y_train is not None) else 0
-        self.model = Autoencoder(self.x_train.shape[1], config, n_classes)
-        initialize(self.model, derive_seed(config.seed, "init"))
+        self.model = Autoencoder(self.x_train.shape[1], config, n_classes)  # seeded by config.seed
         self.model.to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        self.optimizer = nets.make_optimizer("adam", self.model.parameters(), config.learning_rate)
         self.generator = torch_generator(derive_seed(config.seed, "train"), self.device)
         self.eval_every = max(1, int(eval_every))
 

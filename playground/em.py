@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from playground import nets
 from playground.device import default_device, to_numpy
 from playground.mixture import (
     GaussianMixture,
@@ -275,7 +276,7 @@ class GradientDescentFitter(Stepper):
         self.logits = torch.log(state.weights).clone().requires_grad_(True)
         self.means = state.means.clone().requires_grad_(True)
         self.raw_scale = self._raw_from_covariances(state.covariances).requires_grad_(True)
-        self.optimizer = torch.optim.Adam([self.logits, self.means, self.raw_scale], lr=self.learning_rate)
+        self.optimizer = nets.make_optimizer("adam", [self.logits, self.means, self.raw_scale], self.learning_rate)
         with torch.no_grad():
             self.initial_log_likelihood = float(self.log_likelihood())
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from playground import nets
 from playground.seeding import torch_generator
 
 
@@ -139,17 +140,7 @@ def mlp(in_dim: int, hidden: int, out_dim: int, generator: torch.Generator, init
 
     With ``init_identity`` the last layer is zero, so its coupling starts as the identity map.
     """
-    layers = [nn.utils.skip_init(nn.Linear, a, b) for a, b in ((in_dim, hidden), (hidden, hidden), (hidden, out_dim))]
-    with torch.no_grad():
-        for i, linear in enumerate(layers):
-            bound = 1.0 / math.sqrt(linear.in_features)  # PyTorch's default range, from our generator
-            if i == len(layers) - 1 and init_identity:
-                linear.weight.zero_()
-                linear.bias.zero_()
-            else:
-                linear.weight.uniform_(-bound, bound, generator=generator)
-                linear.bias.uniform_(-bound, bound, generator=generator)
-    return nn.Sequential(layers[0], nn.Tanh(), layers[1], nn.Tanh(), layers[2])
+    return nets.mlp([in_dim, hidden, hidden, out_dim], "tanh", generator=generator, zero_last=init_identity)
 
 
 class Coupling(FlowLayer):

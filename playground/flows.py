@@ -39,6 +39,7 @@ from playground.flow_layers import (
     MonotoneTanh,
     alternating_masks,
 )
+from playground import nets
 from playground.seeding import derive_seed, torch_generator
 from playground.stepper import Stepper
 
@@ -177,14 +178,6 @@ def build_flow(kind: str, dim: int = 2, num_layers: int = 6, hidden: int = 64, *
 # Training by maximum likelihood, as a stepper
 # ----------------------------------------------------------------------------------
 
-def adam(parameters: list[torch.Tensor], learning_rate: float) -> torch.optim.Adam:
-    """Adam, fused into one kernel where the device supports it (several times faster on CPU)."""
-    try:
-        return torch.optim.Adam(parameters, lr=learning_rate, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(parameters, lr=learning_rate)
-
-
 class FlowTrainer(Stepper):
     """Maximum likelihood: minimise NLL = -mean log p(x) over minibatches with Adam.
 
@@ -204,7 +197,7 @@ class FlowTrainer(Stepper):
         self.batch_size = int(min(batch_size, len(self.data)))
         self.learning_rate = float(learning_rate)
         self.parameters = [p for p in flow.parameters() if p.requires_grad]
-        self.optimizer = adam(self.parameters, self.learning_rate)
+        self.optimizer = nets.make_optimizer("adam", self.parameters, self.learning_rate, fused=True)
         self._last_good = [p.detach().clone() for p in self.parameters]
         self._batches = torch_generator(derive_seed(seed, "flow-batches"), flow.device)
 

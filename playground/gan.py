@@ -26,7 +26,6 @@ gradient arrows, the warped latent grid).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -36,7 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from playground.device import cpu_threads, default_device, to_numpy, to_tensor
+from playground import nets
 from playground.metrics import mmd, mode_coverage, precision_recall, sliced_wasserstein
+from playground.nets import ACTIVATIONS, OPTIMIZERS, SpectralNormLinear, power_iteration  # noqa: F401 (re-exported)
 from playground.seeding import derive_seed, torch_generator
 from playground.stepper import Stepper
 
@@ -49,10 +50,6 @@ OBJECTIVES: dict[str, str] = {
     "hinge": "Hinge",
 }
 PROBABILITY_OBJECTIVES = ("minimax", "nonsaturating")  # D(x) = sigmoid(score) is a probability
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "elu": nn.ELU,
-}
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
 NOISES = ("gaussian", "uniform")
 
 
@@ -116,15 +113,6 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 # Networks
 # ----------------------------------------------------------------------------------
 
-def power_iteration(weight: torch.Tensor, u: torch.Tensor, n_iter: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Refine the top left/right singular vectors (u, v) of ``weight`` by power iteration."""
-    v = F.normalize(weight.T @ u, dim=0)
-    for _ in range(n_iter):
-        v = F.normalize(weight.T @ u, dim=0)
-        u = F.normalize(weight @ v, dim=0)
-    return u, v
-
-
 def spectral_norm_estimate(weight: torch.Tensor, n_iter: int = 50, seed: int = 0) -> float:
     """The largest singular value of a matrix, by ``n_iter`` power iterations."""
     generator = torch_generator(seed, weight.device)
@@ -134,63 +122,11 @@ def spectral_norm_estimate(weight: torch.Tensor, n_iter: int = 50, seed: int = 0
     return float(u @ weight @ v)
 
 
-class SpectralNormLinear(nn.Linear):
-    """A linear layer whose weight is divided by its spectral norm (Miyato et al., 2018).
-
-    sigma(W) is tracked by one power iteration per training forward pass (u, v are
-    buffers); the gradient flows through sigma = u^T W v. In eval mode the stored
-    vectors are used without updating them.
-    """
-
-    def __init__(self, in_features: int, out_features: int, generator: torch.Generator,
-                 device: torch.device | None = None) -> None:
-        super().__init__(in_features, out_features, device=device)
-        u = torch.randn(out_features, generator=generator, device=generator.device)
-        self.register_buffer("u", F.normalize(u.to(device), dim=0))
-        self.register_buffer("v", torch.zeros(in_features, device=device))
-
-    @torch.no_grad()
-    def refresh(self, n_iter: int = 15) -> None:
-        """Run ``n_iter`` power iterations (after the weight is (re)initialised)."""
-        u, v = power_iteration(self.weight, self.u, n_iter)
-        self.u.copy_(u)
-        self.v.copy_(v)
-
-    def sigma(self) -> torch.Tensor:
-        """Current estimate of the spectral norm of the raw weight (differentiable in W)."""
-        if self.training:
-            with torch.no_grad():
-                u, v = power_iteration(self.weight, self.u)
-                self.u.copy_(u)
-                self.v.copy_(v)
-        return self.u @ self.weight @ self.v
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight / self.sigma(), self.bias)
-
-
 def mlp(in_features: int, out_features: int, depth: int, width: int, activation: str, generator: torch.Generator,
         device: torch.device, spectral_norm: bool = False) -> nn.Sequential:
-    """``depth`` hidden layers of ``width`` units; weights drawn from ``generator`` (PyTorch's default scale)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
-    sizes = [in_features] + [width] * depth + [out_features]
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if spectral_norm:
-            layer = SpectralNormLinear(n_in, n_out, generator, device)
-        else:
-            layer = nn.Linear(n_in, n_out, device=device)
-        bound = 1 / math.sqrt(n_in)  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        with torch.no_grad():
-            layer.weight.uniform_(-bound, bound, generator=generator)
-            layer.bias.uniform_(-bound, bound, generator=generator)
-        if isinstance(layer, SpectralNormLinear):
-            layer.refresh()
-        layers.append(layer)
-        if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)
+    """``depth`` hidden layers of ``width`` units (``playground.nets.mlp``)."""
+    return nets.mlp([in_features] + [width] * depth + [out_features], activation, generator=generator,
+                    device=device, spectral_norm=spectral_norm)
 
 
 def lipschitz_bound(net: nn.Sequential) -> float:
@@ -270,13 +206,7 @@ class GANConfig:
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     """Adam with the GAN betas (0.5, 0.9), RMSprop (WGAN's choice) or plain SGD."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.9))
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    raise ValueError(f"unknown optimizer {name!r}")
+    return nets.make_optimizer(name, params, lr, betas=(0.5, 0.9))
 
 
 class GANTrainer(Stepper):
