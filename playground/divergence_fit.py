@@ -17,6 +17,7 @@ The divergences themselves are in ``playground.divergences``.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from scipy import optimize
 
+from playground import nets
 from playground.device import to_numpy
 from playground.divergences import (
     GridQuadrature,
@@ -72,44 +74,6 @@ class FitConfig:
     start_spread: float = 1.0  # K > 1: components start this far apart around start_mean
 
 
-class Adam:
-    """Adam (Kingma & Ba 2015) on a list of tensors: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
-    theta -= lr m_hat / (sqrt(v_hat) + eps). Written out (instead of torch.optim.Adam) so its state is
-    three plain tensors per parameter, trivially saved and restored by the stepper's guard."""
-
-    def __init__(self, params: Sequence[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
-        self.params, self.lr, self.betas, self.eps = list(params), lr, betas, eps
-        self.first = [torch.zeros_like(p) for p in self.params]
-        self.second = [torch.zeros_like(p) for p in self.params]
-        self.steps = 0
-
-    def zero_grad(self) -> None:
-        for param in self.params:
-            param.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.steps += 1
-        beta1, beta2 = self.betas
-        for param, first, second in zip(self.params, self.first, self.second):
-            if param.grad is None:
-                continue
-            first.mul_(beta1).add_(param.grad, alpha=1 - beta1)
-            second.mul_(beta2).addcmul_(param.grad, param.grad, value=1 - beta2)
-            first_hat = first / (1 - beta1**self.steps)
-            second_hat = second / (1 - beta2**self.steps)
-            param.sub_(self.lr * first_hat / (second_hat.sqrt() + self.eps))
-
-    def get_state(self) -> tuple:
-        return [t.clone() for t in self.first], [t.clone() for t in self.second], self.steps
-
-    def set_state(self, state: tuple) -> None:
-        first, second, self.steps = state
-        for target, source in zip(self.first + self.second, list(first) + list(second)):
-            target.copy_(source)
-
-
 class DivergenceFit(Stepper):
     """Fit q (a Gaussian or a K-component mixture) to p by gradient descent (Adam) on one divergence.
 
@@ -142,7 +106,7 @@ class DivergenceFit(Stepper):
         trainable = [t for t in (self.means, self.logits, self.log_diag, self.lower) if t.requires_grad]
         if config.n_components == 1:
             trainable = [t for t in trainable if t is not self.logits]
-        self.optimizer = Adam(trainable, lr=config.learning_rate)
+        self.optimizer = nets.make_optimizer("adam", trainable, config.learning_rate)
         self.generator = torch_generator(derive_seed(seed, "reverse-kl", divergence), self.device)
         self.data = target.sample(config.n_samples, derive_seed(seed, "data")) if divergence == "forward_kl" else None
         self.grid: GridQuadrature | None = None
@@ -230,13 +194,14 @@ class DivergenceFit(Stepper):
 
     def get_state(self) -> dict:
         tensors = {name: getattr(self, name).detach().clone() for name in ("means", "logits", "log_diag", "lower")}
-        return {"tensors": tensors, "optimizer": self.optimizer.get_state()}
+        # Adam's moments and step count, so that a step rolled back by the NaN guard leaves no trace.
+        return {"tensors": tensors, "optimizer": copy.deepcopy(self.optimizer.state_dict())}
 
     def set_state(self, state: dict) -> None:
         with torch.no_grad():
             for name, value in state["tensors"].items():
                 getattr(self, name).copy_(value)
-        self.optimizer.set_state(state["optimizer"])
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))  # never alias the snapshot
 
     def state_is_finite(self) -> bool:
         with torch.no_grad():
