@@ -436,13 +436,6 @@ def mvn_cholesky(mean, cov, n: int, seed: SeedLike) -> np.ndarray:
     return mvn_cholesky_stages(mean, cov, n, seed).x
 
 
-def sigma_ellipse(mean, cov, radius: float = 1.0, n_points: int = 121) -> np.ndarray:
-    """Points of the ellipse {mu + radius * L (cos t, sin t)}: Mahalanobis distance = radius. (n_points, 2)."""
-    chol = cholesky_factor(cov)
-    t = np.linspace(0.0, 2.0 * np.pi, n_points)
-    return np.asarray(mean, dtype=np.float64) + radius * np.stack([np.cos(t), np.sin(t)], axis=1) @ chol.T
-
-
 def mahalanobis_squared(x: np.ndarray, mean, cov) -> np.ndarray:
     """(x - mu)^T Sigma^{-1} (x - mu) for each row."""
     chol = cholesky_factor(cov)

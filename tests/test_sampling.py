@@ -220,8 +220,9 @@ def test_sigma_ellipses_hold_the_chi_square_mass():
         expected = 1 - math.exp(-radius**2 / 2)
         assert S.mass_inside_sigma_ellipse(radius) == pytest.approx(expected)
         assert abs((d2 <= radius**2).mean() - expected) < 4 * math.sqrt(expected * (1 - expected) / 50_000)
-    ellipse = S.sigma_ellipse([0, 0], cov, 2.0)
-    np.testing.assert_allclose(S.mahalanobis_squared(ellipse, [0, 0], cov), 4.0)
+    from playground.figures.primitives import ellipse  # the drawn 2-sigma contour, checked by the sampler's metric
+
+    np.testing.assert_allclose(S.mahalanobis_squared(ellipse([0, 0], cov, 2.0), [0, 0], cov), 4.0)
 
 
 # --- mixtures and rejection ---------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures.primitives import ellipse
 from playground.figures.theme import ROLE_COLORS, line
 
 # One colour per fitting objective, the same in every figure of the page.
@@ -53,13 +54,6 @@ def fit_race_1d(x: np.ndarray, target_density: np.ndarray, fit_densities: Mappin
     return fig
 
 
-def _ellipse(mean: np.ndarray, cov: np.ndarray, radius: float = 2.0, points: int = 80) -> np.ndarray:
-    """Points (points, 2) on the radius-sigma contour of N(mean, cov)."""
-    angles = np.linspace(0, 2 * np.pi, points)
-    circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    return mean + radius * circle @ np.linalg.cholesky(cov).T
-
-
 def fit_race_2d(axes: Sequence[np.ndarray], target_density: np.ndarray, fits: Mapping[str, Mapping[str, np.ndarray]],
                 *, paths: Mapping[str, np.ndarray] | None = None, optimum: tuple[np.ndarray, np.ndarray] | None = None,
                 local_optima: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> go.Figure:
@@ -70,7 +64,7 @@ def fit_race_2d(axes: Sequence[np.ndarray], target_density: np.ndarray, fits: Ma
                              contours={"coloring": "fill", "showlines": False}, ncontours=14, opacity=0.7,
                              name="target p", hoverinfo="skip"))
     if optimum is not None:
-        ring = _ellipse(*optimum)
+        ring = ellipse(*optimum, 2.0, n_points=80)
         fig.add_trace(line(ring[:, 0], ring[:, 1], role=OPTIMUM_COLOR, dash="dash",
                            name="forward-KL optimum (moment matching)"))
     if local_optima:
@@ -86,7 +80,7 @@ def fit_race_2d(axes: Sequence[np.ndarray], target_density: np.ndarray, fits: Ma
                                      "dash": "dot"}, name=f"path ({FIT_LABELS[name]})", showlegend=False,
                                      hoverinfo="skip"))
         for k, (weight, mean, cov) in enumerate(zip(fit["weights"], fit["means"], fit["covariances"])):
-            ring = _ellipse(mean, cov)
+            ring = ellipse(mean, cov, 2.0, n_points=80)
             fig.add_trace(line(ring[:, 0], ring[:, 1], role=color, name=f"q fitted by {FIT_LABELS[name]}",
                                legendgroup=name, showlegend=k == 0,
                                line={"width": 1.5 + 3 * float(weight)}))
@@ -169,7 +163,7 @@ def gaussian_pair_2d(gaussians: Sequence[tuple[np.ndarray, np.ndarray]]) -> go.F
     fig = go.Figure()
     for (mean, cov), role, name in zip(gaussians, ("data", "model"), ("N₁", "N₂")):
         for radius, dash in ((1.0, None), (2.0, "dot")):
-            ring = _ellipse(mean, cov, radius)
+            ring = ellipse(mean, cov, radius, n_points=80)
             fig.add_trace(line(ring[:, 0], ring[:, 1], role=role, dash=dash, name=f"{name} ({radius:.0f}σ)"))
     fig.update_layout(xaxis_title="x₁", yaxis_title="x₂", height=360, legend={"orientation": "h", "y": 1.12})
     fig.update_yaxes(scaleanchor="x", scaleratio=1)

@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures.primitives import ellipse
 from playground.figures.theme import PALETTE, ROLE_COLORS, line, scatter
 
 # Ten classes need ten colours: the Okabe-Ito palette plus two from Paul Tol's "muted" set.
@@ -23,14 +24,6 @@ INK = [[0.0, "#ffffff"], [1.0, "#000000"]]
 
 def label_color(label: int) -> str:
     return LABEL_COLORS[int(label) % len(LABEL_COLORS)]
-
-
-def ellipse_points(center: np.ndarray, covariance: np.ndarray, n_std: float = 2.0, n_points: int = 60) -> np.ndarray:
-    """Points on the n_std contour of a 2D Gaussian: center + n_std * L [cos t, sin t], L L^T = covariance."""
-    values, vectors = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
-    t = np.linspace(0, 2 * np.pi, n_points)
-    circle = np.stack([np.cos(t), np.sin(t)])
-    return (np.asarray(center)[:, None] + n_std * vectors @ (np.sqrt(np.clip(values, 0, None))[:, None] * circle)).T
 
 
 def latent_map(codes: np.ndarray, labels: np.ndarray | None, *, ellipses: Sequence[tuple[np.ndarray, np.ndarray]] = (),
@@ -52,7 +45,7 @@ def latent_map(codes: np.ndarray, labels: np.ndarray | None, *, ellipses: Sequen
                               size=7, opacity=0.8, customdata=index,
                               hovertemplate="test point %{customdata}<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
     for i, (center, covariance) in enumerate(ellipses):
-        contour = ellipse_points(center, covariance)
+        contour = ellipse(center, covariance, 2.0, n_points=60)
         fig.add_trace(line(contour[:, 0], contour[:, 1], role="model", name="q(z|x), 2σ", showlegend=i == 0,
                            legendgroup="ellipses", hoverinfo="skip"))
     if probe is not None:

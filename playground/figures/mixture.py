@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures.primitives import ellipse
 from playground.figures.theme import ROLE_COLORS, component_color, line
 
 SIGMA_DASH = {1: None, 2: "dot"}
@@ -32,14 +33,6 @@ def blended_colors(responsibilities: np.ndarray) -> list[str]:
     palette = np.stack([_rgb(component_color(k)) for k in range(responsibilities.shape[1])])  # (K, 3)
     mixed = np.clip(np.asarray(responsibilities, dtype=np.float64) @ palette, 0, 255).round().astype(int)
     return [f"rgb({r},{g},{b})" for r, g, b in mixed]
-
-
-def ellipse(mean: np.ndarray, covariance: np.ndarray, n_sigma: float, n_points: int = 120) -> np.ndarray:
-    """Points ``(n_points, 2)`` on the ellipse {x : (x - mu)^T Sigma^{-1} (x - mu) = n_sigma^2}."""
-    values, vectors = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
-    angles = np.linspace(0, 2 * np.pi, n_points)
-    circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    return np.asarray(mean) + n_sigma * (circle * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
 def gaussian_pdf_1d(x: np.ndarray, mean: float, variance: float) -> np.ndarray:

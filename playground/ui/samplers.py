@@ -10,6 +10,7 @@ from scipy import stats
 
 from playground import sampling as S
 from playground.figures import sampling as F
+from playground.figures.primitives import ellipse
 from playground.targets import MOG2D, get_target, list_targets
 from playground.ui.controls import formula_panel as _formula_panel
 from playground.ui.deeplink import linked
@@ -325,7 +326,7 @@ def cholesky_section(page: PageContext) -> None:
         st.error(f"Σ = {_plain(cov)} cannot be sampled by Cholesky: {error}. "
                  "Move |ρ| below 1 and keep both σ above 0.", icon=":material/block:")
         return
-    ellipses = {float(r): S.sigma_ellipse(mean, cov, r) for r in (1, 2, 3)}
+    ellipses = {float(r): ellipse(mean, cov, r, n_points=121) for r in (1, 2, 3)}
     page.show(F.cholesky_panels, stages.z, stages.lz, stages.x, mean, ellipses, key="mvn_fig", height=480)
     sample_cov = np.cov(stages.x.T)
     d2 = S.mahalanobis_squared(stages.x, mean, cov)
@@ -399,7 +400,7 @@ def mixture_section(page: PageContext) -> None:
         st.error(f"This mixture cannot be sampled: {error}.", icon=":material/block:")
         return
     weights = weights / weights.sum()
-    ellipses = [S.sigma_ellipse(m, c, 2.0) for m, c in zip(means, covs)]
+    ellipses = [ellipse(m, c, 2.0, n_points=121) for m, c in zip(means, covs)]
     left, right = st.columns([1.6, 1])
     with left:
         page.show(F.ancestral_figure, weights, draw.uniforms, draw.components, draw.x, ellipses, key="mix_fig")
