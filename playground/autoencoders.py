@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from playground.device import default_device, to_numpy, to_tensor
 from playground import nets
+from playground.metrics import sliced_wasserstein_power
 from playground.seeding import SeedLike, derive_seed, rng, torch_generator
 from playground.stepper import Stepper
 
@@ -88,9 +89,7 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_projections: int = 50
         raise ValueError(f"samples must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
     directions = torch.randn(a.shape[1], int(n_projections), generator=generator, device=a.device, dtype=a.dtype)
     directions = directions / directions.norm(dim=0, keepdim=True)  # (d, L) unit columns
-    projected_a = torch.sort(a @ directions, dim=0).values  # (n, L)
-    projected_b = torch.sort(b @ directions, dim=0).values
-    return (projected_a - projected_b).pow(2).mean()
+    return sliced_wasserstein_power(a, b, directions.T, p=2.0)
 
 
 # ----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import torch
 from scipy import special
 
 from playground.device import default_device, to_numpy
+from playground.metrics import gaussian_kernel, median_bandwidth, mmd2_samples, w1_samples_1d  # noqa: F401 (re-exported)
 from playground.seeding import torch_generator
 from playground.targets import MixtureParams, mixture_params
 
@@ -319,57 +320,9 @@ def w1_cdf_1d(p: Mixture, q: Mixture, resolution: int = 4000) -> torch.Tensor:
     return grid.integrate(torch.abs(p.cdf(grid.points) - q.cdf(grid.points)))
 
 
-def w1_samples_1d(x, y) -> float:
-    """W1 between two 1D empirical distributions: integral |F_x - F_y| over the merged sorted values."""
-    x = torch.as_tensor(x).reshape(-1).to(torch.float64)
-    y = torch.as_tensor(y, device=x.device).reshape(-1).to(torch.float64)
-    x_sorted, y_sorted = torch.sort(x).values, torch.sort(y).values
-    merged = torch.sort(torch.cat([x_sorted, y_sorted])).values
-    deltas = merged[1:] - merged[:-1]
-    cdf_x = torch.searchsorted(x_sorted, merged[:-1], right=True).to(torch.float64) / x.numel()
-    cdf_y = torch.searchsorted(y_sorted, merged[:-1], right=True).to(torch.float64) / y.numel()
-    return float((torch.abs(cdf_x - cdf_y) * deltas).sum())
-
-
 # ----------------------------------------------------------------------------------
 # Maximum mean discrepancy (Gaussian kernel k(x, y) = exp(-|x - y|^2 / (2 h^2)))
 # ----------------------------------------------------------------------------------
-
-
-def gaussian_kernel(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> torch.Tensor:
-    """k(x_i, y_j) = exp(-|x_i - y_j|^2 / (2 h^2)), shape (n, m)."""
-    return torch.exp(-torch.cdist(x, y).pow(2) / (2 * bandwidth**2))
-
-
-def median_bandwidth(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Median heuristic: h = median pairwise distance of the pooled samples."""
-    pooled = torch.cat([x, y])[:1000]
-    distances = torch.cdist(pooled, pooled)
-    upper = distances[torch.triu(torch.ones_like(distances, dtype=torch.bool), diagonal=1)]
-    return float(upper.median().clamp_min(1e-6))
-
-
-def mmd2_samples(x, y, bandwidth: float | None = None, unbiased: bool = True) -> torch.Tensor:
-    """MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y) from samples x (n, d) and y (m, d).
-
-    ``unbiased`` drops the diagonal terms (the U-statistic of Gretton et al. 2012, can be
-    slightly negative); otherwise the V-statistic (>= 0, exactly 0 for identical samples).
-    ``bandwidth=None`` uses the median heuristic. Differentiable in x and y.
-    """
-    x = torch.as_tensor(x)
-    y = torch.as_tensor(y, device=x.device, dtype=x.dtype)
-    x, y = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)
-    h = bandwidth if bandwidth is not None else median_bandwidth(x.detach(), y.detach())
-    k_xx, k_yy, k_xy = gaussian_kernel(x, x, h), gaussian_kernel(y, y, h), gaussian_kernel(x, y, h)
-    n, m = x.shape[0], y.shape[0]
-    if unbiased:
-        if n < 2 or m < 2:
-            raise ValueError("the unbiased MMD needs at least 2 samples on each side")
-        term_xx = (k_xx.sum() - k_xx.diagonal().sum()) / (n * (n - 1))
-        term_yy = (k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
-    else:
-        term_xx, term_yy = k_xx.mean(), k_yy.mean()
-    return term_xx + term_yy - 2 * k_xy.mean()
 
 
 def _expected_kernel(weights_a, means_a, covs_a, weights_b, means_b, covs_b, bandwidth: float) -> torch.Tensor:

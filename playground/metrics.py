@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from playground.device import default_device, to_tensor
-from playground.divergences import mmd2_samples
 from playground.seeding import SeedLike, torch_generator
 
 _CHUNK = 4096  # rows of a distance matrix computed at once (bounds memory)
@@ -150,8 +149,58 @@ def sliced_wasserstein(x: Any, y: Any, n_proj: int = 64, seed: SeedLike = 0, *, 
     if x.shape[1] != y.shape[1]:
         raise ValueError("x and y must have the same dimension")
     directions = random_directions(n_proj, x.shape[1], seed, device=device)  # (P, d)
-    per_direction = wasserstein_1d(directions @ x.T, directions @ y.T, p)  # (P,)
-    return float((per_direction**p).mean().item() ** (1.0 / p))
+    return float(sliced_wasserstein_power(x, y, directions, p).item() ** (1.0 / p))
+
+
+def sliced_wasserstein_power(x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor,
+                             p: float = 2.0) -> torch.Tensor:
+    """SW_p^p = mean over the unit rows theta of ``directions`` of W_p(theta.x, theta.y)^p, as a
+    differentiable tensor (sorting is differentiable): the loss of a sliced-Wasserstein
+    auto-encoder and, through ``sliced_wasserstein``, the metric."""
+    return (wasserstein_1d(directions @ x.T, directions @ y.T, p) ** p).mean()
+
+
+def w1_samples_1d(x, y) -> float:
+    """W1 between two 1D empirical distributions (any sizes), in float64: ``wasserstein_1d`` with p = 1."""
+    x = torch.as_tensor(x).reshape(-1).to(torch.float64)
+    y = torch.as_tensor(y, device=x.device).reshape(-1).to(torch.float64)
+    return float(wasserstein_1d(x, y, p=1.0))
+
+
+def gaussian_kernel(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    """k(x_i, y_j) = exp(-|x_i - y_j|^2 / (2 h^2)), shape (n, m)."""
+    return torch.exp(-torch.cdist(x, y).pow(2) / (2 * bandwidth**2))
+
+
+def median_bandwidth(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Median heuristic: h = median pairwise distance of the pooled samples."""
+    pooled = torch.cat([x, y])[:1000]
+    distances = torch.cdist(pooled, pooled)
+    upper = distances[torch.triu(torch.ones_like(distances, dtype=torch.bool), diagonal=1)]
+    return float(upper.median().clamp_min(1e-6))
+
+
+def mmd2_samples(x, y, bandwidth: float | None = None, unbiased: bool = True) -> torch.Tensor:
+    """MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y) from samples x (n, d) and y (m, d).
+
+    ``unbiased`` drops the diagonal terms (the U-statistic of Gretton et al. 2012, can be
+    slightly negative); otherwise the V-statistic (>= 0, exactly 0 for identical samples).
+    ``bandwidth=None`` uses the median heuristic. Differentiable in x and y.
+    """
+    x = torch.as_tensor(x)
+    y = torch.as_tensor(y, device=x.device, dtype=x.dtype)
+    x, y = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)
+    h = bandwidth if bandwidth is not None else median_bandwidth(x.detach(), y.detach())
+    k_xx, k_yy, k_xy = gaussian_kernel(x, x, h), gaussian_kernel(y, y, h), gaussian_kernel(x, y, h)
+    n, m = x.shape[0], y.shape[0]
+    if unbiased:
+        if n < 2 or m < 2:
+            raise ValueError("the unbiased MMD needs at least 2 samples on each side")
+        term_xx = (k_xx.sum() - k_xx.diagonal().sum()) / (n * (n - 1))
+        term_yy = (k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
+    else:
+        term_xx, term_yy = k_xx.mean(), k_yy.mean()
+    return term_xx + term_yy - 2 * k_xy.mean()
 
 
 def mmd(x: Any, y: Any, bandwidth: float | None = None, *, unbiased: bool = True,

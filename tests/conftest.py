@@ -58,7 +58,9 @@ def browser():
 def app_url():
     """Base URL of ``streamlit run app.py`` on a free loopback port, one server for the
     whole run (every browser test opens its own session on it)."""
-    from bench.appserver import running_app
+    from bench.appserver import AppServer
 
-    with running_app() as (base_url, _):
-        yield base_url
+    log = ROOT / "artifacts" / "app_server.log"  # the server's own output: a failed browser test says why
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with AppServer(log_path=log) as server:
+        yield server.url

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.appserver import CHROMIUM, wait_idle
-from playground.ui.navigation import available_pages
+from playground.ui.navigation import ROOT, available_pages
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -54,8 +54,16 @@ def _base_path_probe(message) -> bool:
 
 
 def _healthy(app_url: str) -> bool:
-    with urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=10) as response:
-        return response.status == 200
+    try:
+        with urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=10) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _server_log_tail(lines: int = 40) -> str:
+    log = ROOT / "artifacts" / "app_server.log"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
 
 
 def _pause(page) -> None:
@@ -82,36 +90,44 @@ def test_rapid_clicks_never_break_the_page(app_url, browser, info):
     page.on("console", lambda m: problems.append(f"console: {m.text[:300]} at {m.location}")
             if m.type == "error" and not _base_path_probe(m) else None)
     try:
-        page.goto(f"{app_url}/{url_path(info.path)}?projection=1", wait_until="domcontentloaded")
-        wait_idle(page)
-        assert _open_stepper_tab(page), f"{info.title}: no Step button found"
-        bursts = 0
-        for selector in STEPPING:
-            button = _visible(page, selector)
-            if button is None:
-                continue
-            _burst(page, button)
-            bursts += 1
-        wait_idle(page)
-        exceptions = page.locator('[data-testid="stException"]')
-        assert exceptions.count() == 0, exceptions.first.inner_text()
-        play = _visible(page, PLAY)
-        assert play is not None
-        _burst(page, play)  # three presses: Play, Pause, Play while the runs overlap
-        page.wait_for_timeout(1500)
-        step = _visible(page, STEPPING[0])
-        _burst(page, step)  # Step while playing
-        _pause(page)
-        wait_idle(page)
-        assert bursts >= 2
-        exceptions = page.locator('[data-testid="stException"]')
-        assert exceptions.count() == 0, exceptions.first.inner_text()
-        assert not problems, problems
-        assert _healthy(app_url), "the server stopped answering"
-        before = page.evaluate(CHART_SIGNATURE)
-        _visible(page, STEPPING[0]).click()
-        wait_idle(page)
-        assert page.locator('[data-testid="stException"]').count() == 0
-        assert page.evaluate(CHART_SIGNATURE) != before, f"{info.title}: Step no longer changes the picture"
+        _exercise(page, app_url, info, problems)
+    except Exception as error:
+        alive = "answers" if _healthy(app_url) else "does NOT answer"
+        raise AssertionError(f"{info.title}: {error}\nThe server {alive} /_stcore/health; its log ends with:\n"
+                             f"{_server_log_tail()}") from error
     finally:
         context.close()
+
+
+def _exercise(page, app_url: str, info, problems: list[str]) -> None:
+    page.goto(f"{app_url}/{url_path(info.path)}?projection=1", wait_until="domcontentloaded")
+    wait_idle(page)
+    assert _open_stepper_tab(page), f"{info.title}: no Step button found"
+    bursts = 0
+    for selector in STEPPING:
+        button = _visible(page, selector)
+        if button is None:
+            continue
+        _burst(page, button)
+        bursts += 1
+    wait_idle(page)
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+    play = _visible(page, PLAY)
+    assert play is not None
+    _burst(page, play)  # three presses: Play, Pause, Play while the runs overlap
+    page.wait_for_timeout(1500)
+    step = _visible(page, STEPPING[0])
+    _burst(page, step)  # Step while playing
+    _pause(page)
+    wait_idle(page)
+    assert bursts >= 2
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+    assert not problems, problems
+    assert _healthy(app_url), "the server stopped answering"
+    before = page.evaluate(CHART_SIGNATURE)
+    _visible(page, STEPPING[0]).click()
+    wait_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.evaluate(CHART_SIGNATURE) != before, f"{info.title}: Step no longer changes the picture"
