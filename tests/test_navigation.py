@@ -151,6 +151,7 @@ def test_every_sidebar_switch_draws_the_destination(app_url, browser, projection
             # Projection mode is kept across pages (the sidebar toggle persists).
             toggle = page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"] input').first
             assert toggle.is_checked() == projection, f"{where}: projection mode was not kept"
+            page.mouse.move(5, 5)  # off the links: the screenshot shows the active page, not a hover
             page.screenshot(path=str(shots / f"{number:02d}_{Path(PAGES[source].path).stem}"
                                      f"_to_{Path(PAGES[target].path).stem}.png"))
     finally:
