@@ -95,9 +95,8 @@ def running_app(port: int | None = None, env: dict[str, str] | None = None) -> I
         yield server.url, server.startup_s
 
 
-def wait_idle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until the Streamlit app has rendered and no script run is in progress."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms)
+def wait_not_running(page, timeout_ms: int = 120_000) -> None:
+    """Wait until no script run is in progress and no element is stale."""
     page.wait_for_function(
         """() => {
             const app = document.querySelector('[data-testid="stApp"]');
@@ -106,6 +105,12 @@ def wait_idle(page, timeout_ms: int = 120_000) -> None:
         }""",
         timeout=timeout_ms,
     )
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the Streamlit app has rendered and no script run is in progress."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms)
+    wait_not_running(page, timeout_ms)
     page.wait_for_timeout(800)  # let Plotly finish drawing
 
 

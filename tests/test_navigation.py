@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from bench.appserver import CHROMIUM
+from bench.appserver import CHROMIUM, wait_not_running
 from playground.ui.navigation import HOME, ROOT, PageInfo, available_pages
 
 SHOTS = ROOT / "artifacts" / "screenshots" / "navigation"
@@ -88,18 +88,6 @@ class Watcher:
         assert not self.problems, f"{where}: {self.problems}"
 
 
-def settle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until no script run is in progress and no element is stale."""
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            return app && app.getAttribute('data-test-script-state') === 'notRunning'
-                   && !document.querySelector('[data-testid="stSkeleton"]');
-        }""",
-        timeout=timeout_ms,
-    )
-
-
 def arrived(page, info: PageInfo, watcher: Watcher, where: str) -> None:
     """The destination's title and main chart are on screen, and nothing went wrong."""
     try:
@@ -117,7 +105,7 @@ def arrived(page, info: PageInfo, watcher: Watcher, where: str) -> None:
         if info is not HOME:
             page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"] .main-svg').first.wait_for(
                 state="visible", timeout=120_000)
-        settle(page)
+        wait_not_running(page)
     except sync_api.TimeoutError:
         watcher.check(where)  # a white screen shows up here as the front end's error
         raise
@@ -191,7 +179,7 @@ def test_back_and_forward_reopen_the_pages(app_url, browser):
         handle.focus()
         handle.press("ArrowRight")
         page.wait_for_function("() => new URLSearchParams(location.search).has('h')", timeout=30_000)
-        settle(page)
+        wait_not_running(page)
         moved = _query(page)["h"]
         page.go_back()
         page.wait_for_function("() => !new URLSearchParams(location.search).has('h')", timeout=30_000)
