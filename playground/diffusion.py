@@ -1,0 +1,641 @@
+"""Diffusion models and flow matching in 2D: schedules, the exact noised mixture, a trainer, samplers.
+
+One picture holds every model of this module: a **noising path** ``x_t = s(t) x_0 + sigma(t) eps``
+with ``eps ~ N(0, I)`` and ``t`` running from ``t_min`` (data) to ``t_max`` (noise).
+
+* ``Schedule`` objects give ``scale(t) = s(t)`` and ``sigma(t)``; the variance-preserving
+  ones (DDPM linear, cosine) have ``s^2 + sigma^2 = 1``, the variance-exploding ones (score
+  SDE, EDM) have ``s = 1``; ``LINEAR_PATH`` (``s = 1 - t``, ``sigma = t``) is the straight
+  path of flow matching / rectified flow. From ``s`` and ``sigma`` follow the forward SDE
+  ``dx = f(t) x dt + g(t) dw`` with ``f = d log s / dt`` and ``g^2 = d sigma^2/dt - 2 f sigma^2``,
+  the reverse SDE ``dx = [f x - g^2 score] dt + g dw_bar`` and the probability-flow ODE
+  ``dx = [f x - g^2 score / 2] dt``.
+* A mixture target noised along any path is again a mixture (``noised_mixture``): its exact
+  score ``score_mixture`` and exact ``eps`` let every sampler run without a network, so the
+  sampler's error and the network's error can be told apart.
+* Every sampler takes a **noise predictor** ``eps_fn(x, t) -> eps_hat`` (``score = -eps_hat /
+  sigma``): a trained ``Denoiser`` or the exact one. A network trained on the flow-matching
+  velocity is converted to the same form (``Denoiser`` does it), so DDPM, DDIM, Euler-Maruyama,
+  Euler/Heun ODEs and the ODE likelihood all run from one network and one initial noise.
+
+>>> import torch
+>>> round(float(DDPM_LINEAR.alpha_bar(torch.tensor(1.0))), 6)  # exp(-(0.1 + 19.9 / 2))
+4.3e-05
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from playground.device import default_device, to_numpy
+from playground.metrics import mmd, precision_recall, sliced_wasserstein
+from playground.nets import make_optimizer, mlp
+from playground.seeding import derive_seed, torch_generator
+from playground.stepper import Stepper
+from playground.targets import MixtureParams, Target
+
+EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+# ----------------------------------------------------------------------------------
+# Schedules
+# ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A noising path ``x_t = s(t) x_0 + sigma(t) eps`` on ``t in [t_min, t_max]``.
+
+    Subclasses give ``scale`` and ``sigma`` (tensors in, tensors out); their time
+    derivatives come from autograd, so a new schedule is two formulas.
+    """
+
+    name: str
+    label: str
+    t_min: float = 1e-3
+    t_max: float = 1.0
+
+    def scale(self, t: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sigma(self, t: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def alpha_bar(self, t: torch.Tensor) -> torch.Tensor:
+        """DDPM's cumulative product, s(t)^2 (meaningful for variance-preserving paths)."""
+        return self.scale(t) ** 2
+
+    def snr(self, t: torch.Tensor) -> torch.Tensor:
+        """Signal-to-noise ratio s(t)^2 / sigma(t)^2."""
+        return (self.scale(t) / self.sigma(t)) ** 2
+
+    def derivatives(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(s, sigma, ds/dt, dsigma/dt) at each t (autograd of the two formulas)."""
+        with torch.enable_grad():
+            tt = t.detach().clone().requires_grad_(True)
+            s, sig = self.scale(tt), self.sigma(tt)
+            ds, dsig = (torch.autograd.grad(v.sum(), tt, retain_graph=True, allow_unused=True,
+                                            materialize_grads=True)[0] for v in (s, sig))
+        return s.detach(), sig.detach(), ds, dsig
+
+    def sde(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f(t), g(t)^2) of the forward SDE dx = f x dt + g dw."""
+        s, sig, ds, dsig = self.derivatives(t)
+        f = ds / s
+        return f, 2 * sig * dsig - 2 * f * sig**2
+
+    def prior_std(self) -> float:
+        """Standard deviation of the Gaussian the samplers start from: sqrt(s(T)^2 + sigma(T)^2)."""
+        t = torch.tensor(self.t_max, dtype=torch.float64)
+        return float(torch.sqrt(self.scale(t) ** 2 + self.sigma(t) ** 2))
+
+
+@dataclass(frozen=True)
+class LinearBeta(Schedule):
+    """DDPM's linear schedule in continuous time: beta(t) = beta_min + t (beta_max - beta_min),
+    alpha_bar(t) = exp(-(beta_min t + (beta_max - beta_min) t^2 / 2)).
+    Discretised with N steps (``betas(N)``) it is DDPM's beta_i from beta_min/N to beta_max/N."""
+
+    beta_min: float = 0.1
+    beta_max: float = 20.0
+
+    def _log_alpha_bar(self, t):
+        return -(self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2)
+
+    def scale(self, t):
+        return torch.exp(0.5 * self._log_alpha_bar(t))
+
+    def sigma(self, t):
+        return torch.sqrt(-torch.expm1(self._log_alpha_bar(t)))
+
+    def betas(self, n: int) -> np.ndarray:
+        return np.linspace(self.beta_min / n, self.beta_max / n, n)
+
+    def alphas_cumprod(self, n: int) -> np.ndarray:
+        """DDPM's discrete alpha_bar_i = prod_{j <= i} (1 - beta_j), i = 1..N."""
+        return np.cumprod(1.0 - self.betas(n))
+
+
+@dataclass(frozen=True)
+class Cosine(Schedule):
+    """Nichol & Dhariwal's cosine schedule: alpha_bar(t) = cos^2((t + c)/(1 + c) pi/2) / cos^2(c/(1 + c) pi/2).
+    alpha_bar reaches 0 at t = 1, so sampling starts just before (t_max = 0.999)."""
+
+    offset: float = 0.008
+
+    def _ratio(self, t):
+        c = self.offset
+        return torch.cos((t + c) / (1 + c) * math.pi / 2) / math.cos(c / (1 + c) * math.pi / 2)
+
+    def scale(self, t):
+        return self._ratio(t)
+
+    def sigma(self, t):
+        return torch.sqrt(torch.clamp(1 - self._ratio(t) ** 2, min=0.0))
+
+    def alphas_cumprod(self, n: int, max_beta: float = 0.999) -> np.ndarray:
+        """The discrete schedule: beta_i = min(1 - abar(i/N) / abar((i-1)/N), max_beta), cumulated."""
+        grid = torch.arange(n + 1, dtype=torch.float64) / n
+        abar = to_numpy(self._ratio(grid) ** 2)
+        betas = np.minimum(1 - abar[1:] / abar[:-1], max_beta)
+        return np.cumprod(1 - betas)
+
+
+@dataclass(frozen=True)
+class Geometric(Schedule):
+    """Variance exploding (score SDE): s = 1, sigma(t) = sigma_min (sigma_max / sigma_min)^t."""
+
+    sigma_min: float = 0.01
+    sigma_max: float = 10.0
+
+    def scale(self, t):
+        return t * 0 + 1  # (a constant that autograd can differentiate)
+
+    def sigma(self, t):
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+
+@dataclass(frozen=True)
+class EDM(Schedule):
+    """Karras et al. (EDM): s = 1 and sigma(t) = (sigma_min^(1/rho) + t (sigma_max^(1/rho) - sigma_min^(1/rho)))^rho,
+    so that equal steps in t are EDM's rho-spaced noise levels (most steps at small sigma)."""
+
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+    t_min: float = 0.0
+
+    def scale(self, t):
+        return t * 0 + 1  # (a constant that autograd can differentiate)
+
+    def sigma(self, t):
+        lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
+        return (lo + t * (hi - lo)) ** self.rho
+
+
+@dataclass(frozen=True)
+class StraightPath(Schedule):
+    """Flow matching's straight path (rectified flow): x_t = (1 - t) x_0 + t eps."""
+
+    t_max: float = 1.0
+
+    def scale(self, t):
+        return 1 - t
+
+    def sigma(self, t):
+        return t
+
+
+DDPM_LINEAR = LinearBeta("linear", "DDPM linear β")
+COSINE = Cosine("cosine", "Cosine (improved DDPM)", t_max=0.999)
+VE = Geometric("ve", "Variance exploding (σ geometric)")
+EDM_SIGMA = EDM("edm", "EDM σ (ρ = 7)")
+LINEAR_PATH = StraightPath("straight", "Straight path (flow matching)", t_min=1e-3, t_max=0.999)
+SCHEDULES: dict[str, Schedule] = {s.name: s for s in (DDPM_LINEAR, COSINE, VE, EDM_SIGMA, LINEAR_PATH)}
+
+
+def schedule_curves(schedule: Schedule, n: int = 200) -> dict[str, np.ndarray]:
+    """t, s(t), sigma(t), alpha_bar(t) and log10 SNR on a grid, for the schedule plot."""
+    t = torch.linspace(max(schedule.t_min, 1e-4), schedule.t_max, n, dtype=torch.float64)
+    return {"t": to_numpy(t), "scale": to_numpy(schedule.scale(t)), "sigma": to_numpy(schedule.sigma(t)),
+            "alpha_bar": to_numpy(schedule.alpha_bar(t)), "log10_snr": to_numpy(torch.log10(schedule.snr(t)))}
+
+
+# ----------------------------------------------------------------------------------
+# The exact noised mixture
+# ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoisedMixture:
+    """p_t = sum_k w_k N(s mu_k, s^2 Sigma_k + sigma^2 I): the mixture after noising to one t.
+
+    Tensors (float64) on ``device``: ``log_weights`` (K,), ``means`` (K, d), ``precisions`` (K, d, d),
+    ``log_dets`` (K,)."""
+
+    log_weights: torch.Tensor
+    means: torch.Tensor
+    covariances: torch.Tensor
+    precisions: torch.Tensor
+    log_dets: torch.Tensor
+
+    def component_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log w_k + log N(x; m_k, C_k), shape (n, K)."""
+        centred = x[:, None, :] - self.means[None]  # (n, K, d)
+        mahalanobis = torch.einsum("nki,kij,nkj->nk", centred, self.precisions, centred)
+        d = x.shape[1]
+        return self.log_weights - 0.5 * (d * math.log(2 * math.pi) + self.log_dets + mahalanobis)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(self.component_log_prob(x.to(self.means.dtype)), dim=1)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """grad_x log p_t(x) = sum_k r_k(x) C_k^{-1} (m_k - x), with r_k the responsibilities."""
+        x = x.to(self.means.dtype)
+        responsibilities = torch.softmax(self.component_log_prob(x), dim=1)  # (n, K)
+        pulls = torch.einsum("kij,nkj->nki", self.precisions, self.means[None] - x[:, None, :])
+        return torch.einsum("nk,nki->ni", responsibilities, pulls)
+
+    def labels(self, x: torch.Tensor) -> torch.Tensor:
+        """The most likely component of each point (its class, for guidance)."""
+        return self.component_log_prob(x.to(self.means.dtype)).argmax(dim=1)
+
+
+def noised_mixture(params: MixtureParams, schedule: Schedule, t: float,
+                   device: torch.device | None = None) -> NoisedMixture:
+    """The exact marginal q(x_t) of a Gaussian-mixture target (``t`` a float)."""
+    device = device or default_device()
+    tt = torch.tensor(float(t), dtype=torch.float64)
+    s, sig = float(schedule.scale(tt)), float(schedule.sigma(tt))
+    weights = torch.tensor(np.asarray(params.weights), dtype=torch.float64, device=device)
+    means = torch.tensor(np.asarray(params.means), dtype=torch.float64, device=device)
+    covs = torch.tensor(np.asarray(params.covariances), dtype=torch.float64, device=device)
+    d = means.shape[1]
+    covs = s**2 * covs + sig**2 * torch.eye(d, dtype=torch.float64, device=device)
+    return NoisedMixture(torch.log(weights), s * means, covs, torch.linalg.inv(covs), torch.logdet(covs))
+
+
+class ExactNoisePredictor:
+    """eps*(x, t) = -sigma(t) grad log p_t(x) for a mixture target: the best any network can do.
+
+    Noised mixtures are cached per time value (samplers ask for the same grid again)."""
+
+    def __init__(self, params: MixtureParams, schedule: Schedule, device: torch.device | None = None) -> None:
+        self.params, self.schedule = params, schedule
+        self.device = device or default_device()
+        self._cache: dict[float, NoisedMixture] = {}
+
+    def mixture(self, t: float) -> NoisedMixture:
+        key = round(float(t), 12)
+        if key not in self._cache:
+            self._cache[key] = noised_mixture(self.params, self.schedule, key, self.device)
+        return self._cache[key]
+
+    def score(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        return self.mixture(t).score(x).to(x.dtype)
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t0 = float(t.reshape(-1)[0])
+        sigma = float(self.schedule.sigma(torch.tensor(t0, dtype=torch.float64)))
+        return -sigma * self.score(x, t0)
+
+
+def forward_noise(x0: torch.Tensor, schedule: Schedule, t: float, seed: int) -> torch.Tensor:
+    """Samples of q(x_t): s(t) x_0 + sigma(t) eps, eps drawn from ``seed``."""
+    generator = torch_generator(seed, x0.device)
+    tt = torch.tensor(float(t), dtype=torch.float64)
+    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    return float(schedule.scale(tt)) * x0 + float(schedule.sigma(tt)) * eps
+
+
+# ----------------------------------------------------------------------------------
+# The network
+# ----------------------------------------------------------------------------------
+
+OBJECTIVES = {"eps": "ε-prediction (denoising score matching)", "velocity": "velocity (flow matching)"}
+
+
+class Denoiser(nn.Module):
+    """A time-conditioned MLP that predicts the noise eps (or the velocity dx_t/dt of the path).
+
+    Inputs: ``x / sqrt(s^2 sigma_data^2 + sigma^2)`` (unit scale at every t, EDM's c_in), Fourier
+    features of the noise level ``log(sigma / s)``, and, for a conditional model, a one-hot class
+    (the last slot is "no class", used with probability ``p_uncond`` in training).
+    ``eps(x, t, labels)`` always returns the noise prediction; a velocity model is converted
+    through eps = (s u - s' x) / (s sigma' - s' sigma) (u the velocity, ' the time derivative).
+    """
+
+    def __init__(self, schedule: Schedule, *, objective: str = "eps", hidden: int = 128, depth: int = 3,
+                 n_frequencies: int = 8, n_classes: int = 0, sigma_data: float = 1.0, seed: int = 0,
+                 device: torch.device | None = None) -> None:
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+        self.schedule, self.objective, self.n_classes = schedule, objective, int(n_classes)
+        self.sigma_data = float(sigma_data)
+        device = device or default_device()
+        self.register_buffer("frequencies", (2.0 ** torch.arange(n_frequencies, device=device)) * 0.5)
+        n_in = 2 + 2 * n_frequencies + (self.n_classes + 1 if self.n_classes else 0)
+        self.net = mlp([n_in] + [hidden] * depth + [2], "silu", generator=torch_generator(seed, device),
+                       device=device)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The raw network output (eps or velocity) at points x (n, 2), times t (n,) or (1,)."""
+        t = t.reshape(-1).to(torch.float32).expand(x.shape[0])
+        s, sig = self.schedule.scale(t), self.schedule.sigma(t)
+        c_in = torch.rsqrt(s**2 * self.sigma_data**2 + sig**2)
+        level = torch.log(sig / s.clamp_min(1e-8)).clamp(-12.0, 12.0)[:, None] / 4
+        features = [x * c_in[:, None], torch.sin(level * self.frequencies), torch.cos(level * self.frequencies)]
+        if self.n_classes:
+            if labels is None:
+                labels = torch.full((x.shape[0],), self.n_classes, device=x.device, dtype=torch.long)
+            features.append(nn.functional.one_hot(labels, self.n_classes + 1).to(x.dtype))
+        return self.net(torch.cat(features, dim=1))
+
+    def eps(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        out = self(x, t, labels)
+        if self.objective == "eps":
+            return out
+        s, sig, ds, dsig = self.schedule.derivatives(t.reshape(-1).to(torch.float64))
+        s, sig, ds, dsig = (v.to(x.dtype)[:, None] for v in (s, sig, ds, dsig))
+        return (s * out - ds * x) / (s * dsig - ds * sig)
+
+    def noise_predictor(self, label: int | None = None, guidance: float = 1.0) -> EpsFn:
+        """eps_fn(x, t) for the samplers; with a class, classifier-free guidance:
+        eps = eps(x, t, none) + w (eps(x, t, class) - eps(x, t, none))."""
+        def eps_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            x32 = x.to(torch.float32)
+            if label is None or not self.n_classes:
+                return self.eps(x32, t).to(x.dtype)
+            cond = self.eps(x32, t, torch.full((x.shape[0],), int(label), device=x.device, dtype=torch.long))
+            if guidance != 1.0:
+                free = self.eps(x32, t)
+                cond = free + guidance * (cond - free)
+            return cond.to(x.dtype)
+        return eps_fn
+
+
+# ----------------------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    schedule: str = "linear"
+    objective: str = "eps"
+    hidden: int = 128
+    depth: int = 3
+    lr: float = 2e-3
+    batch_size: int = 256
+    n_data: int = 4096
+    conditional: bool = False
+    p_uncond: float = 0.2
+    seed: int = 0
+
+
+class DiffusionTrainer(Stepper):
+    """Trains a ``Denoiser`` on a 2D target: each step draws a batch x_0, times t ~ U(t_min, t_max)
+    and noise eps, forms x_t = s x_0 + sigma eps and takes one Adam step on
+    |eps_hat - eps|^2 (``objective="eps"``) or |u_hat - (s' x_0 + sigma' eps)|^2 (``"velocity"``;
+    on the straight path, the flow-matching loss |u_hat - (eps - x_0)|^2).
+
+    A conditional model (mixture targets) learns the class of each point (its most likely
+    component), replaced by "no class" with probability ``p_uncond``, for classifier-free guidance.
+    """
+
+    def __init__(self, target: Target, config: DiffusionConfig = DiffusionConfig(),
+                 device: torch.device | None = None) -> None:
+        super().__init__()
+        self.config, self.target = config, target
+        self.device = device or default_device()
+        self.schedule = SCHEDULES[config.schedule]
+        data = target.sample(config.n_data, derive_seed(config.seed, "diffusion-data"))
+        self.data = torch.as_tensor(data, dtype=torch.float32, device=self.device)
+        self.n_classes = 0
+        self.labels = None
+        if config.conditional:
+            if target.mixture is None:
+                raise ValueError("class-conditional training needs a mixture target (its components are the classes)")
+            exact = noised_mixture(target.mixture, self.schedule, self.schedule.t_min, self.device)
+            self.labels = exact.labels(self.data.to(torch.float64))
+            self.n_classes = len(target.mixture.weights)
+        sigma_data = float(self.data.std())
+        self.model = Denoiser(self.schedule, objective=config.objective, hidden=config.hidden, depth=config.depth,
+                              n_classes=self.n_classes, sigma_data=sigma_data, seed=config.seed, device=self.device)
+        self.optimizer = make_optimizer("adam", self.model.parameters(), config.lr)
+        self.generator = torch_generator(derive_seed(config.seed, "diffusion-batches"), self.device)
+
+    # --- the guard's snapshot: only what a step changes --------------------------------
+    def get_state(self):
+        return ({k: v.clone() for k, v in self.model.state_dict().items()},
+                _optimizer_copy(self.optimizer), self.generator.get_state())
+
+    def set_state(self, state) -> None:
+        model_state, optimizer_state, generator_state = state
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(optimizer_state)
+        self.generator.set_state(generator_state)
+
+    def state_is_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    def loss(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+        s, sig, ds, dsig = (v.to(x0.dtype)[:, None] for v in self.schedule.derivatives(t.to(torch.float64)))
+        xt = s * x0 + sig * eps
+        out = self.model(xt, t, labels)
+        target = eps if self.config.objective == "eps" else ds * x0 + dsig * eps
+        return ((out - target) ** 2).sum(dim=1).mean()
+
+    def _step(self) -> dict[str, float]:
+        g, n = self.generator, self.config.batch_size
+        index = torch.randint(0, self.data.shape[0], (n,), generator=g, device=self.device)
+        x0 = self.data[index]
+        lo, hi = self.schedule.t_min, self.schedule.t_max
+        t = lo + (hi - lo) * torch.rand(n, generator=g, device=self.device)
+        eps = torch.randn(x0.shape, generator=g, device=self.device)
+        labels = None
+        if self.n_classes:
+            drop = torch.rand(n, generator=g, device=self.device) < self.config.p_uncond
+            labels = torch.where(drop, torch.full_like(self.labels[index], self.n_classes), self.labels[index])
+        loss = self.loss(x0, t, eps, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": float(loss.detach())}
+
+    def snapshot(self) -> dict:
+        return {"iteration": self.iteration, "loss": self.metric("loss")}
+
+
+def _optimizer_copy(optimizer: torch.optim.Optimizer) -> dict:
+    state = optimizer.state_dict()
+    return {"state": {k: {n: (v.clone() if torch.is_tensor(v) else v) for n, v in s.items()}
+                      for k, s in state["state"].items()},
+            "param_groups": [dict(group) for group in state["param_groups"]]}
+
+
+# ----------------------------------------------------------------------------------
+# Samplers: pure functions of a noise predictor, a schedule and the initial noise
+# ----------------------------------------------------------------------------------
+
+SAMPLERS = {
+    "ddpm": "DDPM ancestral (reverse SDE)",
+    "ddim": "DDIM (η)",
+    "euler_maruyama": "Euler–Maruyama (reverse SDE)",
+    "euler": "Probability-flow ODE, Euler",
+    "heun": "Probability-flow ODE, Heun (EDM 2nd order)",
+}
+STOCHASTIC = {"ddpm", "euler_maruyama"}
+
+
+def initial_noise(n: int, schedule: Schedule, seed: int, device: torch.device | None = None) -> torch.Tensor:
+    """x_T ~ N(0, prior_std^2 I): the same starting points for every sampler."""
+    device = device or default_device()
+    generator = torch_generator(seed, device)
+    return schedule.prior_std() * torch.randn(int(n), 2, generator=generator, device=device)
+
+
+def time_grid(schedule: Schedule, n_steps: int, device: torch.device | None = None) -> torch.Tensor:
+    """n_steps + 1 times from t_max down to t_min, equally spaced (float64)."""
+    return torch.linspace(schedule.t_max, schedule.t_min, int(n_steps) + 1, dtype=torch.float64,
+                          device=device or default_device())
+
+
+def _t(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return value.reshape(1).to(device=like.device, dtype=like.dtype)
+
+
+def ode_drift(eps_fn: EpsFn, schedule: Schedule, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Probability-flow ODE: dx/dt = f x - g^2 score / 2 = f x + g^2 eps_hat / (2 sigma)."""
+    f, g2 = schedule.sde(t.reshape(1).to(torch.float64))
+    sigma = schedule.sigma(t.reshape(1).to(torch.float64))
+    eps = eps_fn(x, _t(t, x))
+    return float(f) * x + float(g2 / (2 * sigma)) * eps
+
+
+def sample(eps_fn: EpsFn, schedule: Schedule, x_init: torch.Tensor, n_steps: int, method: str = "ddim", *,
+           eta: float = 0.0, seed: int = 0, keep_path: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run one sampler from ``x_init`` (at t_max) to t_min in ``n_steps`` steps.
+
+    Returns (final points, path); path holds the points at every time of ``time_grid`` when
+    ``keep_path`` (else it is empty). Stochastic samplers draw their noise from ``seed``.
+    """
+    if method not in SAMPLERS:
+        raise ValueError(f"unknown sampler {method!r}; choose from {', '.join(SAMPLERS)}")
+    if n_steps < 1:
+        raise ValueError("n_steps must be at least 1")
+    times = time_grid(schedule, n_steps, x_init.device)
+    generator = torch_generator(seed, x_init.device)
+    x = x_init.clone()
+    path = [x.clone()] if keep_path else []
+    if method == "ddpm":
+        method, eta = "ddim", 1.0
+    with torch.no_grad():
+        for t_now, t_next in zip(times[:-1], times[1:]):
+            if method == "ddim":
+                x = ddim_step(eps_fn, schedule, x, t_now, t_next, eta, generator)
+            elif method == "euler_maruyama":
+                f, g2 = schedule.sde(t_now.reshape(1))
+                sigma = schedule.sigma(t_now.reshape(1))
+                score = -eps_fn(x, _t(t_now, x)) / float(sigma)
+                dt = float(t_now - t_next)  # > 0: time runs backwards
+                noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+                x = x - (float(f) * x - float(g2) * score) * dt + math.sqrt(float(g2) * dt) * noise
+            else:
+                dt = float(t_next - t_now)
+                d_now = ode_drift(eps_fn, schedule, x, t_now)
+                if method == "euler":
+                    x = x + dt * d_now
+                else:  # Heun: average the slopes at both ends
+                    x_euler = x + dt * d_now
+                    x = x + 0.5 * dt * (d_now + ode_drift(eps_fn, schedule, x_euler, t_next))
+            if keep_path:
+                path.append(x.clone())
+    return x, path
+
+
+def ddim_step(eps_fn: EpsFn, schedule: Schedule, x: torch.Tensor, t_now: torch.Tensor, t_next: torch.Tensor,
+              eta: float, generator: torch.Generator) -> torch.Tensor:
+    """One generalised DDIM step from t to s < t:
+    x0_hat = (x - sigma_t eps_hat) / s_t,
+    x_s = s_s x0_hat + sqrt(sigma_s^2 - c^2) eps_hat + c z,  c = eta * sqrt(sigma_{t|s}^2 sigma_s^2 / sigma_t^2),
+    sigma_{t|s}^2 = sigma_t^2 - (s_t / s_s)^2 sigma_s^2. eta = 0: deterministic; eta = 1: DDPM's ancestral step."""
+    s_t, sig_t = float(schedule.scale(t_now)), float(schedule.sigma(t_now))
+    s_s, sig_s = float(schedule.scale(t_next)), float(schedule.sigma(t_next))
+    eps = eps_fn(x, _t(t_now, x))
+    x0 = (x - sig_t * eps) / s_t
+    cond_var = max(sig_t**2 - (s_t / s_s) ** 2 * sig_s**2, 0.0)
+    c = eta * math.sqrt(cond_var * sig_s**2 / sig_t**2)
+    x = s_s * x0 + math.sqrt(max(sig_s**2 - c**2, 0.0)) * eps
+    if c > 0:
+        x = x + c * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x
+
+
+def evaluations_per_step(method: str) -> int:
+    """Network evaluations per step (NFE = steps x this)."""
+    return 2 if method == "heun" else 1
+
+
+def divergence_2d(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fn(x), exact divergence of fn at each point) for a 2D vector field, by two backward passes."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        out = fn(x)
+        div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        for i in range(2):
+            grad, = torch.autograd.grad(out[:, i].sum(), x, retain_graph=i == 0)
+            div = div + grad[:, i]
+    return out.detach(), div.detach()
+
+
+def ode_log_likelihood(eps_fn: EpsFn, schedule: Schedule, x: torch.Tensor, n_steps: int = 200) -> torch.Tensor:
+    """log p_{t_min}(x) by the instantaneous change of variables along the probability-flow ODE:
+    log p_{t_min}(x) = log N(x_T; 0, prior_std^2 I) + int_{t_min}^{T} div v(x_t, t) dt, integrated
+    forward with Heun's method; the divergence is exact (2D: two backward passes)."""
+    times = torch.flip(time_grid(schedule, n_steps, x.device), dims=[0])
+    x = x.detach().to(torch.float64)
+    integral = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    for t_now, t_next in zip(times[:-1], times[1:]):
+        dt = float(t_next - t_now)
+        d1, div1 = divergence_2d(lambda y: ode_drift(eps_fn, schedule, y, t_now), x)
+        x_euler = x + dt * d1
+        d2, div2 = divergence_2d(lambda y: ode_drift(eps_fn, schedule, y, t_next), x_euler)
+        x = x + 0.5 * dt * (d1 + d2)
+        integral = integral + 0.5 * dt * (div1 + div2)
+    std = schedule.prior_std()
+    prior = -0.5 * (x**2).sum(dim=1) / std**2 - 2 * math.log(std) - math.log(2 * math.pi)
+    return prior + integral
+
+
+# ----------------------------------------------------------------------------------
+# Quality against the number of network evaluations
+# ----------------------------------------------------------------------------------
+
+
+def sample_quality(samples: torch.Tensor | np.ndarray, reference: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Sliced W2, MMD^2 and k-NN precision / recall of samples against fresh target samples."""
+    samples = to_numpy(samples).astype(np.float64)
+    if not np.isfinite(samples).all():
+        return {"sliced_w2": math.nan, "mmd2": math.nan, "precision": math.nan, "recall": math.nan}
+    precision, recall = precision_recall(reference, samples, k=5)
+    return {"sliced_w2": sliced_wasserstein(samples, reference, n_proj=64, seed=seed),
+            "mmd2": mmd(samples, reference), "precision": precision, "recall": recall}
+
+
+def quality_against_nfe(eps_fn: EpsFn, schedule: Schedule, reference: np.ndarray, methods: Sequence[str],
+                        nfes: Sequence[int], *, n: int = 1000, seed: int = 0, eta: float = 0.0
+                        ) -> dict[str, dict[str, np.ndarray]]:
+    """For each sampler and each budget of network evaluations, the quality of n samples from the
+    same initial noise: {method: {"nfe": ..., "sliced_w2": ..., "mmd2": ..., "precision": ..., "recall": ...}}."""
+    x_init = initial_noise(n, schedule, seed)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for method in methods:
+        rows = []
+        for nfe in nfes:
+            steps = max(1, int(nfe) // evaluations_per_step(method))
+            final, _ = sample(eps_fn, schedule, x_init, steps, method, eta=eta, seed=derive_seed(seed, method))
+            rows.append({"nfe": steps * evaluations_per_step(method), **sample_quality(final, reference, seed)})
+        out[method] = {key: np.array([row[key] for row in rows], dtype=np.float64) for key in rows[0]}
+    return out
+
+
+def score_field(eps_fn: EpsFn, schedule: Schedule, t: float, bounds, resolution: int = 17,
+                device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Grid points (m, 2) and the score -eps_hat / sigma(t) at them (m, 2)."""
+    device = device or default_device()
+    axes = [torch.linspace(lo, hi, resolution, device=device) for lo, hi in bounds]
+    gx, gy = torch.meshgrid(*axes, indexing="xy")
+    points = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+    tt = torch.tensor([float(t)], device=device)
+    sigma = float(schedule.sigma(tt.to(torch.float64)))
+    with torch.no_grad():
+        score = -eps_fn(points, tt) / sigma
+    return to_numpy(points).astype(np.float64), to_numpy(score).astype(np.float64)
