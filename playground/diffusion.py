@@ -36,9 +36,9 @@ from torch import nn
 from playground.device import default_device, to_numpy
 from playground.metrics import mmd, precision_recall, sliced_wasserstein
 from playground.nets import make_optimizer, mlp
-from playground.seeding import derive_seed, torch_generator
+from playground.seeding import derive_seed, rng, torch_generator
 from playground.stepper import Stepper
-from playground.targets import MixtureParams, Target
+from playground.targets import MixtureParams, Target, mixture_sample
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -639,3 +639,59 @@ def score_field(eps_fn: EpsFn, schedule: Schedule, t: float, bounds, resolution:
     with torch.no_grad():
         score = -eps_fn(points, tt) / sigma
     return to_numpy(points).astype(np.float64), to_numpy(score).astype(np.float64)
+
+
+def noised_density_grid(params: MixtureParams, schedule: Schedule, t: float, bounds,
+                        resolution: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x axis, y axis, q_t on the grid (resolution, resolution)) of a mixture target."""
+    axes = [np.linspace(lo, hi, resolution) for lo, hi in bounds]
+    gx, gy = np.meshgrid(*axes, indexing="xy")
+    points = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float64, device=default_device())
+    density = torch.exp(noised_mixture(params, schedule, t).log_prob(points))
+    return axes[0], axes[1], to_numpy(density).reshape(resolution, resolution)
+
+
+def score_gap(eps_fn: EpsFn, params: MixtureParams, schedule: Schedule, times: Sequence[float], *,
+              n: int = 512, seed: int = 0) -> np.ndarray:
+    """E_{x ~ q_t} |eps_hat(x, t) - eps*(x, t)|^2 at each t: the network's error in noise units
+    (the denoising loss minus its irreducible part), on fresh samples of the exact noised mixture."""
+    device = default_device()
+    exact = ExactNoisePredictor(params, schedule, device)
+    x0 = torch.as_tensor(mixture_sample(n, params, rng(seed)), dtype=torch.float32, device=device)
+    gaps = []
+    for i, t in enumerate(times):
+        xt = forward_noise(x0, schedule, t, derive_seed(seed, "gap", i))
+        tt = torch.full((1,), float(t), device=device)
+        with torch.no_grad():
+            gaps.append(float(((eps_fn(xt, tt) - exact(xt, tt)) ** 2).sum(dim=1).mean()))
+    return np.array(gaps)
+
+
+def run_samplers(eps_fn: EpsFn, schedule: Schedule, methods: Sequence[str], n_steps: int, *, n: int = 600,
+                 eta: float = 0.0, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Each sampler from the same initial noise: {method: {"path": (steps + 1, n, 2), "final": (n, 2)}}.
+    Heun gets n_steps // 2 steps, so that every sampler spends about the same network evaluations."""
+    x_init = initial_noise(n, schedule, seed)
+    out = {}
+    for method in methods:
+        steps = max(1, n_steps // evaluations_per_step(method))
+        final, path = sample(eps_fn, schedule, x_init, steps, method, eta=eta, seed=derive_seed(seed, method),
+                             keep_path=True)
+        out[method] = {"path": to_numpy(torch.stack(path)).astype(np.float64),
+                       "final": to_numpy(final).astype(np.float64)}
+    return out
+
+
+def coefficients(schedule: Schedule, t: float) -> dict[str, float]:
+    """s(t), sigma(t), f(t) and g(t)^2 at one time, as floats (for the formula panels)."""
+    tt = torch.tensor([float(t)], dtype=torch.float64)
+    f, g2 = schedule.sde(tt)
+    return {"s": float(schedule.scale(tt)), "sigma": float(schedule.sigma(tt)), "f": float(f), "g2": float(g2)}
+
+
+def log_likelihoods(eps_fns: dict[str, EpsFn], params: MixtureParams, schedule: Schedule, points: np.ndarray,
+                    n_steps: int = 100) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """True log q_{t_min} at the points, and the ODE estimate for each noise predictor."""
+    x = torch.as_tensor(points, dtype=torch.float64, device=default_device())
+    truth = to_numpy(noised_mixture(params, schedule, schedule.t_min).log_prob(x))
+    return truth, {name: to_numpy(ode_log_likelihood(fn, schedule, x, n_steps)) for name, fn in eps_fns.items()}

@@ -46,6 +46,8 @@ PLANNED: tuple[PageInfo, ...] = (
              "Adversarial training in 2D, step by step.", ("GAN",)),
     PageInfo("pages/7_KL_divergences.py", "Forward vs reverse KL", ":material/compare_arrows:",
              "What the choice of divergence does to a fitted model.", ()),
+    PageInfo("pages/8_Diffusion.py", "Diffusion and flow matching", ":material/blur_on:",
+             "Noise the data, learn the score, and sample back by SDE or ODE.", ("Diffusion",)),
 )
 
 
