@@ -220,3 +220,20 @@ def test_bad_requests_are_refused_with_a_reason():
         D.DiffusionTrainer(get_target("moons"), D.DiffusionConfig(conditional=True), CPU)
     with pytest.raises(ValueError, match="unknown sampler"):
         D.sample(lambda x, t: x, D.VE, torch.zeros(2, 2), 3, "rk45")
+
+
+def test_where_the_network_is_wrong_preset_small_t_on_the_modes():
+    """The promise of the page's preset "Where the network is wrong" (300 steps, t = 0.05): the learned
+    score points the right way far from the data and the wrong way on the modes; the gap grows as t falls."""
+    trainer = D.DiffusionTrainer(RING, D.DiffusionConfig(seed=0), CPU)
+    trainer.step(300)
+    schedule = trainer.schedule
+    exact = D.ExactNoisePredictor(RING.mixture, schedule, CPU)
+    grid, learned = D.score_field(trainer.model.noise_predictor(), schedule, 0.05, RING.bounds, 25, CPU)
+    _, truth = D.score_field(exact, schedule, 0.05, RING.bounds, 25, CPU)
+    density = np.exp(D.noised_mixture(RING.mixture, schedule, 0.05, CPU).log_prob(torch.as_tensor(grid)).numpy())
+    cosine = (learned * truth).sum(1) / np.linalg.norm(learned, axis=1) / np.linalg.norm(truth, axis=1)
+    assert np.median(cosine[density < 1e-3]) > 0.85  # far from the data: both point back to the ring
+    assert np.median(cosine[density > 0.05]) < 0.5  # on the modes: not yet
+    gap = D.score_gap(trainer.model.noise_predictor(), RING.mixture, schedule, [0.05, 0.6], seed=0)
+    assert gap[0] > 5 * gap[1]

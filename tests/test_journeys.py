@@ -116,6 +116,7 @@ MAIN_CONTROL = {
     "4_Latent_explorer": "z1",  # decode anywhere: latent coordinate z1
     "6_GAN_training": "data",  # the data set
     "7_KL_divergences": "modes",  # modes of the target p
+    "8_Diffusion": "t",  # the time slider: the noised cloud and its score
 }
 
 
