@@ -627,7 +627,7 @@ def quality_against_nfe(eps_fn: EpsFn, schedule: Schedule, reference: np.ndarray
     return out
 
 
-def score_field(eps_fn: EpsFn, schedule: Schedule, t: float, bounds, resolution: int = 17,
+def score_field(eps_fn: EpsFn, schedule: Schedule, t: float, bounds, resolution: int = 15,
                 device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Grid points (m, 2) and the score -eps_hat / sigma(t) at them (m, 2)."""
     device = device or default_device()

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.gan import _segments, arrow_scale
+from playground.figures.gan import _segments
 from playground.figures.theme import PALETTE, ROLE_COLORS, line
 
 LEARNED_COLOR = ROLE_COLORS["model"]
@@ -33,6 +33,14 @@ def _arrows(points: np.ndarray, vectors: np.ndarray, factor: float, color: str, 
             "line": {"color": color, "width": width}, "hoverinfo": "skip"}
 
 
+def _clip(vectors: np.ndarray, factor: float, spacing: float) -> np.ndarray:
+    """Arrows drawn at most 1.5 grid spacings long (near a sharp mode the score is huge)."""
+    if factor <= 0:
+        return vectors
+    lengths = np.linalg.norm(vectors, axis=1, keepdims=True) * factor
+    return vectors * np.minimum(1.0, 1.5 * spacing / np.maximum(lengths, 1e-12))
+
+
 def score_plane(bounds: Sequence[Sequence[float]], *, noised: np.ndarray | None, grid: np.ndarray,
                 learned: np.ndarray | None, exact: np.ndarray | None, density: np.ndarray | None = None,
                 density_axes: tuple[np.ndarray, np.ndarray] | None = None, t: float = 0.0,
@@ -45,18 +53,21 @@ def score_plane(bounds: Sequence[Sequence[float]], *, noised: np.ndarray | None,
                                  showscale=False, name="exact q(x_t)", hoverinfo="skip", opacity=0.8))
     if noised is not None:
         fig.add_trace(_points(noised, ROLE_COLORS["data"], "noised data x_t", opacity=0.35, size=3))
-    width = float(bounds[0][1] - bounds[0][0])
+    spacing = float(bounds[0][1] - bounds[0][0]) / max(1.0, np.sqrt(len(grid)) - 1)
     reference = exact if exact is not None else learned
-    factor = arrow_scale(reference, width) if reference is not None else 0.0
+    factor = 0.0
+    if reference is not None:
+        typical = float(np.percentile(np.linalg.norm(reference, axis=1), 90))
+        factor = 0.8 * spacing / typical if typical > 0 else 0.0
     if exact is not None:
-        fig.add_trace(_arrows(grid, exact, factor, EXACT_COLOR, "exact score ∇log q_t", 2.2))
+        fig.add_trace(_arrows(grid, _clip(exact, factor, spacing), factor, EXACT_COLOR, "exact score ∇log q_t", 2.2))
     if learned is not None:
-        fig.add_trace(_arrows(grid, learned, factor, LEARNED_COLOR, "learned score", 2.2))
+        fig.add_trace(_arrows(grid, _clip(learned, factor, spacing), factor, LEARNED_COLOR, "learned score", 2.2))
     fig.update_layout(title=title or f"t = {t:.3f}", legend={"orientation": "h", "y": -0.08},
                       xaxis={"range": list(bounds[0]), "constrain": "domain"},
                       yaxis={"range": list(bounds[1]), "scaleanchor": "x", "scaleratio": 1})
     if factor > 0:
-        fig.add_annotation(text=f"arrows × {factor:.3g}", xref="paper", yref="paper", x=1, y=1.04,
+        fig.add_annotation(text=f"arrows × {factor:.3g} (at most 1.5 grid steps)", xref="paper", yref="paper", x=1, y=1.04,
                            showarrow=False, xanchor="right")
     return fig
 
