@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.primitives import ellipse
+from playground.figures.primitives import Series, curves, ellipse
 from playground.figures.theme import ROLE_COLORS, component_color, line
 
 SIGMA_DASH = {1: None, 2: "dot"}
@@ -138,19 +138,17 @@ def log_likelihood_figure(kinds: Sequence[str], log_likelihoods: Sequence[float]
             positions[i] = iteration
         elif kind == "E":
             positions[i] = iteration + 0.5
-    fig = go.Figure()
     ll = np.asarray(log_likelihoods, dtype=np.float64)
     lb = np.asarray(lower_bounds, dtype=np.float64)
-    fig.add_trace(line(positions, ll, role="model", name="log-likelihood (1/N) Σ log p(xₙ)"))
-    fig.add_trace(line(positions, lb, role="latent", name="lower bound (ELBO) with current q", dash="dot"))
+    series = {"log-likelihood (1/N) Σ log p(xₙ)": Series(ll, role="model"),
+              "lower bound (ELBO) with current q": Series(lb, role="latent", dash="dot")}
     for kind, symbol, label in (("E", "triangle-up", "E-step"), ("M", "square", "M-step")):
         mask = np.array([k == kind for k in kinds])
         if mask.any():
-            fig.add_trace(go.Scatter(x=positions[mask], y=ll[mask], mode="markers", name=label,
-                                     marker={"symbol": symbol, "size": 9,
-                                             "color": ROLE_COLORS["accent" if kind == "E" else "model"]}))
-    if current is not None and 0 <= current < len(kinds):
-        fig.add_vline(x=float(positions[current]), line={"color": ROLE_COLORS["truth"], "width": 2, "dash": "dash"})
+            series[label] = Series(ll[mask], x=positions[mask], role="accent" if kind == "E" else "model",
+                                   mode="markers", marker={"symbol": symbol, "size": 9})
+    shown = float(positions[current]) if current is not None and 0 <= current < len(kinds) else None
+    fig = curves(series, x=positions, current=shown, current_role="truth")
     finite = ll[np.isfinite(ll)]
     if len(finite) > 2:  # keep the start from squashing the curve when it is far below
         spread = finite[-1] - np.median(finite)
@@ -174,11 +172,10 @@ def responsibility_bar_figure(responsibilities: np.ndarray, point: int) -> go.Fi
 
 def em_vs_gd_figure(em_log_likelihoods: np.ndarray, gd_log_likelihoods: np.ndarray, start: float) -> go.Figure:
     """Mean log-likelihood against iteration for EM and for gradient descent from the same start."""
-    fig = go.Figure()
-    fig.add_trace(line(np.arange(len(em_log_likelihoods) + 1), np.r_[start, em_log_likelihoods], role="model",
-                       name="EM (closed-form M-step)"))
-    fig.add_trace(line(np.arange(len(gd_log_likelihoods) + 1), np.r_[start, gd_log_likelihoods], role="latent",
-                       name="gradient descent (Adam)"))
+    fig = curves({"EM (closed-form M-step)": Series(np.r_[start, em_log_likelihoods],
+                                                    x=np.arange(len(em_log_likelihoods) + 1), role="model"),
+                  "gradient descent (Adam)": Series(np.r_[start, gd_log_likelihoods],
+                                                    x=np.arange(len(gd_log_likelihoods) + 1), role="latent")})
     fig.update_layout(title="Same start: EM vs gradient descent", xaxis_title="iteration",
                       yaxis_title="mean log-likelihood", legend={"orientation": "h", "y": -0.25})
     values = np.r_[em_log_likelihoods, gd_log_likelihoods]
