@@ -554,3 +554,52 @@ def rejection_sample(n_proposals: int, pdf: Callable[[np.ndarray], np.ndarray],
 def envelope_violation(pdf, proposal_pdf, envelope: float, grid: np.ndarray) -> float:
     """Largest p(x) - M q(x) on the grid (> 0 means M q is not an envelope and samples are biased)."""
     return float(np.max(np.asarray(pdf(grid)) - envelope * np.asarray(proposal_pdf(grid))))
+
+
+# ----------------------------------------------------------------------------------
+# 9. Checks and reference curves shown next to the samplers
+# ----------------------------------------------------------------------------------
+
+
+def ks_test(samples: np.ndarray, cdf: str | Callable[[np.ndarray], np.ndarray] = "norm"):
+    """One-sample Kolmogorov-Smirnov test of ``samples`` against ``cdf`` (default N(0, 1)):
+    the result has ``statistic`` D = sup |F_n - F| and ``pvalue``."""
+    return stats.kstest(samples, cdf)
+
+
+def chisquare_pvalue(counts: np.ndarray, expected: np.ndarray) -> float:
+    """p-value of Pearson's chi-square test of observed ``counts`` against ``expected`` counts."""
+    return float(stats.chisquare(counts, expected).pvalue)
+
+
+@dataclass(frozen=True)
+class NormalReference:
+    """What a histogram and QQ plot of z are compared with: the N(0, 1) density on ``grid`` and, for
+    at most ~``max_points`` order statistics, the normal quantiles against the sample quantiles."""
+
+    grid: np.ndarray
+    density: np.ndarray
+    theoretical: np.ndarray
+    sample: np.ndarray
+
+
+def normal_reference(z: np.ndarray, limit: float = 4.5, n_grid: int = 301, max_points: int = 2000) -> NormalReference:
+    """N(0, 1) density on [-limit, limit] and the QQ pairs (Phi^-1((i - 1/2) / n), z_(i)), every step-th i."""
+    grid = np.linspace(-limit, limit, n_grid)
+    ordered = np.sort(z)
+    probabilities = (np.arange(1, len(z) + 1) - 0.5) / len(z)
+    step = max(1, len(z) // max_points)
+    return NormalReference(grid, stats.norm.pdf(grid), stats.norm.ppf(probabilities[::step]), ordered[::step])
+
+
+REJECTION_PROPOSALS = ("gaussian", "cauchy", "uniform")
+
+
+def rejection_proposal(kind: str, scale: float, bounds: tuple[float, float]):
+    """The proposal q of rejection sampling as a frozen SciPy distribution (``pdf``, ``rvs``):
+    N(0, scale^2), Cauchy(0, scale), or uniform on ``bounds``."""
+    if kind == "gaussian":
+        return stats.norm(0.0, scale)
+    if kind == "cauchy":
+        return stats.cauchy(0.0, scale)
+    return stats.uniform(bounds[0], bounds[1] - bounds[0])

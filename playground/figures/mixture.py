@@ -35,11 +35,6 @@ def blended_colors(responsibilities: np.ndarray) -> list[str]:
     return [f"rgb({r},{g},{b})" for r, g, b in mixed]
 
 
-def gaussian_pdf_1d(x: np.ndarray, mean: float, variance: float) -> np.ndarray:
-    variance = max(float(variance), 1e-300)
-    return np.exp(-0.5 * (x - mean) ** 2 / variance) / np.sqrt(2 * np.pi * variance)
-
-
 def mixture_2d_figure(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
                       responsibilities: np.ndarray | None = None, *, selected: int | None = None,
                       title: str = "", bounds: Sequence[Sequence[float]] | None = None,
@@ -83,28 +78,28 @@ def add_components_2d(fig: go.Figure, weights: np.ndarray, means: np.ndarray, co
                                          "line": {"width": 2, "color": "white"}}))
 
 
-def mixture_1d_figure(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
-                      responsibilities: np.ndarray | None = None, *, selected: int | None = None,
-                      x_range: tuple[float, float] | None = None, title: str = "") -> go.Figure:
+def mixture_1d_figure(X: np.ndarray, curves_1d, responsibilities: np.ndarray | None = None, *,
+                      selected: int | None = None, title: str = "") -> go.Figure:
     """Top: histogram, weighted components alpha_k N(x | mu_k, sigma_k^2) and the mixture.
-    Bottom: the responsibilities gamma_k(x) as stacked bands (they sum to one), data as ticks."""
+    Bottom: the responsibilities gamma_k(x) as stacked bands (they sum to one), data as ticks.
+
+    ``curves_1d`` holds the numbers on the grid (``playground.mixture.mixture_curves_1d``): ``grid``,
+    ``weighted`` (K, n), ``mixture`` (n,) and ``responsibilities`` (K, n)."""
     x_data = np.asarray(X).reshape(-1)
-    low, high = x_range or (float(x_data.min()) - 1.0, float(x_data.max()) + 1.0)
-    grid = np.linspace(low, high, 600)
-    variances = np.asarray(covariances).reshape(len(weights))
-    weighted = np.stack([weights[k] * gaussian_pdf_1d(grid, means[k][0], variances[k]) for k in range(len(weights))])
-    mixture = weighted.sum(axis=0)
+    grid, weighted, mixture, band = (curves_1d.grid, curves_1d.weighted, curves_1d.mixture,
+                                     curves_1d.responsibilities)
+    low, high = float(grid[0]), float(grid[-1])
+    n_components = len(weighted)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06)
     fig.add_trace(go.Histogram(x=x_data, histnorm="probability density", name="data", opacity=0.35,
                                marker={"color": ROLE_COLORS["data"]}, nbinsx=60), row=1, col=1)
-    for k in range(len(weights)):
+    for k in range(n_components):
         fig.add_trace(line(grid, weighted[k], role=component_color(k), name=f"α{k + 1}·N(x | μ{k + 1}, σ{k + 1}²)"),
                       row=1, col=1)
     fig.add_trace(line(grid, mixture, role=ROLE_COLORS["truth"], name="mixture p(x)", dash="dash"), row=1, col=1)
     # stacked responsibility bands on the grid
-    band = weighted / np.maximum(mixture, 1e-300)
     bottom = np.zeros_like(grid)
-    for k in range(len(weights)):
+    for k in range(n_components):
         top = bottom + band[k]
         fig.add_trace(go.Scatter(x=np.r_[grid, grid[::-1]], y=np.r_[top, bottom[::-1]], fill="toself", mode="lines",
                                  line={"width": 0}, fillcolor=_rgba(component_color(k), 0.55), hoverinfo="skip",

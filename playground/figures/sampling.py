@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy import stats
 
 from playground.figures.theme import ROLE_COLORS, component_color, line, scatter
 
@@ -153,19 +152,17 @@ def box_muller_panels(u1, u2, radius, angle, z1, z2, color_by: str = "U1") -> go
     return fig
 
 
-def normal_check(z: np.ndarray, bins: int = 60, label: str = "samples") -> go.Figure:
-    """Histogram of Z against the N(0, 1) density, and a QQ plot against the normal quantiles."""
+def normal_check(z: np.ndarray, reference, bins: int = 60, label: str = "samples") -> go.Figure:
+    """Histogram of Z against the N(0, 1) density, and a QQ plot against the normal quantiles.
+
+    ``reference`` (``playground.sampling.normal_reference(z)``) holds the density on its ``grid``
+    and the QQ pairs ``theoretical`` (normal quantiles) and ``sample`` (order statistics of z)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Histogram vs N(0, 1) density", "QQ plot"),
                         horizontal_spacing=0.1)
     fig.add_trace(density_bars(z, np.linspace(-4.5, 4.5, bins + 1), name=label, color=ROLE_COLORS["samples"]),
                   row=1, col=1)
-    grid = np.linspace(-4.5, 4.5, 301)
-    fig.add_trace(line(grid, stats.norm.pdf(grid), role="truth", name="N(0, 1) density"), row=1, col=1)
-    ordered = np.sort(z)
-    probabilities = (np.arange(1, len(z) + 1) - 0.5) / len(z)
-    step = max(1, len(z) // 2000)
-    theoretical = stats.norm.ppf(probabilities[::step])
-    fig.add_trace(scatter(theoretical, ordered[::step], role="samples", name="sample quantiles", size=4),
+    fig.add_trace(line(reference.grid, reference.density, role="truth", name="N(0, 1) density"), row=1, col=1)
+    fig.add_trace(scatter(reference.theoretical, reference.sample, role="samples", name="sample quantiles", size=4),
                   row=1, col=2)
     fig.add_trace(line([-4.5, 4.5], [-4.5, 4.5], role="truth", name="y = x", dash="dash"), row=1, col=2)
     fig.update_xaxes(title_text="z", range=[-4.5, 4.5], row=1, col=1)
