@@ -177,3 +177,28 @@ def test_goodness_of_fit_tests():
     counts, expected = np.array([18, 22, 60]), np.array([20.0, 20.0, 60.0])
     statistic = float(np.sum((counts - expected) ** 2 / expected))
     assert chisquare_pvalue(counts, expected) == pytest.approx(math.exp(-statistic / 2))  # chi^2 with 2 dof
+
+
+def test_binned_densities_match_numpy_density_histograms():
+    from playground.sampling import binned_density, binned_in_window, marginal_histograms
+
+    values = np.random.default_rng(3).normal(size=4000)
+    edges = np.linspace(-2, 2, 41)
+    with_nan = np.r_[values, np.nan, np.inf]
+    inside = values[(values >= -2) & (values <= 2)]
+    expected = np.histogram(inside, bins=edges, density=True)[0]
+    np.testing.assert_allclose(binned_density(with_nan, edges).density, expected)
+    window = binned_in_window(values, -2.0, 2.0, bins=40)
+    np.testing.assert_array_equal(window.edges, edges)
+    np.testing.assert_allclose(window.density, expected * inside.size / values.size)  # a density of all samples
+    assert (window.density * np.diff(edges)).sum() == pytest.approx(inside.size / values.size)
+    np.testing.assert_allclose(binned_in_window(values, -2.0, 2.0, bins=40, of_all=False).density, expected)
+    assert not binned_density(np.array([5.0]), edges).density.any()
+
+    samples = np.random.default_rng(4).normal(size=(100, 5, 2))
+    axes = (np.linspace(-3, 3, 30), np.linspace(-2, 4, 30))
+    first, second = marginal_histograms(samples, axes, bins=25)
+    for histogram, column, axis in ((first, 0, axes[0]), (second, 1, axes[1])):
+        np.testing.assert_array_equal(histogram.edges, np.linspace(axis[0], axis[-1], 26))
+        np.testing.assert_allclose(histogram.density,
+                                   np.histogram(samples.reshape(-1, 2)[:, column], bins=histogram.edges, density=True)[0])

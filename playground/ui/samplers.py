@@ -104,7 +104,9 @@ def lcg_section(page: PageContext) -> None:
 
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.uniform_diagnostics, u, reference, key="lcg_hist")
+        edges = np.linspace(0, 1, 21)  # 20 bins of [0, 1]
+        page.show(F.uniform_diagnostics, u, S.binned_density(u, edges),
+                  S.binned_density(reference, edges, finite_only=False), key="lcg_hist")
     with right:
         formula_panel(_lines(r"X_{t+1} = (a\,X_t + c) \bmod m", r"U_t = X_t / m \in [0, 1)"),
                       {"X₁": int(states[0]), "U₁": float(u[0]), "period": _period_text(period),
@@ -124,11 +126,11 @@ def lcg_section(page: PageContext) -> None:
                    " · ".join(("✅ " if ok else "❌ ") + name for name, ok in conditions.items()))
 
     along = linked(st.toggle, "View edge-on to RANDU's planes (normal (9, −6, 1) pointing up)", key="lcg_planes", default=False)
+    offsets = S.randu_plane_offsets(u)
     left, right = st.columns([1.2, 1])
     with left:
-        page.show(F.consecutive_triples, u, along_planes=along, key="lcg_3d", height=560)
+        page.show(F.consecutive_triples, u, offsets, along_planes=along, key="lcg_3d", height=560)
     with right:
-        offsets = S.randu_plane_offsets(u)
         on_planes = bool(np.allclose(offsets, np.round(offsets), atol=1e-6))
         planes = len(np.unique(np.round(offsets))) if on_planes else None
         formula_panel(_lines(r"a = 2^{16} + 3 \;\Rightarrow\; a^2 \equiv 6a - 9 \pmod{2^{31}}",
@@ -173,7 +175,7 @@ def box_muller_section(page: PageContext) -> None:
     ks = S.ks_test(z)
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.normal_check, z, S.normal_reference(z), key="bm_check", height=420)
+        page.show(F.normal_check, S.normal_reference(z), key="bm_check", height=420)
     with right:
         formula_panel(_lines(r"R = \sqrt{-2\ln U_1},\quad \Theta = 2\pi U_2",
                              r"Z_1 = R\cos\Theta,\quad Z_2 = R\sin\Theta"),
@@ -215,7 +217,7 @@ def polar_section(page: PageContext) -> None:
         ks = S.ks_test(z) if z.size else None
         if ks is not None:
             st.metric("KS p-value against N(0, 1)", f"{ks.pvalue:.3g}")
-    page.show(F.normal_check, z, S.normal_reference(z), label="polar samples", key="pol_check", height=380)
+    page.show(F.normal_check, S.normal_reference(z), label="polar samples", key="pol_check", height=380)
     page.explain(
         "A uniform point in the disk has S = |V|² uniform on (0, 1) and an angle independent of it, with "
         "cos Θ = V₁/√S and sin Θ = V₂/√S. So Box–Muller can use S in place of U₁ and these ratios in place of "
@@ -263,7 +265,7 @@ def inverse_cdf_section(page: PageContext) -> None:
     left, right = st.columns([1.6, 1])
     with left:
         page.show(F.inverse_cdf_figure, grid, dist.cdf(grid), dist.pdf(grid), u[:n_demo], samples[:n_demo],
-                  samples[inside], key="inv_fig")
+                  S.binned_in_window(samples[inside], grid[0], grid[-1]), key="inv_fig")
     with right:
         formula_panel(dist.formula, {"u₁": u[0], "x₁": samples[0], "KS p": ks.pvalue,
                                      "off-plot": f"{100 * (1 - inside.mean()):.2f}%"},
@@ -473,7 +475,8 @@ def rejection_section(page: PageContext) -> None:
     left, right = st.columns([1.6, 1])
     with left:
         page.show(F.rejection_figure, grid, pdf(grid), envelope * proposal.pdf(grid), draw.x, draw.height,
-                  draw.accepted, key="rej_fig")
+                  draw.accepted, S.binned_in_window(draw.x[draw.accepted], grid[0], grid[-1], of_all=False),
+                  key="rej_fig")
     with right:
         accepted = draw.samples
         inside = accepted[(accepted >= bounds[0]) & (accepted <= bounds[1])]
@@ -583,7 +586,8 @@ def mcmc_section(page: PageContext) -> None:
         left, right = st.columns([1.6, 1])
         with left:
             page.show(F.mcmc_figure(axes, log_p, snapshot["path"], snapshot["positions"],
-                                    snapshot["recent_proposals"], flat, marginals, show_energy),
+                                    snapshot["recent_proposals"], S.marginal_histograms(flat, axes), marginals,
+                                    show_energy),
                       key="mc_fig", height=640)
         with right:
             ess = chains.effective_sample_size(burn_in=0.5) if len(kept) >= 4 else np.array([np.nan, np.nan])
