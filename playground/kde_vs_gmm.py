@@ -225,3 +225,8 @@ def panel_marginals(panels: dict[str, np.ndarray | None],
                     axes: list[np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The two marginals (trapezoid rule on the grid) of each 2D log-density panel that was fitted."""
     return {name: trapezoid_marginals(np.exp(values), axes) for name, values in panels.items() if values is not None}
+
+
+def density_histograms(columns: dict[str, np.ndarray], bins: np.ndarray) -> dict[str, np.ndarray]:
+    """NumPy's density histogram (``density=True``) of each named set of 1D values on ``bins``."""
+    return {name: np.histogram(values, bins=bins, density=True)[0] for name, values in columns.items()}

@@ -168,3 +168,15 @@ def test_density_curves_1d_and_the_likelihood_table():
     gmm = fitted["GMM"].model
     assert table.loc["GMM", "BIC"] == pytest.approx(-2 * gmm.score_samples(train).sum() + gmm.n_parameters * math.log(300),
                                                     rel=1e-9)
+
+
+def test_density_histograms_integrate_to_one_per_set():
+    bins = np.linspace(-3, 3, 61)
+    values = {"Data": _data(500)[:, 0], "KDE": _data(300, seed=5)[:, 0]}
+    heights = K.density_histograms(values, bins)
+    assert list(heights) == ["Data", "KDE"]
+    for name, column in values.items():
+        inside = column[(column >= -3) & (column <= 3)]
+        counts = np.array([np.sum((inside >= lo) & (inside < hi)) for lo, hi in zip(bins[:-2], bins[1:-1])] +
+                          [np.sum((inside >= bins[-2]) & (inside <= bins[-1]))])  # the last bin is closed
+        np.testing.assert_allclose(heights[name], counts / (len(inside) * np.diff(bins)))

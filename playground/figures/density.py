@@ -119,15 +119,14 @@ def likelihood_curve(values: np.ndarray, test: np.ndarray, train: np.ndarray, *,
     return fig
 
 
-def samples_1d(data: np.ndarray, samples: Mapping[str, np.ndarray], bins: np.ndarray) -> go.Figure:
-    """The data's histogram beside the histogram of samples drawn from each fitted model."""
-    names = ["Data"] + list(samples)
+def samples_1d(heights: Mapping[str, np.ndarray], bins: np.ndarray) -> go.Figure:
+    """The data's histogram beside the histogram of samples drawn from each fitted model: ``heights``
+    maps "Data" and each model to its density histogram on ``bins`` (``kde_vs_gmm.density_histograms``)."""
+    names = list(heights)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.02)
     for i, name in enumerate(names):
-        values = data if name == "Data" else samples[name]
         color = ROLE_COLORS["data"] if name == "Data" else estimator_color(name)
-        heights, _ = np.histogram(values, bins=bins, density=True)
-        fig.add_trace(go.Bar(x=0.5 * (bins[:-1] + bins[1:]), y=heights, width=np.diff(bins), name=name,
+        fig.add_trace(go.Bar(x=0.5 * (bins[:-1] + bins[1:]), y=heights[name], width=np.diff(bins), name=name,
                              marker={"color": color, "line": {"width": 0}}), row=1, col=i + 1)
     fig.update_layout(showlegend=False, bargap=0, height=320)
     return fig

@@ -28,6 +28,7 @@ from playground.kde_vs_gmm import (  # noqa: F401 (re-exported: the page and its
     K_VALUES,
     Fitted,
     density_curves_1d,
+    density_histograms,
     gmm_fit_points,
     likelihood_table,
     log_density_on_grid,
@@ -192,7 +193,8 @@ def generation_section(page, target: Target, train: np.ndarray, fitted: dict[str
     data = subsample(train, count, seed, "generation")
     if train.shape[1] == 1:
         bins = np.linspace(*target.bounds[0], 61)
-        page.show(figures.samples_1d, data[:, 0], {k: v[:, 0] for k, v in samples.items()}, bins, key="kde_samples")
+        heights = density_histograms({"Data": data[:, 0], **{k: v[:, 0] for k, v in samples.items()}}, bins)
+        page.show(figures.samples_1d, heights, bins, key="kde_samples")
     else:
         page.show(figures.samples_2d, data, samples, target.bounds, key="kde_samples")
     st.caption("Histogram: pick a cell by its count, then a uniform point in it. Gaussian: μ + L z. "
