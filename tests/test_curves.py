@@ -50,3 +50,11 @@ def test_empty_history_shows_a_hint_and_panels_of_subplots():
     mark_current(fig, 1, role="truth")
     assert len(fig.layout.shapes) == 2 and fig.layout.shapes[0].line.color == ROLE_COLORS["truth"]  # one per panel
     assert mark_current(fig, None) is fig and len(fig.layout.shapes) == 2
+
+
+def test_lines_with_markers_and_extra_trace_properties():
+    fig = curves({"empty (%)": Series([10.0, 50.0], role="data", mode="lines+markers", marker={"size": 9},
+                                      trace={"customdata": [10, 100], "hovertemplate": "%{customdata}"})}, x=[1, 2])
+    trace = fig.data[0]
+    assert trace.mode == "lines+markers" and trace.marker.size == 9 and trace.line.color == ROLE_COLORS["data"]
+    assert list(trace.customdata) == [10, 100] and trace.hovertemplate == "%{customdata}"

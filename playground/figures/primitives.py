@@ -32,7 +32,8 @@ class Series:
     """One curve of a metric history: ``y`` against ``x`` (or the figure's shared x).
 
     ``role`` is a theme role ("model", "latent", ...) or a colour; ``mode="markers"``
-    draws points (``marker`` is the Plotly marker dict); ``finite_only`` drops NaN/inf
+    draws points, ``"lines+markers"`` both (``marker`` is the Plotly marker dict; extra
+    trace properties, e.g. ``customdata``, go in ``trace``); ``finite_only`` drops NaN/inf
     points (metrics not computed every epoch), so the line bridges the gaps.
     """
 
@@ -45,6 +46,7 @@ class Series:
     mode: str = "lines"
     marker: Mapping[str, Any] | None = None
     finite_only: bool = False
+    trace: Mapping[str, Any] | None = None
 
 
 CURRENT_LINE = {"width": 2, "dash": "dash"}
@@ -85,10 +87,14 @@ def curves(series: Mapping[str, Series | Any], *, x: Any = None, x_title: str | 
             keep = np.isfinite(ys)
             xs, ys = xs[keep], ys[keep]
         drawn += len(ys)
-        extra = {} if spec.opacity is None else {"opacity": spec.opacity}
-        if spec.mode == "lines":
+        extra = {**({} if spec.opacity is None else {"opacity": spec.opacity}), **(spec.trace or {})}
+        if spec.mode.startswith("lines"):
             style = {} if spec.width is None else {"width": spec.width}
             trace = line(xs, ys, role=spec.role, name=name, dash=spec.dash, line=style, **extra)
+            if spec.mode != "lines":
+                trace.mode = spec.mode
+            if spec.marker:
+                trace.marker = spec.marker
         else:
             marker = {"color": ROLE_COLORS.get(spec.role, spec.role), **(spec.marker or {})}
             trace = go.Scatter(x=xs, y=ys, mode=spec.mode, name=name, marker=marker, **extra)
