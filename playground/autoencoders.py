@@ -544,3 +544,11 @@ def fit_latent_density(codes: np.ndarray, method: str = "gmm", n_components: int
         raise ValueError("method must be 'gmm' or 'kde'")
     n_components = max(1, min(int(n_components), len(codes)))
     return GaussianMixture(n_components, reg_covar=1e-4, random_state=seed, device=device).fit(codes)
+
+
+def posterior_kl(mu: np.ndarray, sigma: np.ndarray) -> float:
+    """KL(N(mu, diag sigma^2) || N(0, I)) of one code from NumPy (mu, sigma): ``gaussian_kl``, the KL
+    term of the training loss, in float64 (for the closed-form panel of the latent explorer)."""
+    mu_t = torch.as_tensor(np.asarray(mu, dtype=np.float64))
+    logvar = torch.log(torch.as_tensor(np.asarray(sigma, dtype=np.float64)) ** 2)
+    return float(gaussian_kl(mu_t, logvar))

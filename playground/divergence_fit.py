@@ -390,3 +390,12 @@ def mle_decomposition(p: Mixture, q: Mixture, n: int = 5000, seed: SeedLike = 0)
         "forward_kl": float(kl_from_log_densities(log_p, log_q, grid)),
         "entropy_p": float(-grid.integrate(density * log_p)),
     }
+
+
+def fit_paths(race: FitRace, *, mean_and_std: bool = False) -> dict[str, np.ndarray]:
+    """The path of each fit of ``race`` for the pictures: the mean of q, sum_k w_k mu_k, at every recorded
+    step, (steps, d); or, with ``mean_and_std``, (mu, sigma) of the first component (1D), (steps, 2)."""
+    if mean_and_std:
+        return {name: np.array([(s["means"][0, 0], math.sqrt(s["covariances"][0, 0, 0])) for s in path])
+                for name, path in race.paths.items()}
+    return {name: np.array([(s["weights"] @ s["means"]) for s in path]) for name, path in race.paths.items()}

@@ -408,3 +408,13 @@ def make_target(dim: int, n_modes: int, separation: float, weights: Sequence[flo
         means = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     covariances = widths[:, None, None] ** 2 * np.eye(dim)[None]
     return mixture_params(weights, means, covariances)
+
+
+# ----------------------------------------------------------------------------------
+# Numbers for the page's pictures (NumPy out, for the figure builders)
+# ----------------------------------------------------------------------------------
+
+
+def density_values(distribution: Mixture, points) -> np.ndarray:
+    """q(x) at each row of ``points`` (an (n, d) array or tensor), as a NumPy array (n,)."""
+    return torch.exp(distribution.log_prob(points)).cpu().numpy()

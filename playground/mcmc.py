@@ -351,3 +351,19 @@ class MCMCChains(Stepper):
             "recent_proposals": list(self.recent_proposals),
         }
 
+
+
+def energy_landscape(target: str | Target, resolution: int = 120
+                     ) -> tuple[list[np.ndarray], np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The picture behind the chains: ``(axes, log_p, marginals)`` with log p (unnormalised, from the
+    torch energy) on a ``resolution``^2 grid over the target's box (rows are x2), and the exact
+    marginals of p by numerical integration on that grid."""
+    from playground.quadrature import grid_marginals
+    from playground.targets import grid
+
+    target = get_target(target) if isinstance(target, str) else target
+    points, axes = grid(target, resolution)
+    energy = energy_for(target, "cpu")
+    log_p = energy.log_prob(torch.as_tensor(points, dtype=torch.float64)).numpy().reshape(resolution, resolution)
+    _, marginals = grid_marginals(log_p, axes)
+    return axes, log_p, marginals

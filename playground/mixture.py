@@ -592,3 +592,38 @@ def fitted_mixture(state: MixtureState, *, reg_covar: float = 1e-6, device: torc
     model._set_state(state)
     model.converged_, model.n_iter_, model.lower_bound_ = False, 0, -math.inf
     return model
+
+
+# ----------------------------------------------------------------------------------
+# 1D densities on a plotting grid (NumPy, for the figure builders)
+# ----------------------------------------------------------------------------------
+
+
+def gaussian_pdf_1d(x: np.ndarray, mean: float, variance: float) -> np.ndarray:
+    """N(x | mean, variance) elementwise; a variance of 0 is floored at 1e-300 (a spike, not a NaN)."""
+    variance = max(float(variance), 1e-300)
+    return np.exp(-0.5 * (x - mean) ** 2 / variance) / np.sqrt(2 * np.pi * variance)
+
+
+@dataclass(frozen=True)
+class MixtureCurves1D:
+    """A 1D mixture on a grid: ``weighted[k] = alpha_k N(grid | mu_k, sigma_k^2)`` (K, n), their sum
+    ``mixture`` (n,), and the responsibilities ``gamma[k](x) = weighted[k] / mixture`` (K, n)."""
+
+    grid: np.ndarray
+    weighted: np.ndarray
+    mixture: np.ndarray
+    responsibilities: np.ndarray
+
+
+def mixture_curves_1d(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, *,
+                      x_range: tuple[float, float] | None = None, n_points: int = 600) -> MixtureCurves1D:
+    """The curves of ``figures.mixture.mixture_1d_figure`` on ``n_points`` between ``x_range`` (by default
+    the data's range +- 1). ``means`` (K, 1) and ``covariances`` of any shape holding K variances."""
+    x_data = np.asarray(X).reshape(-1)
+    low, high = x_range or (float(x_data.min()) - 1.0, float(x_data.max()) + 1.0)
+    grid = np.linspace(low, high, n_points)
+    variances = np.asarray(covariances).reshape(len(weights))
+    weighted = np.stack([weights[k] * gaussian_pdf_1d(grid, means[k][0], variances[k]) for k in range(len(weights))])
+    mixture = weighted.sum(axis=0)
+    return MixtureCurves1D(grid, weighted, mixture, weighted / np.maximum(mixture, 1e-300))

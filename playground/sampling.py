@@ -554,3 +554,96 @@ def rejection_sample(n_proposals: int, pdf: Callable[[np.ndarray], np.ndarray],
 def envelope_violation(pdf, proposal_pdf, envelope: float, grid: np.ndarray) -> float:
     """Largest p(x) - M q(x) on the grid (> 0 means M q is not an envelope and samples are biased)."""
     return float(np.max(np.asarray(pdf(grid)) - envelope * np.asarray(proposal_pdf(grid))))
+
+
+# ----------------------------------------------------------------------------------
+# 9. Checks and reference curves shown next to the samplers
+# ----------------------------------------------------------------------------------
+
+
+def ks_test(samples: np.ndarray, cdf: str | Callable[[np.ndarray], np.ndarray] = "norm"):
+    """One-sample Kolmogorov-Smirnov test of ``samples`` against ``cdf`` (default N(0, 1)):
+    the result has ``statistic`` D = sup |F_n - F| and ``pvalue``."""
+    return stats.kstest(samples, cdf)
+
+
+def chisquare_pvalue(counts: np.ndarray, expected: np.ndarray) -> float:
+    """p-value of Pearson's chi-square test of observed ``counts`` against ``expected`` counts."""
+    return float(stats.chisquare(counts, expected).pvalue)
+
+
+@dataclass(frozen=True)
+class NormalReference:
+    """What a histogram and QQ plot of z are compared with: the N(0, 1) density on ``grid`` and, for
+    at most ~``max_points`` order statistics, the normal quantiles against the sample quantiles."""
+
+    grid: np.ndarray
+    density: np.ndarray
+    theoretical: np.ndarray
+    sample: np.ndarray
+    histogram: "BinnedDensity"
+
+
+def normal_reference(z: np.ndarray, limit: float = 4.5, n_grid: int = 301, max_points: int = 2000,
+                     bins: int = 60) -> NormalReference:
+    """N(0, 1) density on [-limit, limit], the QQ pairs (Phi^-1((i - 1/2) / n), z_(i)) for every step-th i,
+    and the density histogram of z on ``bins`` bins of [-limit, limit]."""
+    grid = np.linspace(-limit, limit, n_grid)
+    ordered = np.sort(z)
+    probabilities = (np.arange(1, len(z) + 1) - 0.5) / len(z)
+    step = max(1, len(z) // max_points)
+    return NormalReference(grid, stats.norm.pdf(grid), stats.norm.ppf(probabilities[::step]), ordered[::step],
+                           binned_density(z, np.linspace(-limit, limit, bins + 1)))
+
+
+REJECTION_PROPOSALS = ("gaussian", "cauchy", "uniform")
+
+
+def rejection_proposal(kind: str, scale: float, bounds: tuple[float, float]):
+    """The proposal q of rejection sampling as a frozen SciPy distribution (``pdf``, ``rvs``):
+    N(0, scale^2), Cauchy(0, scale), or uniform on ``bounds``."""
+    if kind == "gaussian":
+        return stats.norm(0.0, scale)
+    if kind == "cauchy":
+        return stats.cauchy(0.0, scale)
+    return stats.uniform(bounds[0], bounds[1] - bounds[0])
+
+
+def histogram_density(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts / (n in range * bin width); zeros when no value falls in the range (no 0/0)."""
+    counts = np.histogram(values, bins=edges)[0]
+    total = counts.sum()
+    return counts / (total * np.diff(edges)) if total else np.zeros(len(edges) - 1)
+
+
+@dataclass(frozen=True)
+class BinnedDensity:
+    """A density histogram binned in NumPy (the browser gets one bar per bin, not every sample)."""
+
+    edges: np.ndarray
+    density: np.ndarray
+
+
+def binned_density(values: np.ndarray, edges: np.ndarray, *, finite_only: bool = True) -> BinnedDensity:
+    """The density histogram of ``values`` on ``edges`` (non-finite values dropped unless ``finite_only=False``)."""
+    if finite_only:
+        values = np.asarray(values, dtype=np.float64)
+        values = values[np.isfinite(values)]
+    return BinnedDensity(edges, histogram_density(values, edges))
+
+
+def binned_in_window(samples: np.ndarray, low: float, high: float, bins: int = 60, *,
+                     of_all: bool = True) -> BinnedDensity:
+    """Density histogram of the samples in [low, high] on ``bins`` equal bins: a density of *all* the
+    samples (the bars integrate to the fraction inside), or with ``of_all=False`` of those inside."""
+    edges = np.linspace(low, high, bins + 1)
+    inside = samples[(samples >= low) & (samples <= high)]
+    binned = binned_density(inside, edges)
+    return BinnedDensity(edges, binned.density * inside.size / max(samples.size, 1)) if of_all else binned
+
+
+def marginal_histograms(samples: np.ndarray, axes, bins: int = 50) -> list[BinnedDensity]:
+    """The density histogram of each coordinate of ``samples`` (n, d) over its plotting axis."""
+    flat = samples.reshape(-1, len(axes))
+    return [BinnedDensity(edges, histogram_density(flat[:, j], edges))
+            for j, edges in enumerate(np.linspace(axis[0], axis[-1], bins + 1) for axis in axes)]

@@ -7,6 +7,7 @@ import numpy as np
 from playground.figures.mixture import (blended_colors, ellipse, log_likelihood_figure, mixture_1d_figure,
                                         mixture_2d_figure, responsibility_bar_figure)
 from playground.figures.theme import component_color
+from playground.mixture import mixture_curves_1d
 
 
 def test_ellipse_lies_on_the_mahalanobis_contour():
@@ -39,7 +40,8 @@ def test_mixture_figures_draw_every_component_and_the_mixture():
     responsibilities = np.full((50, 2), 0.5)
     fig2d = mixture_2d_figure(X, weights, means, covariances, responsibilities, selected=3)
     assert sum(1 for t in fig2d.data if t.name == "component 1") == 2  # 1- and 2-sigma
-    fig1d = mixture_1d_figure(X[:, :1], weights, means[:, :1], covariances[:, :1, :1], responsibilities[:, :2])
+    curves_1d = mixture_curves_1d(X[:, :1], weights, means[:, :1], covariances[:, :1, :1])
+    fig1d = mixture_1d_figure(X[:, :1], curves_1d, responsibilities[:, :2])
     mixture = next(t for t in fig1d.data if t.name == "mixture p(x)")
     integral = np.trapezoid(mixture.y, mixture.x)
     assert 0.9 < integral <= 1.0 + 1e-9  # the plotted mixture is a density (range covers most mass)

@@ -268,7 +268,7 @@ def test_rejection_sampling_is_exact_and_accepts_one_over_m():
 # --- figures ------------------------------------------------------------------------------
 
 def test_histogram_density_integrates_to_one_and_never_divides_by_zero():
-    from playground.figures.sampling import histogram_density
+    from playground.sampling import histogram_density
 
     edges = np.linspace(-3, 3, 31)
     density = histogram_density(np.random.default_rng(0).standard_normal(5000), edges)
@@ -279,7 +279,8 @@ def test_histogram_density_integrates_to_one_and_never_divides_by_zero():
 def test_randu_edge_on_view_looks_along_a_direction_inside_the_planes():
     from playground.figures.sampling import consecutive_triples
 
-    fig = consecutive_triples(S.lcg_uniform(300, 2**31, 65539, 0, 1), along_planes=True)
+    u = S.lcg_uniform(300, 2**31, 65539, 0, 1)
+    fig = consecutive_triples(u, S.randu_plane_offsets(u), along_planes=True)
     eye = fig.layout.scene.camera.eye
     assert 9 * eye.x - 6 * eye.y + 1 * eye.z == pytest.approx(0.0, abs=1e-12)
     colours = np.asarray(fig.data[0].marker.color)

@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures.primitives import Series, curves
 from playground.figures.theme import PALETTE, ROLE_COLORS, line, scatter
 
 ESTIMATOR_COLORS = {
@@ -18,13 +19,6 @@ ESTIMATOR_COLORS = {
     "GMM": PALETTE[4],
     "Truth": ROLE_COLORS["truth"],
 }
-
-
-def _line(x, y, color: str, name: str, *, dash: str | None = None, markers: bool = False, **kwargs) -> go.Scatter:
-    trace = line(x, y, role=color, name=name, dash=dash, **kwargs)
-    if markers:
-        trace.mode = "lines+markers"
-    return trace
 
 
 def estimator_color(name: str) -> str:
@@ -92,16 +86,16 @@ def likelihood_curve(values: np.ndarray, test: np.ndarray, train: np.ndarray, *,
                      title: str = "") -> go.Figure:
     """Mean train and test log-likelihood against a complexity knob (h or K), the current value marked."""
     fig = make_subplots(specs=[[{"secondary_y": True}]]) if bic is not None else go.Figure()
-    fig.add_trace(_line(values, train, ROLE_COLORS["data"], "train", dash="dot", markers=True))
-    fig.add_trace(_line(values, test, ROLE_COLORS["model"], "test (held out)", markers=True))
+    curves({"train": Series(train, role=ROLE_COLORS["data"], dash="dot", mode="lines+markers"),
+            "test (held out)": Series(test, role=ROLE_COLORS["model"], mode="lines+markers")}, x=values, fig=fig)
     if bic is not None:
-        fig.add_trace(line(values, bic, role=PALETTE[4], name="BIC (right axis)", dash="dash"), secondary_y=True)
-        fig.update_yaxes(title_text="BIC (lower is better)", secondary_y=True, showgrid=False)
+        curves({"BIC (right axis)": Series(bic, role=PALETTE[4], dash="dash")}, x=values, fig=fig, secondary_y=True,
+               y_title="BIC (lower is better)", y_axis={"showgrid": False})
     finite = np.isfinite(test)
     if finite.any():
         best = int(np.nanargmax(np.where(finite, test, np.nan)))
-        fig.add_trace(scatter([values[best]], [test[best]], role=ROLE_COLORS["model"], name="best test", size=14,
-                              marker={"symbol": "star"}))
+        curves({"best test": Series([test[best]], x=[values[best]], role=ROLE_COLORS["model"], mode="markers",
+                                    marker={"size": 14, "opacity": 0.7, "symbol": "star"})}, fig=fig)
     fig.add_vline(x=current, line={"color": ROLE_COLORS["accent"], "width": 3},
                   annotation_text=f"current {current:.3g}", annotation_position="top left")
     for i, (name, value) in enumerate((marks or {}).items()):
@@ -119,15 +113,14 @@ def likelihood_curve(values: np.ndarray, test: np.ndarray, train: np.ndarray, *,
     return fig
 
 
-def samples_1d(data: np.ndarray, samples: Mapping[str, np.ndarray], bins: np.ndarray) -> go.Figure:
-    """The data's histogram beside the histogram of samples drawn from each fitted model."""
-    names = ["Data"] + list(samples)
+def samples_1d(heights: Mapping[str, np.ndarray], bins: np.ndarray) -> go.Figure:
+    """The data's histogram beside the histogram of samples drawn from each fitted model: ``heights``
+    maps "Data" and each model to its density histogram on ``bins`` (``kde_vs_gmm.density_histograms``)."""
+    names = list(heights)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.02)
     for i, name in enumerate(names):
-        values = data if name == "Data" else samples[name]
         color = ROLE_COLORS["data"] if name == "Data" else estimator_color(name)
-        heights, _ = np.histogram(values, bins=bins, density=True)
-        fig.add_trace(go.Bar(x=0.5 * (bins[:-1] + bins[1:]), y=heights, width=np.diff(bins), name=name,
+        fig.add_trace(go.Bar(x=0.5 * (bins[:-1] + bins[1:]), y=heights[name], width=np.diff(bins), name=name,
                              marker={"color": color, "line": {"width": 0}}), row=1, col=i + 1)
     fig.update_layout(showlegend=False, bargap=0, height=320)
     return fig
@@ -154,17 +147,16 @@ def curse_of_dimensionality_figure(result: Mapping[str, np.ndarray], n_samples: 
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=[f"Empty histogram cells, N = {n_samples:,}",
                                         "Held-out log-likelihood per dimension"])
-    fig.add_trace(_line(dims, 100 * result["empty_fraction"], PALETTE[5], "empty cells (%)", markers=True,
-                        customdata=result["cells"],
-                        hovertemplate="d=%{x}: %{y:.1f}% of %{customdata:,.0f} cells empty<extra></extra>"),
-                  row=1, col=1)
-    fig.update_yaxes(title_text="% of the bins^d cells with no point", range=[0, 105], row=1, col=1)
-    for key, name, role, dash in (("truth", "truth N(0, I)", ROLE_COLORS["truth"], "dash"),
-                                  ("kde_best", "KDE, best h", ROLE_COLORS["model"], None),
-                                  ("kde_scott", "KDE, Scott's h", PALETTE[1], "dot")):
-        fig.add_trace(_line(dims, result[key] / dims, role, name, dash=dash, markers=True),
-                      row=1, col=2)
+    hover = {"customdata": result["cells"],
+             "hovertemplate": "d=%{x}: %{y:.1f}% of %{customdata:,.0f} cells empty<extra></extra>"}
+    curves({"empty cells (%)": Series(100 * result["empty_fraction"], role=PALETTE[5], mode="lines+markers",
+                                      trace=hover)}, x=dims, fig=fig, row=1, col=1,
+           y_title="% of the bins^d cells with no point", y_axis={"range": [0, 105]})
+    curves({name: Series(result[key] / dims, role=role, dash=dash, mode="lines+markers")
+            for key, name, role, dash in (("truth", "truth N(0, I)", ROLE_COLORS["truth"], "dash"),
+                                          ("kde_best", "KDE, best h", ROLE_COLORS["model"], None),
+                                          ("kde_scott", "KDE, Scott's h", PALETTE[1], "dot"))},
+           x=dims, fig=fig, row=1, col=2, y_title="mean log-likelihood / d")
     fig.update_xaxes(title_text="dimension d", dtick=1)
-    fig.update_yaxes(title_text="mean log-likelihood / d", row=1, col=2)
     fig.update_layout(legend={"orientation": "h", "y": -0.25})
     return fig

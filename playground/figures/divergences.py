@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.primitives import ellipse
+from playground.figures.primitives import Series, curves, ellipse
 from playground.figures.theme import ROLE_COLORS, line
 
 # One colour per fitting objective, the same in every figure of the page.
@@ -93,16 +93,15 @@ def fit_race_2d(axes: Sequence[np.ndarray], target_density: np.ndarray, fits: Ma
     return fig
 
 
-def kl_curves(iterations: np.ndarray, curves: Mapping[str, Mapping[str, np.ndarray]]) -> go.Figure:
+def kl_curves(iterations: np.ndarray, histories: Mapping[str, Mapping[str, np.ndarray]]) -> go.Figure:
     """Forward KL (solid) and reverse KL (dashed) of each fit along the iterations, log scale."""
-    fig = go.Figure()
-    for name, values in curves.items():
+    series = {}
+    for name, values in histories.items():
         color = FIT_COLORS[name]
-        fig.add_trace(line(iterations, values["forward_kl"], role=color, name=f"KL(p‖q) · {SHORT_LABELS[name]} fit"))
-        fig.add_trace(line(iterations, values["reverse_kl"], role=color, dash="dash",
-                           name=f"KL(q‖p) · {SHORT_LABELS[name]} fit"))
-    fig.update_layout(xaxis_title="iteration", yaxis_title="KL (nats)", yaxis_type="log", height=380,
-                      legend={"orientation": "v", "x": 1.02, "y": 1.0})
+        series[f"KL(p‖q) · {SHORT_LABELS[name]} fit"] = Series(values["forward_kl"], role=color)
+        series[f"KL(q‖p) · {SHORT_LABELS[name]} fit"] = Series(values["reverse_kl"], role=color, dash="dash")
+    fig = curves(series, x=iterations, x_title="iteration", y_title="KL (nats)", log_y=True)
+    fig.update_layout(height=380, legend={"orientation": "v", "x": 1.02, "y": 1.0})
     return fig
 
 

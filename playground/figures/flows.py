@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures.primitives import Series, curves
 from playground.figures.theme import ROLE_COLORS, line, scatter
 
 POSITION_COLORSCALE = "Twilight"  # cyclic: the angle around the centre wraps without a seam
@@ -73,26 +74,20 @@ def flow_1d_fit_figure(x: np.ndarray, density: np.ndarray, z: np.ndarray, data: 
     return fig
 
 
-def nll_curve_figure(nll: np.ndarray, reference: float | None = None, reference_label: str = "") -> go.Figure:
-    """Training curve: NLL per step (faint) and its running mean, with an optional reference level."""
+def nll_curve_figure(nll: np.ndarray, reference: float | None = None, reference_label: str = "", *,
+                     running: tuple[int, np.ndarray] | None = None) -> go.Figure:
+    """Training curve: NLL per step (faint) and its running mean ``running = (window, values)``
+    (``playground.smoothing.running_mean``), with an optional reference level."""
     steps = np.arange(1, len(nll) + 1)
-    fig = go.Figure()
+    series = {}
     if len(nll):
-        window = max(1, min(25, len(nll) // 5))
-        smooth = np.convolve(nll, np.ones(window) / window, mode="valid")
-        fig.add_trace(go.Scatter(x=steps, y=nll, mode="lines", name="minibatch NLL", opacity=0.3,
-                                 line={"color": ROLE_COLORS["model"], "width": 1}))
-        fig.add_trace(line(steps[window - 1:], smooth, role="model", name=f"running mean ({window})"))
-    else:
-        fig.add_annotation(text="press Step or ▶ Play to train", showarrow=False, x=0.5, y=0.5,
-                           xref="paper", yref="paper")
-        fig.update_xaxes(range=[0, 10])
-        fig.update_yaxes(showticklabels=False)
-    if reference is not None:
-        fig.add_hline(y=reference, line={"color": ROLE_COLORS["truth"], "dash": "dash"},
-                      annotation_text=reference_label, annotation_position="top right")
-    fig.update_layout(xaxis_title="step", yaxis_title="NLL (nats)", height=320,
-                      legend={"orientation": "h", "y": 1.15})
+        series["minibatch NLL"] = Series(nll, x=steps, opacity=0.3, width=1)
+        if running is not None:
+            window, smooth = running
+            series[f"running mean ({window})"] = Series(smooth, x=steps[window - 1:])
+    fig = curves(series, x_title="step", y_title="NLL (nats)", empty_text="press Step or ▶ Play to train",
+                 references=None if reference is None else {reference_label: reference})
+    fig.update_layout(height=320, legend={"orientation": "h", "y": 1.15})
     return fig
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.theme import PALETTE, ROLE_COLORS, WEBGL_THRESHOLD, line
+from playground.figures.primitives import Series, curves, mark_current
+from playground.figures.theme import PALETTE, ROLE_COLORS, WEBGL_THRESHOLD
 
 # Purple (fake) -> white -> green (real), as in GAN Lab; readable with the common colour-vision deficiencies.
 CRITIC_COLORSCALE = [[0.0, "#762a83"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1.0, "#1b7837"]]
@@ -101,15 +102,14 @@ def loss_curves(history: Mapping[str, np.ndarray], *, marker_iteration: int | No
     """D and G losses (left axis) and G's gradient norm (right axis, log scale) over iterations."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     iterations = np.asarray(history["iteration"])
-    for name, label, color in (("d_loss", "D loss", PALETTE[0]), ("g_loss", "G loss", PALETTE[1])):
-        fig.add_trace(line(iterations, history[name], role=color, name=label), secondary_y=False)
-    if "g_grad_norm" in history:
-        fig.add_trace(line(iterations, history["g_grad_norm"], role=PALETTE[4], name="‖∇θ L_G‖", dash="dot",
-                           line={"width": 1.5}), secondary_y=True)
-    fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text="G gradient norm", type="log", secondary_y=True, showgrid=False)
+    losses = {"D loss": Series(history["d_loss"], role=PALETTE[0]), "G loss": Series(history["g_loss"], role=PALETTE[1])}
+    gradient = {"‖∇θ L_G‖": Series(history["g_grad_norm"], role=PALETTE[4], dash="dot", width=1.5)} \
+        if "g_grad_norm" in history else {}
+    curves(losses, x=iterations, y_title="loss", fig=fig, secondary_y=False)
+    curves(gradient, x=iterations, y_title="G gradient norm", log_y=True, y_axis={"showgrid": False}, fig=fig,
+           secondary_y=True)
     fig.update_xaxes(title_text="iteration")
-    _mark(fig, marker_iteration)
+    mark_current(fig, marker_iteration)
     fig.update_layout(title="Losses", legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
                       uirevision="gan-loss")
     return fig
@@ -120,22 +120,17 @@ def quality_curves(iterations: np.ndarray, quality: Mapping[str, np.ndarray], *,
     """Left: precision, recall (and the fraction of modes covered); right: sliced W2 and MMD^2."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Precision / recall / modes", "Distance to the data"),
                         horizontal_spacing=0.12)
-    fig.add_trace(line(iterations, quality["precision"], role=PALETTE[2], name="precision"), row=1, col=1)
-    fig.add_trace(line(iterations, quality["recall"], role=PALETTE[3], name="recall"), row=1, col=1)
+    fractions = {"precision": Series(quality["precision"], role=PALETTE[2]),
+                 "recall": Series(quality["recall"], role=PALETTE[3])}
     if n_modes and "modes_covered" in quality:
-        fig.add_trace(line(iterations, np.asarray(quality["modes_covered"]) / n_modes, role=PALETTE[4],
-                           name=f"modes covered / {n_modes}", dash="dash"), row=1, col=1)
-    fig.add_trace(line(iterations, quality["sliced_w2"], role=PALETTE[0], name="sliced W₂"), row=1, col=2)
-    fig.add_trace(line(iterations, np.clip(quality["mmd2"], 1e-6, None), role=PALETTE[1], name="MMD²", dash="dot"),
-                  row=1, col=2)
-    fig.update_yaxes(range=[-0.02, 1.02], row=1, col=1)
-    fig.update_yaxes(type="log", row=1, col=2)
+        fractions[f"modes covered / {n_modes}"] = Series(np.asarray(quality["modes_covered"]) / n_modes,
+                                                         role=PALETTE[4], dash="dash")
+    distances = {"sliced W₂": Series(quality["sliced_w2"], role=PALETTE[0]),
+                 "MMD²": Series(np.clip(quality["mmd2"], 1e-6, None), role=PALETTE[1], dash="dot")}  # log axis: > 0
+    curves(fractions, x=iterations, y_axis={"range": [-0.02, 1.02]}, fig=fig, row=1, col=1)
+    curves(distances, x=iterations, log_y=True, fig=fig, row=1, col=2)
     fig.update_xaxes(title_text="iteration")
-    _mark(fig, marker_iteration)
+    mark_current(fig, marker_iteration)
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, uirevision="gan-quality")
     return fig
 
-
-def _mark(fig: go.Figure, iteration: int | None) -> None:
-    if iteration is not None:
-        fig.add_vline(x=iteration, line={"color": ROLE_COLORS["accent"], "width": 2, "dash": "dash"})

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.primitives import ellipse
+from playground.figures.primitives import Series, curves, ellipse
 from playground.figures.theme import PALETTE, ROLE_COLORS, line, scatter
 
 # Ten classes need ten colours: the Okabe-Ito palette plus two from Paul Tol's "muted" set.
@@ -88,17 +88,12 @@ def image_mosaic(images: np.ndarray, shape: tuple[int, int], n_cols: int, *, tit
     return fig
 
 
-def loss_curves(iterations: np.ndarray, curves: dict[str, np.ndarray], *, title: str = "Training",
+def loss_curves(iterations: np.ndarray, histories: dict[str, np.ndarray], *, title: str = "Training",
                 y_title: str = "nats per image") -> go.Figure:
     """One line per metric against the epoch; NaN gaps (metrics not computed every epoch) are bridged."""
-    fig = go.Figure()
-    for i, (name, values) in enumerate(curves.items()):
-        values = np.asarray(values, dtype=np.float64)
-        keep = np.isfinite(values)
-        fig.add_trace(line(np.asarray(iterations)[keep], values[keep], role=PALETTE[i % len(PALETTE)], name=name,
-                           dash="dot" if name.startswith("test") else None))
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title)
-    return fig
+    series = {name: Series(values, role=PALETTE[i % len(PALETTE)], dash="dot" if name.startswith("test") else None,
+                           finite_only=True) for i, (name, values) in enumerate(histories.items())}
+    return curves(series, x=iterations, x_title="epoch", y_title=y_title, title=title)
 
 
 def side_by_side_maps(panels: dict[str, tuple[np.ndarray, np.ndarray | None]], *, title: str | None = None,

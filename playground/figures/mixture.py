@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.primitives import ellipse
+from playground.figures.primitives import Series, curves, ellipse
 from playground.figures.theme import ROLE_COLORS, component_color, line
 
 SIGMA_DASH = {1: None, 2: "dot"}
@@ -33,11 +33,6 @@ def blended_colors(responsibilities: np.ndarray) -> list[str]:
     palette = np.stack([_rgb(component_color(k)) for k in range(responsibilities.shape[1])])  # (K, 3)
     mixed = np.clip(np.asarray(responsibilities, dtype=np.float64) @ palette, 0, 255).round().astype(int)
     return [f"rgb({r},{g},{b})" for r, g, b in mixed]
-
-
-def gaussian_pdf_1d(x: np.ndarray, mean: float, variance: float) -> np.ndarray:
-    variance = max(float(variance), 1e-300)
-    return np.exp(-0.5 * (x - mean) ** 2 / variance) / np.sqrt(2 * np.pi * variance)
 
 
 def mixture_2d_figure(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
@@ -83,28 +78,28 @@ def add_components_2d(fig: go.Figure, weights: np.ndarray, means: np.ndarray, co
                                          "line": {"width": 2, "color": "white"}}))
 
 
-def mixture_1d_figure(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
-                      responsibilities: np.ndarray | None = None, *, selected: int | None = None,
-                      x_range: tuple[float, float] | None = None, title: str = "") -> go.Figure:
+def mixture_1d_figure(X: np.ndarray, curves_1d, responsibilities: np.ndarray | None = None, *,
+                      selected: int | None = None, title: str = "") -> go.Figure:
     """Top: histogram, weighted components alpha_k N(x | mu_k, sigma_k^2) and the mixture.
-    Bottom: the responsibilities gamma_k(x) as stacked bands (they sum to one), data as ticks."""
+    Bottom: the responsibilities gamma_k(x) as stacked bands (they sum to one), data as ticks.
+
+    ``curves_1d`` holds the numbers on the grid (``playground.mixture.mixture_curves_1d``): ``grid``,
+    ``weighted`` (K, n), ``mixture`` (n,) and ``responsibilities`` (K, n)."""
     x_data = np.asarray(X).reshape(-1)
-    low, high = x_range or (float(x_data.min()) - 1.0, float(x_data.max()) + 1.0)
-    grid = np.linspace(low, high, 600)
-    variances = np.asarray(covariances).reshape(len(weights))
-    weighted = np.stack([weights[k] * gaussian_pdf_1d(grid, means[k][0], variances[k]) for k in range(len(weights))])
-    mixture = weighted.sum(axis=0)
+    grid, weighted, mixture, band = (curves_1d.grid, curves_1d.weighted, curves_1d.mixture,
+                                     curves_1d.responsibilities)
+    low, high = float(grid[0]), float(grid[-1])
+    n_components = len(weighted)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06)
     fig.add_trace(go.Histogram(x=x_data, histnorm="probability density", name="data", opacity=0.35,
                                marker={"color": ROLE_COLORS["data"]}, nbinsx=60), row=1, col=1)
-    for k in range(len(weights)):
+    for k in range(n_components):
         fig.add_trace(line(grid, weighted[k], role=component_color(k), name=f"α{k + 1}·N(x | μ{k + 1}, σ{k + 1}²)"),
                       row=1, col=1)
     fig.add_trace(line(grid, mixture, role=ROLE_COLORS["truth"], name="mixture p(x)", dash="dash"), row=1, col=1)
     # stacked responsibility bands on the grid
-    band = weighted / np.maximum(mixture, 1e-300)
     bottom = np.zeros_like(grid)
-    for k in range(len(weights)):
+    for k in range(n_components):
         top = bottom + band[k]
         fig.add_trace(go.Scatter(x=np.r_[grid, grid[::-1]], y=np.r_[top, bottom[::-1]], fill="toself", mode="lines",
                                  line={"width": 0}, fillcolor=_rgba(component_color(k), 0.55), hoverinfo="skip",
@@ -138,19 +133,17 @@ def log_likelihood_figure(kinds: Sequence[str], log_likelihoods: Sequence[float]
             positions[i] = iteration
         elif kind == "E":
             positions[i] = iteration + 0.5
-    fig = go.Figure()
     ll = np.asarray(log_likelihoods, dtype=np.float64)
     lb = np.asarray(lower_bounds, dtype=np.float64)
-    fig.add_trace(line(positions, ll, role="model", name="log-likelihood (1/N) Σ log p(xₙ)"))
-    fig.add_trace(line(positions, lb, role="latent", name="lower bound (ELBO) with current q", dash="dot"))
+    series = {"log-likelihood (1/N) Σ log p(xₙ)": Series(ll, role="model"),
+              "lower bound (ELBO) with current q": Series(lb, role="latent", dash="dot")}
     for kind, symbol, label in (("E", "triangle-up", "E-step"), ("M", "square", "M-step")):
         mask = np.array([k == kind for k in kinds])
         if mask.any():
-            fig.add_trace(go.Scatter(x=positions[mask], y=ll[mask], mode="markers", name=label,
-                                     marker={"symbol": symbol, "size": 9,
-                                             "color": ROLE_COLORS["accent" if kind == "E" else "model"]}))
-    if current is not None and 0 <= current < len(kinds):
-        fig.add_vline(x=float(positions[current]), line={"color": ROLE_COLORS["truth"], "width": 2, "dash": "dash"})
+            series[label] = Series(ll[mask], x=positions[mask], role="accent" if kind == "E" else "model",
+                                   mode="markers", marker={"symbol": symbol, "size": 9})
+    shown = float(positions[current]) if current is not None and 0 <= current < len(kinds) else None
+    fig = curves(series, x=positions, current=shown, current_role="truth")
     finite = ll[np.isfinite(ll)]
     if len(finite) > 2:  # keep the start from squashing the curve when it is far below
         spread = finite[-1] - np.median(finite)
@@ -174,11 +167,10 @@ def responsibility_bar_figure(responsibilities: np.ndarray, point: int) -> go.Fi
 
 def em_vs_gd_figure(em_log_likelihoods: np.ndarray, gd_log_likelihoods: np.ndarray, start: float) -> go.Figure:
     """Mean log-likelihood against iteration for EM and for gradient descent from the same start."""
-    fig = go.Figure()
-    fig.add_trace(line(np.arange(len(em_log_likelihoods) + 1), np.r_[start, em_log_likelihoods], role="model",
-                       name="EM (closed-form M-step)"))
-    fig.add_trace(line(np.arange(len(gd_log_likelihoods) + 1), np.r_[start, gd_log_likelihoods], role="latent",
-                       name="gradient descent (Adam)"))
+    fig = curves({"EM (closed-form M-step)": Series(np.r_[start, em_log_likelihoods],
+                                                    x=np.arange(len(em_log_likelihoods) + 1), role="model"),
+                  "gradient descent (Adam)": Series(np.r_[start, gd_log_likelihoods],
+                                                    x=np.arange(len(gd_log_likelihoods) + 1), role="latent")})
     fig.update_layout(title="Same start: EM vs gradient descent", xaxis_title="iteration",
                       yaxis_title="mean log-likelihood", legend={"orientation": "h", "y": -0.25})
     values = np.r_[em_log_likelihoods, gd_log_likelihoods]

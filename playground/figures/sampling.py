@@ -1,5 +1,8 @@
 """Figures of the Samplers page: arrays in, ``go.Figure`` out (no Streamlit here).
 
+Histograms arrive binned (``playground.sampling.binned_density`` and friends: objects with
+``edges`` and ``density``), so the figures draw numbers and compute none.
+
 Accepted and rejected points always differ by marker shape (filled circle vs cross),
 not only by colour, so the pictures read in grey scale and for colour-blind viewers.
 """
@@ -9,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy import stats
 
 from playground.figures.theme import ROLE_COLORS, component_color, line, scatter
 
@@ -24,20 +26,12 @@ def _equal_axes(fig: go.Figure, row: int, col: int, index: int) -> None:
     fig.update_yaxes(scaleanchor=f"x{suffix}", scaleratio=1, row=row, col=col)
 
 
-def histogram_density(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts / (n in range * bin width); zeros when no value falls in the range (no 0/0)."""
-    counts = np.histogram(values, bins=edges)[0]
-    total = counts.sum()
-    return counts / (total * np.diff(edges)) if total else np.zeros(len(edges) - 1)
-
-
-def density_bars(values: np.ndarray, edges: np.ndarray, *, name: str, color: str, opacity: float = 0.7,
-                 horizontal: bool = False, **kwargs) -> go.Bar:
-    """A density histogram binned here in NumPy (the browser gets len(edges) bars, not every sample)."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
+def density_bars(binned, *, name: str, color: str, opacity: float = 0.7, horizontal: bool = False,
+                 **kwargs) -> go.Bar:
+    """Bars of a density histogram binned in NumPy (``binned.edges``, ``binned.density``): the browser
+    gets len(edges) - 1 bars, not every sample."""
+    edges, density = binned.edges, binned.density
     centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
-    density = histogram_density(values, edges)
     axes = {"y": centres, "x": density, "orientation": "h"} if horizontal else {"x": centres, "y": density}
     return go.Bar(**axes, width=widths, name=name, marker={"color": color, "line": {"width": 0}}, opacity=opacity,
                   **kwargs)
@@ -58,13 +52,14 @@ def _circle(radius: float = 1.0, center=(0.0, 0.0), n: int = 181) -> tuple[np.nd
 # ----------------------------------------------------------------------------------
 
 
-def uniform_diagnostics(u: np.ndarray, reference: np.ndarray, bins: int = 20, label: str = "LCG") -> go.Figure:
-    """Histogram of U against the flat density (ours and NumPy's), and consecutive pairs (U_t, U_t+1)."""
+def uniform_diagnostics(u: np.ndarray, histogram, reference_histogram, label: str = "LCG") -> go.Figure:
+    """Histogram of U against the flat density (ours and NumPy's, binned on the same edges in [0, 1]),
+    and consecutive pairs (U_t, U_t+1)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Histogram of U_t", "Consecutive pairs (U_t, U_t+1)"),
                         horizontal_spacing=0.1)
-    edges = np.linspace(0, 1, bins + 1)
-    fig.add_trace(density_bars(u, edges, name=label, color=ROLE_COLORS["samples"], opacity=0.8), row=1, col=1)
-    reference_density = histogram_density(reference, edges)
+    edges = histogram.edges
+    fig.add_trace(density_bars(histogram, name=label, color=ROLE_COLORS["samples"], opacity=0.8), row=1, col=1)
+    reference_density = reference_histogram.density
     fig.add_trace(go.Scatter(x=edges, y=np.append(reference_density, reference_density[-1]), mode="lines",
                              line={"shape": "hv", "color": ROLE_COLORS["data"], "width": 2},
                              name="NumPy default (PCG64)"), row=1, col=1)
@@ -79,15 +74,16 @@ def uniform_diagnostics(u: np.ndarray, reference: np.ndarray, bins: int = 20, la
     return fig
 
 
-def consecutive_triples(u: np.ndarray, along_planes: bool = False, normal=(9.0, -6.0, 1.0),
+def consecutive_triples(u: np.ndarray, offsets: np.ndarray, along_planes: bool = False, normal=(9.0, -6.0, 1.0),
                         max_points: int = 12_000) -> go.Figure:
-    """(U_t, U_t+1, U_t+2) in the unit cube, coloured by normal . u (constant on each of RANDU's planes).
+    """(U_t, U_t+1, U_t+2) in the unit cube, coloured by ``offsets`` = normal . (U_t, U_t+1, U_t+2)
+    (``playground.sampling.randu_plane_offsets``: constant on each of RANDU's planes).
 
     ``along_planes`` looks along a direction inside the planes (normal x e_z), with ``normal`` pointing
     up and an orthographic camera: the planes then show edge-on, as horizontal lines.
     """
     u = u[: max_points + 2]
-    offset = normal[0] * u[:-2] + normal[1] * u[1:-1] + normal[2] * u[2:]  # constant on each plane
+    offset = offsets[: max_points]
     fig = go.Figure(go.Scatter3d(x=u[:-2], y=u[1:-1], z=u[2:], mode="markers", name="triples",
                                  marker={"size": 1.6, "color": offset, "colorscale": "Viridis", "opacity": 0.8}))
     camera = {"eye": {"x": 1.6, "y": -1.6, "z": 1.0}}
@@ -153,19 +149,16 @@ def box_muller_panels(u1, u2, radius, angle, z1, z2, color_by: str = "U1") -> go
     return fig
 
 
-def normal_check(z: np.ndarray, bins: int = 60, label: str = "samples") -> go.Figure:
-    """Histogram of Z against the N(0, 1) density, and a QQ plot against the normal quantiles."""
+def normal_check(reference, label: str = "samples") -> go.Figure:
+    """Histogram of Z against the N(0, 1) density, and a QQ plot against the normal quantiles.
+
+    ``reference`` (``playground.sampling.normal_reference(z)``) holds the histogram of z, the density
+    on its ``grid`` and the QQ pairs ``theoretical`` (normal quantiles) and ``sample`` (order statistics)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Histogram vs N(0, 1) density", "QQ plot"),
                         horizontal_spacing=0.1)
-    fig.add_trace(density_bars(z, np.linspace(-4.5, 4.5, bins + 1), name=label, color=ROLE_COLORS["samples"]),
-                  row=1, col=1)
-    grid = np.linspace(-4.5, 4.5, 301)
-    fig.add_trace(line(grid, stats.norm.pdf(grid), role="truth", name="N(0, 1) density"), row=1, col=1)
-    ordered = np.sort(z)
-    probabilities = (np.arange(1, len(z) + 1) - 0.5) / len(z)
-    step = max(1, len(z) // 2000)
-    theoretical = stats.norm.ppf(probabilities[::step])
-    fig.add_trace(scatter(theoretical, ordered[::step], role="samples", name="sample quantiles", size=4),
+    fig.add_trace(density_bars(reference.histogram, name=label, color=ROLE_COLORS["samples"]), row=1, col=1)
+    fig.add_trace(line(reference.grid, reference.density, role="truth", name="N(0, 1) density"), row=1, col=1)
+    fig.add_trace(scatter(reference.theoretical, reference.sample, role="samples", name="sample quantiles", size=4),
                   row=1, col=2)
     fig.add_trace(line([-4.5, 4.5], [-4.5, 4.5], role="truth", name="y = x", dash="dash"), row=1, col=2)
     fig.update_xaxes(title_text="z", range=[-4.5, 4.5], row=1, col=1)
@@ -196,8 +189,9 @@ def polar_square(v1: np.ndarray, v2: np.ndarray, accepted: np.ndarray) -> go.Fig
 
 
 def inverse_cdf_figure(grid: np.ndarray, cdf: np.ndarray, pdf: np.ndarray, u_demo: np.ndarray, x_demo: np.ndarray,
-                       samples: np.ndarray, bins: int = 60) -> go.Figure:
-    """Top: uniforms on the vertical axis pass through F to x. Bottom: histogram of x against p."""
+                       histogram) -> go.Figure:
+    """Top: uniforms on the vertical axis pass through F to x. Bottom: histogram of x (binned on the
+    plotted interval, ``playground.sampling.binned_in_window``) against p."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.55, 0.45], vertical_spacing=0.06,
                         subplot_titles=("u on the vertical axis → across to F → down to x = F⁻¹(u)",
                                         "Histogram of x = F⁻¹(U) against the density p"))
@@ -215,11 +209,7 @@ def inverse_cdf_figure(grid: np.ndarray, cdf: np.ndarray, pdf: np.ndarray, u_dem
     fig.add_trace(go.Scatter(x=x_demo, y=np.zeros(len(x_demo)), mode="markers", name="x = F⁻¹(u)",
                              marker={"color": ROLE_COLORS["samples"], "size": 8, "symbol": "triangle-down"}),
                   row=1, col=1)
-    edges = np.linspace(grid[0], grid[-1], bins + 1)
-    inside = samples[(samples >= grid[0]) & (samples <= grid[-1])]
-    bars = density_bars(inside, edges, name="samples", color=ROLE_COLORS["samples"])
-    bars.y = bars.y * inside.size / max(samples.size, 1)  # density of all samples, not only those in view
-    fig.add_trace(bars, row=2, col=1)
+    fig.add_trace(density_bars(histogram, name="samples", color=ROLE_COLORS["samples"]), row=2, col=1)
     fig.add_trace(line(grid, pdf, role="truth", name="density p(x)"), row=2, col=1)
     fig.update_xaxes(range=[grid[0], grid[-1]])
     fig.update_xaxes(title_text="x", row=2, col=1)
@@ -313,8 +303,9 @@ def ancestral_figure(weights: np.ndarray, uniforms: np.ndarray, components: np.n
 
 
 def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray, x: np.ndarray,
-                     height: np.ndarray, accepted: np.ndarray, bins: int = 60) -> go.Figure:
-    """Top: proposals (x, u M q(x)) under the envelope, accepted below p. Bottom: accepted x against p."""
+                     height: np.ndarray, accepted: np.ndarray, accepted_histogram) -> go.Figure:
+    """Top: proposals (x, u M q(x)) under the envelope, accepted below p. Bottom: the histogram of the
+    accepted x on the plotted interval against p."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4], vertical_spacing=0.07,
                         subplot_titles=("Proposals under the envelope M q(x)", "Accepted samples against p(x)"))
     shown = slice(0, 4000)
@@ -328,10 +319,8 @@ def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray
                          line={"color": ROLE_COLORS["latent"], "width": 3, "dash": "dash"}), row=1, col=1)
     fig.add_trace(_curve(grid, density, gl, name="target p(x)", line={"color": ROLE_COLORS["truth"], "width": 3}),
                   row=1, col=1)
-    kept = x[accepted]
-    kept = kept[(kept >= grid[0]) & (kept <= grid[-1])]
-    fig.add_trace(density_bars(kept, np.linspace(grid[0], grid[-1], bins + 1), name="accepted x",
-                               color=ROLE_COLORS["data"], opacity=0.6, showlegend=False), row=2, col=1)
+    fig.add_trace(density_bars(accepted_histogram, name="accepted x", color=ROLE_COLORS["data"], opacity=0.6,
+                               showlegend=False), row=2, col=1)
     fig.add_trace(line(grid, density, role="truth", name="p(x)", showlegend=False), row=2, col=1)
     fig.update_xaxes(range=[grid[0], grid[-1]])
     fig.update_xaxes(title_text="x", row=2, col=1)
@@ -347,10 +336,11 @@ def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray
 
 def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, path: np.ndarray,
                 positions: np.ndarray, proposals: list[tuple[np.ndarray, bool]],
-                samples: np.ndarray, marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True,
+                histograms, marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True,
                 trail: int = 200) -> go.Figure:
     """Energy contours with chain 1's recent path, its last proposals (circle = accepted, cross = rejected),
-    every chain's current position, and the marginal histograms of the kept samples against the truth.
+    every chain's current position, and the marginal histograms of the kept samples (x1 then x2,
+    ``playground.sampling.marginal_histograms``) against the truth.
 
     Axes are laid out by hand (main x/y, top marginal x/y2, right marginal x2/y): this figure is rebuilt
     on every animation tick and ``make_subplots`` costs more than everything else together.
@@ -379,10 +369,8 @@ def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, pa
     data.append(dict(type="scatter", x=path[-1:, 0], y=path[-1:, 1], mode="markers", name="chain 1 now",
                      marker={"symbol": "star", "size": 16, "color": ROLE_COLORS["accent"],
                              "line": {"color": "black", "width": 1}}))
-    flat = samples.reshape(-1, 2)
-    for j in range(2):
-        edges = np.linspace(axes[j][0], axes[j][-1], 51)
-        density = histogram_density(flat[:, j], edges)
+    for j, histogram in enumerate(histograms):
+        edges, density = histogram.edges, histogram.density
         centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
         bar = {"x": centres, "y": density, "xaxis": "x", "yaxis": "y2"} if j == 0 else \
             {"y": centres, "x": density, "orientation": "h", "xaxis": "x2", "yaxis": "y"}

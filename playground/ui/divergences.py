@@ -7,12 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
-from scipy import integrate, stats
 
 from playground.divergence_fit import (
     FitConfig,
     FitRace,
+    fit_paths,
     kl_landscape_1d,
     mle_decomposition,
     moment_matching,
@@ -22,6 +21,7 @@ from playground.divergences import (
     DIVERGENCES,
     GridQuadrature,
     Mixture,
+    density_values,
     divergence_table,
     kl_discrete_terms,
     kl_gaussians,
@@ -39,6 +39,8 @@ from playground.figures.divergences import (
     kl_curves,
     kl_landscape,
 )
+from playground.mixture import gaussian_pdf_1d
+from playground.quadrature import kl_normal_quad
 from playground.seeding import derive_seed, rng
 from playground.targets import MixtureParams, list_targets
 from playground.ui.controls import format_number, formula_panel, stepper_panel
@@ -200,15 +202,15 @@ def _draw_race(page: PageContext, race: FitRace, target: Mixture, box: np.ndarra
     models = race.models()
     if target.dim == 1:
         x = np.linspace(box[0, 0], box[0, 1], PLOT_POINTS_1D)
-        density = lambda mixture: torch.exp(mixture.log_prob(x[:, None])).cpu().numpy()  # noqa: E731
+        density = lambda mixture: density_values(mixture, x[:, None])  # noqa: E731
         optimum_density = density(Mixture.gaussian(*optimum)) if optimum is not None else None
         local = [density(Mixture.gaussian(o["mean"], o["cov"])) for o in optima]
         figure = fit_race_1d(x, density(target), {n: density(m) for n, m in models.items()},
                              optimum_density=optimum_density, local_optima=local)
     else:
         grid = GridQuadrature.over(box, PLOT_POINTS_2D)
-        target_density = torch.exp(target.log_prob(grid.points)).cpu().numpy().reshape(PLOT_POINTS_2D, -1)
-        paths = {name: np.array([(s["weights"] @ s["means"]) for s in path]) for name, path in race.paths.items()}
+        target_density = density_values(target, grid.points).reshape(PLOT_POINTS_2D, -1)
+        paths = fit_paths(race)
         figure = fit_race_2d(grid.axes, target_density, snapshot, paths=paths, optimum=optimum,
                              local_optima=[(o["mean"], o["cov"]) for o in optima])
     page.show(figure, key="race_fig")
@@ -246,8 +248,8 @@ def _landscape_view(page: PageContext, race: FitRace, key: tuple, box: np.ndarra
     # Rounded outwards, so that moving the start a little reuses the cached landscape (4,800 KLs).
     x_range = (float(math.floor(box[0, 0])), float(math.ceil(box[0, 1])))
     mus, sigmas, landscapes = _landscape(key, x_range, math.ceil(2 * sigma_max) / 2)
-    paths = {name: np.array([(s["means"][0, 0], math.sqrt(s["covariances"][0, 0, 0])) for s in path])
-             for name, path in race.paths.items() if name in ("forward_kl", "reverse_kl")}
+    paths = {name: path for name, path in fit_paths(race, mean_and_std=True).items()
+             if name in ("forward_kl", "reverse_kl")}
     figure = kl_landscape(mus, sigmas, landscapes, paths=paths,
                           optimum=(float(optimum[0][0]), math.sqrt(optimum[1][0, 0])),
                           local_optima=[(float(o["mean"][0]), math.sqrt(o["cov"][0, 0])) for o in optima])
@@ -358,22 +360,8 @@ def gaussian_calculator(page: PageContext) -> None:
         s2 = linked(columns[3].slider, "σ₂", key="s2", default=2.0, min_value=0.2, max_value=3.0, step=0.05)
         gaussians = [(np.array([m1]), np.array([[s1**2]])), (np.array([m2]), np.array([[s2**2]]))]
         x = np.linspace(min(m1 - 4 * s1, m2 - 4 * s2), max(m1 + 4 * s1, m2 + 4 * s2), 400)
-        figure = (gaussian_pair_1d, x, stats.norm.pdf(x, m1, s1), stats.norm.pdf(x, m2, s2))  # builder, arguments
-
-        def quadrature(a: tuple, b: tuple) -> float:
-            (ma, sa), (mb, sb) = a, b
-
-            def log_normal(t: float, mean: float, std: float) -> float:  # scalar: quad calls it ~10³ times
-                return -0.5 * ((t - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
-
-            def integrand(t: float) -> float:
-                log_a = log_normal(t, ma, sa)
-                return math.exp(log_a) * (log_a - log_normal(t, mb, sb))
-
-            value, _ = integrate.quad(integrand, ma - 12 * sa, ma + 12 * sa, limit=200)
-            return value
-
-        numeric = {"forward": quadrature((m1, s1), (m2, s2)), "reverse": quadrature((m2, s2), (m1, s1))}
+        figure = (gaussian_pair_1d, x, gaussian_pdf_1d(x, m1, s1**2), gaussian_pdf_1d(x, m2, s2**2))  # builder, args
+        numeric = {"forward": kl_normal_quad(m1, s1, m2, s2), "reverse": kl_normal_quad(m2, s2, m1, s1)}
         method = "numeric quadrature (SciPy quad)"
         latex = (r"D_{KL}(\mathcal N_1\|\mathcal N_2) = \log\frac{\sigma_2}{\sigma_1}"
                  r" + \frac{\sigma_1^2 + (\mu_1-\mu_2)^2}{2\sigma_2^2} - \frac12")

@@ -14,7 +14,7 @@ from playground.data import EmpiricalTarget
 from playground.em import FAILURE_PRESETS, MANUAL_INIT, EMStepper, GradientDescentFitter, HalfStep, run_restarts
 from playground.figures.mixture import (em_vs_gd_figure, log_likelihood_figure, mixture_1d_figure, mixture_2d_figure,
                                         responsibility_bar_figure, restarts_figure)
-from playground.mixture import COVARIANCE_TYPES
+from playground.mixture import COVARIANCE_TYPES, mixture_curves_1d
 from playground.seeding import derive_seed
 from playground.stepper import lock_for
 from playground.ui.controls import dataset_picker, formula_panel
@@ -213,8 +213,8 @@ def _previous_frame(stepper: EMStepper, index: int) -> HalfStep | None:
 
 def main_figure(X: np.ndarray, frame: HalfStep, point: int, x_range, title: str):
     if X.shape[1] == 1:
-        return mixture_1d_figure(X, frame.weights, frame.means, frame.covariances, frame.responsibilities,
-                                 selected=point, x_range=x_range, title=title)
+        curves_1d = mixture_curves_1d(X, frame.weights, frame.means, frame.covariances, x_range=x_range)
+        return mixture_1d_figure(X, curves_1d, frame.responsibilities, selected=point, title=title)
     return mixture_2d_figure(X, frame.weights, frame.means, frame.covariances, frame.responsibilities,
                              selected=point, title=title)
 
@@ -368,8 +368,8 @@ def em_vs_gradient_descent(page: PageContext, X: np.ndarray, stepper: EMStepper,
             add_components_2d(fig, gd_state["weights"], gd_state["means"], gd_state["covariances"], dashed=True,
                               name_prefix="GD ")
         else:
-            fig = mixture_1d_figure(X, gd_state["weights"], gd_state["means"], gd_state["covariances"],
-                                    title="Gradient-descent fit (the EM fit is the picture above)")
+            curves_1d = mixture_curves_1d(X, gd_state["weights"], gd_state["means"], gd_state["covariances"])
+            fig = mixture_1d_figure(X, curves_1d, title="Gradient-descent fit (the EM fit is the picture above)")
         page.show(fig, key="em_gd_fit")
     em_ll, gd_ll = em.metric("log_likelihood")[-1], gd.metric("log_likelihood")[-1]
     st.caption(f"After {iterations} iterations: EM {em_ll:.5f}, gradient descent {gd_ll:.5f} "

@@ -27,6 +27,7 @@ from playground.flows import (
     view_2d,
 )
 from playground.seeding import derive_seed
+from playground.smoothing import running_mean
 from playground.targets import SampleOnlyError, Target
 from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
 from playground.ui.deeplink import linked
@@ -145,7 +146,7 @@ def flow_1d_section(page: PageContext) -> None:
                 % (-(log_base + log_derivative), log_base, log_derivative),
                 values, title="Maximum likelihood (nats)",
                 try_next="compare K = 1 with K = 8 on the three bumps: one step makes one bump.")
-        page.show(nll_curve_figure(trainer.metric("nll")), key="nll1d_fig", height=260)
+        page.show(_nll_figure(trainer.metric("nll")), key="nll1d_fig", height=260)
 
     stepper_panel("flow1d", factory, config, render, steps_per_tick=20, max_steps_per_tick=100, interval=0.5,
                   max_iterations=3000)
@@ -254,4 +255,9 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
             title="Change of variables, averaged over the data",
             try_next="switch to NICE: every coupling bar is exactly 0 (volume preserving), only the "
                      "scale layer changes volume; then compare the densities both reach.")
-    page.show(nll_curve_figure(trainer.metric("nll")), key="nll2d_fig", height=260)
+    page.show(_nll_figure(trainer.metric("nll")), key="nll2d_fig", height=260)
+
+
+def _nll_figure(nll: np.ndarray):
+    """The training curve with its running mean (computed here, drawn by the figure)."""
+    return nll_curve_figure(nll, running=running_mean(nll) if len(nll) else None)

@@ -1,4 +1,5 @@
-"""The KDE vs GMM page below its top level: cached fits and curves, and one function per section.
+"""The KDE vs GMM page below its top level: Streamlit caches around ``playground.kde_vs_gmm``
+(splits, fits, curves, the cross-validated bandwidth), and one function per section.
 
 Every cache holds read-only results keyed on the data and the settings (no per-viewer
 state). Evaluations that would grow with N are capped (``EVAL_POINTS``...) and the
@@ -8,192 +9,82 @@ caption says so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from playground.density import (
-    GaussianMLE,
-    Histogram,
-    KernelDensity,
-    cross_validate_bandwidth,
-    curse_of_dimensionality,
-    held_out_log_likelihood,
-    scott_bandwidth,
-    silverman_bandwidth,
-)
+from playground import kde_vs_gmm as compute
 from playground.figures import density as figures
-from playground.mixture import GaussianMixture
-from playground.seeding import derive_seed, rng
+from playground.kde_vs_gmm import (  # noqa: F401 (re-exported: the page and its tests use them from here)
+    BANDWIDTHS,
+    CURVE_TEST_POINTS,
+    CURVE_TRAIN_POINTS,
+    CV_POINTS,
+    EVAL_POINTS,
+    GMM_FIT_WORK,
+    GMM_MIN_FIT_POINTS,
+    K_CURVE_TRAIN_POINTS,
+    K_VALUES,
+    Fitted,
+    density_curves_1d,
+    density_histograms,
+    gmm_fit_points,
+    likelihood_table,
+    log_density_on_grid,
+    log_density_panels_2d,
+    panel_marginals,
+    split,
+    subsample,
+)
+from playground.seeding import derive_seed
 from playground.targets import Target
 from playground.ui.controls import formula_panel
 
 ESTIMATORS = ("Histogram", "Gaussian (MLE)", "KDE", "GMM")
-EVAL_POINTS = 500  # mean log-likelihoods in the table use at most this many random points
-CURVE_TEST_POINTS = 500
-CURVE_TRAIN_POINTS = 20_000
-CV_POINTS = 2_000
-K_CURVE_TRAIN_POINTS = 2_000
-K_VALUES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100, 150)
-# Classroom cap: EM costs N x K per iteration. The GMM is fitted on at most
-# max(GMM_MIN_FIT_POINTS, GMM_FIT_WORK // K) training points (a seeded subset), so one
-# student asking for many components on many points cannot stall the room (K = 95 on
-# 70,000 points took 12 s; capped, 0.3 s).
-GMM_FIT_WORK = 200_000
-GMM_MIN_FIT_POINTS = 2_000
-BANDWIDTHS = tuple(float(h) for h in np.geomspace(0.005, 3.0, 22))
 GRID_1D, GRID_2D = 1000, 110
 SAMPLE_SIZES = (20, 50, 100, 200, 300, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 BANDWIDTH_OPTIONS = (0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4,
                      0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0)
 
 
-@dataclass
-class Fitted:
-    """One fitted estimator, or why it could not be fitted."""
-
-    name: str
-    model: object | None
-    error: str = ""
-
-
 # ----------------------------------------------------------------------------------
-# Cached compute
+# Caches around the compute of playground.kde_vs_gmm
 # ----------------------------------------------------------------------------------
-
-def split(data: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train/test split (at least 1 test point and 2 training points)."""
-    order = rng(derive_seed(seed, "split")).permutation(len(data))
-    n_test = min(max(1, int(round(test_fraction * len(data)))), len(data) - 2)
-    return data[order[n_test:]], data[order[:n_test]]
-
-
-def subsample(X: np.ndarray, limit: int, seed: int, label: str) -> np.ndarray:
-    """At most ``limit`` rows, chosen at random (seeded)."""
-    if len(X) <= limit:
-        return X
-    return X[rng(derive_seed(seed, label)).choice(len(X), size=limit, replace=False)]
-
-
-def gmm_fit_points(n_components: int) -> int:
-    """How many training points the GMM is fitted on at most (the classroom cap)."""
-    return max(GMM_MIN_FIT_POINTS, GMM_FIT_WORK // max(int(n_components), 1))
-
 
 @st.cache_resource(max_entries=24, show_spinner=False)
 def fit_gmm(train: np.ndarray, n_components: int, covariance_type: str, seed: int) -> Fitted:
-    """EM fit of playground.mixture.GaussianMixture (k-means init, seeded) on at most gmm_fit_points(K) points."""
-    used = subsample(train, gmm_fit_points(n_components), seed, "gmm-fit")
-    try:
-        model = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed,
-                                max_iter=200, tol=1e-4).fit(used)
-    except (ValueError, np.linalg.LinAlgError, RuntimeError) as error:  # incl. SingularCovarianceError
-        return Fitted("GMM", None, str(error))
-    return Fitted("GMM", model)
+    """``kde_vs_gmm.fit_gmm``, cached (the fitted model is shared, read-only)."""
+    return compute.fit_gmm(train, n_components, covariance_type, seed)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def bandwidth_curve(train: np.ndarray, test: np.ndarray, kernel: str, seed: int) -> dict:
-    """Mean train and test log-likelihood of the KDE for each h in BANDWIDTHS."""
-    train_used = subsample(train, CURVE_TRAIN_POINTS, seed, "curve-train")
-    test_used = subsample(test, CURVE_TEST_POINTS, seed, "curve-test")
-    train_eval = subsample(train_used, CURVE_TEST_POINTS, seed, "curve-train-eval")
-    return {"h": np.array(BANDWIDTHS),
-            "test": held_out_log_likelihood(train_used, test_used, BANDWIDTHS, kernel),
-            "train": held_out_log_likelihood(train_used, train_eval, BANDWIDTHS, kernel),
-            "capped": len(train_used) < len(train) or len(test_used) < len(test)}
+    """``kde_vs_gmm.bandwidth_curve``, cached."""
+    return compute.bandwidth_curve(train, test, kernel, seed)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def cv_bandwidth(train: np.ndarray, kernel: str, seed: int) -> float:
-    """5-fold cross-validated h (on at most CV_POINTS points, rescaled by (m/N)^(1/(d+4)))."""
-    used = subsample(train, CV_POINTS, seed, "cv")
-    best, _ = cross_validate_bandwidth(used, BANDWIDTHS, kernel, seed=derive_seed(seed, "folds"))
-    return best * (len(used) / len(train)) ** (1.0 / (train.shape[1] + 4))
+    """``kde_vs_gmm.cv_bandwidth``, cached."""
+    return compute.cv_bandwidth(train, kernel, seed)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def k_curve(train: np.ndarray, test: np.ndarray, covariance_type: str, seed: int) -> dict:
-    """Mean train/test log-likelihood and BIC of GMMs with K in K_VALUES (K < number of points)."""
-    used = subsample(train, K_CURVE_TRAIN_POINTS, seed, "k-train")
-    test_used = subsample(test, EVAL_POINTS, seed, "k-test")
-    ks, train_ll, test_ll, bic = [], [], [], []
-    for k in K_VALUES:
-        if k >= len(used):
-            break
-        try:
-            model = GaussianMixture(k, covariance_type=covariance_type, random_state=seed, max_iter=100).fit(used)
-        except (ValueError, np.linalg.LinAlgError, RuntimeError):  # a collapsed component: skip this K
-            continue
-        ks.append(k)
-        train_ll.append(float(np.mean(model.score_samples(used))))
-        test_ll.append(float(np.mean(model.score_samples(test_used))))
-        bic.append(model.bic(used))
-    return {"K": np.array(ks), "train": np.array(train_ll), "test": np.array(test_ll), "bic": np.array(bic),
-            "capped": len(used) < len(train)}
+    """``kde_vs_gmm.k_curve``, cached."""
+    return compute.k_curve(train, test, covariance_type, seed)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def curse(n_samples: int, bins_per_axis: int, seed: int) -> dict:
-    """Histogram emptiness and KDE held-out log-likelihood for d = 1..10 (Gaussian data)."""
-    return curse_of_dimensionality(range(1, 11), n_samples, bins_per_axis, seed=seed, n_test=500,
-                                   bandwidths=np.geomspace(0.05, 3.0, 16))
+    """``kde_vs_gmm.curse``, cached."""
+    return compute.curse(n_samples, bins_per_axis, seed)
 
 
-# ----------------------------------------------------------------------------------
-# Fitting everything the page shows
-# ----------------------------------------------------------------------------------
-
-def fit_all(train: np.ndarray, *, bins: int | str, bandwidth: float, kernel: str, n_components: int,
-            covariance_type: str, seed: int) -> dict[str, Fitted]:
-    """The four estimators on the training set; a failure becomes a message, not an exception."""
-    fitted = {}
-    try:
-        fitted["Histogram"] = Fitted("Histogram", Histogram(bins=bins).fit(train))
-    except ValueError as error:
-        fitted["Histogram"] = Fitted("Histogram", None, str(error))
-    fitted["Gaussian (MLE)"] = Fitted("Gaussian (MLE)", GaussianMLE().fit(train))
-    fitted["KDE"] = Fitted("KDE", KernelDensity(bandwidth=bandwidth, kernel=kernel).fit(train))
-    if n_components > len(train):
-        fitted["GMM"] = Fitted("GMM", None, f"K = {n_components} components need at least K training points; "
-                                            f"there are {len(train)}. Lower K or add points.")
-    else:
-        fitted["GMM"] = fit_gmm(train, n_components, covariance_type, seed)
-    return fitted
-
-
-def log_density_on_grid(fit: Fitted, axes: list[np.ndarray]) -> np.ndarray | None:
-    """log p on the plotting grid: (len(x),) in 1D, (len(y), len(x)) in 2D."""
-    if fit.model is None:
-        return None
-    if isinstance(fit.model, KernelDensity):
-        return fit.model.score_grid(axes)
-    mesh = np.meshgrid(*axes)
-    points = np.stack([m.ravel() for m in mesh], axis=1)
-    values = np.asarray(fit.model.score_samples(points), dtype=np.float64)
-    return values.reshape(mesh[0].shape) if len(axes) > 1 else values
-
-
-def likelihood_table(fitted: dict[str, Fitted], train: np.ndarray, test: np.ndarray, target: Target,
-                     seed: int) -> pd.DataFrame:
-    """Train LL, test LL (means per point), parameter count and BIC per estimator (and the truth)."""
-    train_eval = subsample(train, EVAL_POINTS, seed, "table-train")
-    test_eval = subsample(test, EVAL_POINTS, seed, "table-test")
-    rows = []
-    for name, fit in fitted.items():
-        if fit.model is None:
-            rows.append({"estimator": name, "train LL": np.nan, "test LL": np.nan, "parameters": None, "BIC": None})
-            continue
-        bic = fit.model.bic(train) if isinstance(fit.model, GaussianMixture) else None
-        rows.append({"estimator": name, "train LL": float(np.mean(fit.model.score_samples(train_eval))),
-                     "test LL": float(np.mean(fit.model.score_samples(test_eval))),
-                     "parameters": int(fit.model.n_parameters), "BIC": bic})
-    if target.has_log_prob:
-        rows.append({"estimator": "Truth", "train LL": float(np.mean(target.log_prob(train_eval))),
-                     "test LL": float(np.mean(target.log_prob(test_eval))), "parameters": None, "BIC": None})
-    return pd.DataFrame(rows)
+def fit_all(train: np.ndarray, **settings) -> dict[str, Fitted]:
+    """``kde_vs_gmm.fit_all`` with the cached GMM fit."""
+    return compute.fit_all(train, **settings, gmm_fitter=fit_gmm)
 
 
 # ----------------------------------------------------------------------------------
@@ -206,31 +97,17 @@ def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str,
     bounds = [tuple(b) for b in target.bounds]
     if dim == 1:
         axis = np.linspace(*bounds[0], GRID_1D)
-        curves = {name: np.exp(log_density_on_grid(fitted[name], [axis])) for name in shown
-                  if name != "Histogram" and fitted[name].model is not None}
-        if target.has_log_prob:
-            curves["Truth"] = target.prob(axis[:, None])
+        curves = density_curves_1d(fitted, shown, target, axis)
         hist = fitted["Histogram"].model if "Histogram" in shown else None
         histogram = (hist.edges_[0], hist.density_) if hist is not None else None
         rug = train[:, 0] if len(train) <= 2_000 else None
         page.show(figures.density_1d, axis, curves, histogram=histogram, rug=rug, key="kde_main")
         return
     axes = [np.linspace(*bounds[0], GRID_2D), np.linspace(*bounds[1], GRID_2D)]
-    panels: dict[str, np.ndarray | None] = {}
-    if target.has_log_prob:
-        mesh = np.meshgrid(*axes)
-        panels["Truth"] = target.log_prob(np.stack([m.ravel() for m in mesh], axis=1)).reshape(mesh[0].shape)
-    for name in shown:
-        panels[name] = log_density_on_grid(fitted[name], axes)
+    panels = log_density_panels_2d(fitted, shown, target, axes)
     shown_points = subsample(train, 1_500, 0, "scatter")
     page.show(figures.density_2d, axes, panels, shown_points, columns=3 if len(panels) > 4 else 2, key="kde_main")
-    marginals = {}
-    for name, values in panels.items():
-        if values is None:
-            continue
-        density = np.exp(values)
-        marginals[name] = (np.trapezoid(density, axes[1], axis=0), np.trapezoid(density, axes[0], axis=1))
-    page.show(figures.marginals_2d, axes, marginals, train, key="kde_marginals", height=380)
+    page.show(figures.marginals_2d, axes, panel_marginals(panels, axes), train, key="kde_marginals", height=380)
 
 
 def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, rules: dict[str, float]) -> None:
@@ -316,7 +193,8 @@ def generation_section(page, target: Target, train: np.ndarray, fitted: dict[str
     data = subsample(train, count, seed, "generation")
     if train.shape[1] == 1:
         bins = np.linspace(*target.bounds[0], 61)
-        page.show(figures.samples_1d, data[:, 0], {k: v[:, 0] for k, v in samples.items()}, bins, key="kde_samples")
+        heights = density_histograms({"Data": data[:, 0], **{k: v[:, 0] for k, v in samples.items()}}, bins)
+        page.show(figures.samples_1d, heights, bins, key="kde_samples")
     else:
         page.show(figures.samples_2d, data, samples, target.bounds, key="kde_samples")
     st.caption("Histogram: pick a cell by its count, then a uniform point in it. Gaussian: μ + L z. "

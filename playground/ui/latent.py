@@ -14,7 +14,7 @@ import streamlit as st
 
 from playground.autoencoders import (
     ABLATIONS, KINDS, PCA, AutoencoderConfig, AutoencoderTrainer, fit_latent_density, interpolate, latent_grid,
-    loss_ablation,
+    loss_ablation, posterior_kl,
 )
 from playground.figures import latent as figures
 from playground.images import ImageDataError, ImageDataset, ImageSplit, find_image_files, load_digits, load_npz
@@ -338,7 +338,7 @@ def _formulas(model, split: ImageSplit, view: LatentView, picked: int | None) ->
                       try_next="β-VAE with β = 8: the KL shrinks, the codes crowd into N(0, I), the digits blur.")
         if picked is not None and view.sigma is not None and picked < len(view.codes):
             mu, sigma = view.codes[picked], view.sigma[picked]
-            kl = 0.5 * float(np.sum(sigma**2 + mu**2 - 1 - np.log(sigma**2)))
+            kl = posterior_kl(mu, sigma)
             formula_panel(r"D_{KL}\big(\mathcal{N}(\mu, \sigma^2)\,\|\,\mathcal{N}(0, I)\big) = \tfrac12 \sum_j "
                           r"\left(\sigma_j^2 + \mu_j^2 - 1 - \log \sigma_j^2\right)",
                           {"μ₁": float(mu[0]), "σ₁": float(sigma[0]), "KL for this image": kl},

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import streamlit as st
-from scipy import stats
 
 from playground import sampling as S
 from playground.figures import sampling as F
@@ -105,7 +104,9 @@ def lcg_section(page: PageContext) -> None:
 
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.uniform_diagnostics, u, reference, key="lcg_hist")
+        edges = np.linspace(0, 1, 21)  # 20 bins of [0, 1]
+        page.show(F.uniform_diagnostics, u, S.binned_density(u, edges),
+                  S.binned_density(reference, edges, finite_only=False), key="lcg_hist")
     with right:
         formula_panel(_lines(r"X_{t+1} = (a\,X_t + c) \bmod m", r"U_t = X_t / m \in [0, 1)"),
                       {"X₁": int(states[0]), "U₁": float(u[0]), "period": _period_text(period),
@@ -125,11 +126,11 @@ def lcg_section(page: PageContext) -> None:
                    " · ".join(("✅ " if ok else "❌ ") + name for name, ok in conditions.items()))
 
     along = linked(st.toggle, "View edge-on to RANDU's planes (normal (9, −6, 1) pointing up)", key="lcg_planes", default=False)
+    offsets = S.randu_plane_offsets(u)
     left, right = st.columns([1.2, 1])
     with left:
-        page.show(F.consecutive_triples, u, along_planes=along, key="lcg_3d", height=560)
+        page.show(F.consecutive_triples, u, offsets, along_planes=along, key="lcg_3d", height=560)
     with right:
-        offsets = S.randu_plane_offsets(u)
         on_planes = bool(np.allclose(offsets, np.round(offsets), atol=1e-6))
         planes = len(np.unique(np.round(offsets))) if on_planes else None
         formula_panel(_lines(r"a = 2^{16} + 3 \;\Rightarrow\; a^2 \equiv 6a - 9 \pmod{2^{31}}",
@@ -171,10 +172,10 @@ def box_muller_section(page: PageContext) -> None:
     page.show(F.box_muller_panels, stages.u1, stages.u2, stages.radius, stages.angle, stages.z1, stages.z2, color_by,
               key="bm_panels", height=460)
     z = S.box_muller(n_check, derive_seed(page.seed, "box-muller-check"))
-    ks = stats.kstest(z, "norm")
+    ks = S.ks_test(z)
     left, right = st.columns([1.6, 1])
     with left:
-        page.show(F.normal_check, z, key="bm_check", height=420)
+        page.show(F.normal_check, S.normal_reference(z), key="bm_check", height=420)
     with right:
         formula_panel(_lines(r"R = \sqrt{-2\ln U_1},\quad \Theta = 2\pi U_2",
                              r"Z_1 = R\cos\Theta,\quad Z_2 = R\sin\Theta"),
@@ -213,10 +214,10 @@ def polar_section(page: PageContext) -> None:
                       title="Marsaglia polar method",
                       try_next="raise the number of candidates: the acceptance rate closes in on π/4 ≈ 0.785 at "
                                "the rate 1/√n.")
-        ks = stats.kstest(z, "norm") if z.size else None
+        ks = S.ks_test(z) if z.size else None
         if ks is not None:
             st.metric("KS p-value against N(0, 1)", f"{ks.pvalue:.3g}")
-    page.show(F.normal_check, z, label="polar samples", key="pol_check", height=380)
+    page.show(F.normal_check, S.normal_reference(z), label="polar samples", key="pol_check", height=380)
     page.explain(
         "A uniform point in the disk has S = |V|² uniform on (0, 1) and an angle independent of it, with "
         "cos Θ = V₁/√S and sin Θ = V₂/√S. So Box–Muller can use S in place of U₁ and these ratios in place of "
@@ -260,11 +261,11 @@ def inverse_cdf_section(page: PageContext) -> None:
                                       return_uniforms=True)
     grid = np.linspace(*dist.bounds, 600)
     inside = (samples >= dist.bounds[0]) & (samples <= dist.bounds[1])
-    ks = stats.kstest(samples, dist.cdf)
+    ks = S.ks_test(samples, dist.cdf)
     left, right = st.columns([1.6, 1])
     with left:
         page.show(F.inverse_cdf_figure, grid, dist.cdf(grid), dist.pdf(grid), u[:n_demo], samples[:n_demo],
-                  samples[inside], key="inv_fig")
+                  S.binned_in_window(samples[inside], grid[0], grid[-1]), key="inv_fig")
     with right:
         formula_panel(dist.formula, {"u₁": u[0], "x₁": samples[0], "KS p": ks.pvalue,
                                      "off-plot": f"{100 * (1 - inside.mean()):.2f}%"},
@@ -412,11 +413,11 @@ def mixture_section(page: PageContext) -> None:
                       {f"c{k + 1}": prefix[k] for k in range(n_components)},
                       title="Ancestral sampling")
         positive = weights > 0
-        chi2 = stats.chisquare(counts[positive], weights[positive] * n) if positive.sum() > 1 else None
+        chi2_p = S.chisquare_pvalue(counts[positive], weights[positive] * n) if positive.sum() > 1 else None
         formula_panel(r"f_k = \tfrac{1}{n}\#\{i : k_i = k\} \to \pi_k:\ " +
                       ",\\ ".join(f"{w:.2f}" for w in weights),
                       {**{f"f{k + 1}": counts[k] / n for k in range(n_components)},
-                       **({"χ² p": chi2.pvalue} if chi2 is not None else {})},
+                       **({"χ² p": chi2_p} if chi2_p is not None else {})},
                       title="Component frequencies",
                       try_next="set one weight to 0: its colour vanishes from the bar and the plot. "
                                "Drop to 50 samples: the frequencies wander around the weights.")
@@ -438,14 +439,6 @@ PROPOSALS = {
 }
 
 
-def _proposal(kind: str, scale: float, bounds: tuple[float, float]):
-    if kind == "gaussian":
-        return stats.norm(0.0, scale)
-    if kind == "cauchy":
-        return stats.cauchy(0.0, scale)
-    return stats.uniform(bounds[0], bounds[1] - bounds[0])
-
-
 def rejection_section(page: PageContext) -> None:
     """Propose from q, accept under p: accepted and rejected points, acceptance rate against 1/M."""
     registry = [t.name for t in list_targets(1, with_log_prob=True)]
@@ -462,7 +455,7 @@ def rejection_section(page: PageContext) -> None:
                options=[200, 2_000, 20_000, 100_000])
     target = get_target(name)
     bounds = target.bounds[0]
-    proposal = _proposal(kind, scale, bounds)
+    proposal = S.rejection_proposal(kind, scale, bounds)
     pdf = lambda x: target.prob(np.asarray(x).reshape(-1, 1))  # noqa: E731
     grid = np.linspace(*bounds, 2001)
     best = S.envelope_constant(pdf, proposal.pdf, grid)
@@ -482,12 +475,13 @@ def rejection_section(page: PageContext) -> None:
     left, right = st.columns([1.6, 1])
     with left:
         page.show(F.rejection_figure, grid, pdf(grid), envelope * proposal.pdf(grid), draw.x, draw.height,
-                  draw.accepted, key="rej_fig")
+                  draw.accepted, S.binned_in_window(draw.x[draw.accepted], grid[0], grid[-1], of_all=False),
+                  key="rej_fig")
     with right:
         accepted = draw.samples
         inside = accepted[(accepted >= bounds[0]) & (accepted <= bounds[1])]
         reference = S.numerical_inverse_cdf(lambda x: target.log_prob(x), bounds, 4001)
-        ks_p = stats.kstest(inside, reference.cdf).pvalue if inside.size > 1 else float("nan")
+        ks_p = S.ks_test(inside, reference.cdf).pvalue if inside.size > 1 else float("nan")
         se = math.sqrt(max(1 / envelope * (1 - 1 / envelope), 0) / n) if envelope >= 1 else float("nan")
         formula_panel(_lines(r"x \sim q,\ u \sim U(0,1)", r"\text{accept if } u\,M q(x) \le p(x)",
                              r"P(\text{accept}) = 1/M"),
@@ -532,20 +526,10 @@ MAX_MCMC_ITERATIONS = 5_000
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _landscape(target_name: str, resolution: int = 120):
-    """Log density on a grid (from the torch energy) and the exact marginals by numerical integration."""
-    import torch
+    """Log density on a grid and the exact marginals (``playground.mcmc.energy_landscape``), cached."""
+    from playground.mcmc import energy_landscape
 
-    from playground.mcmc import energy_for
-    from playground.targets import grid
-
-    target = get_target(target_name)
-    points, axes = grid(target, resolution)
-    energy = energy_for(target, "cpu")
-    log_p = energy.log_prob(torch.as_tensor(points, dtype=torch.float64)).numpy().reshape(resolution, resolution)
-    density = np.exp(log_p - log_p.max())
-    dx, dy = axes[0][1] - axes[0][0], axes[1][1] - axes[1][0]
-    density /= density.sum() * dx * dy
-    return axes, log_p, (density.sum(axis=0) * dy, density.sum(axis=1) * dx)  # rows of the mesh are y
+    return energy_landscape(target_name, resolution)
 
 
 def _start_points(target_name: str, how: str, n_chains: int, seed: int) -> np.ndarray:
@@ -602,7 +586,8 @@ def mcmc_section(page: PageContext) -> None:
         left, right = st.columns([1.6, 1])
         with left:
             page.show(F.mcmc_figure(axes, log_p, snapshot["path"], snapshot["positions"],
-                                    snapshot["recent_proposals"], flat, marginals, show_energy),
+                                    snapshot["recent_proposals"], S.marginal_histograms(flat, axes), marginals,
+                                    show_energy),
                       key="mc_fig", height=640)
         with right:
             ess = chains.effective_sample_size(burn_in=0.5) if len(kept) >= 4 else np.array([np.nan, np.nan])
