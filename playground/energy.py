@@ -145,11 +145,11 @@ def contrastive_loss(energy: EnergyFn, data: torch.Tensor, negatives: torch.Tens
 class EnergyConfig:
     method: str = "cd"
     start: str = "buffer"
-    langevin_steps: int = 30
+    langevin_steps: int = 20
     step_size: float = 0.01
     buffer_size: int = 4096
     reinit: float = 0.05
-    alpha: float = 0.1
+    alpha: float = 0.01
     spectral_norm: bool = False
     dsm_sigma: float = 0.1
     width: int = 64
