@@ -32,7 +32,7 @@ from torch import nn
 
 from playground.device import default_device, to_numpy
 from playground.metrics import sliced_wasserstein
-from playground.nets import make_optimizer, mlp
+from playground.nets import SpectralNormLinear, make_optimizer, mlp
 from playground.seeding import derive_seed, torch_generator
 from playground.stepper import Stepper
 from playground.targets import Target
@@ -179,6 +179,9 @@ class EnergyTrainer(Stepper):
         self.held_out = torch.as_tensor(target.sample(2000, derive_seed(config.seed, "ebm-held-out")),
                                         dtype=torch.float32, device=self.device)
         self.model = EnergyNet(config.width, spectral_norm=config.spectral_norm, seed=config.seed, device=self.device)
+        # Evaluation mode: a spectrally normalised layer then keeps its power-iteration vectors fixed during the
+        # many forward passes of a step (Langevin, data, negatives); _step refreshes them once per step.
+        self.model.eval()
         self.optimizer = make_optimizer("adam", self.model.parameters(), config.lr, betas=(0.0, 0.999))
         self.generator = torch_generator(derive_seed(config.seed, "ebm-steps"), self.device)
         self.buffer = self._noise(config.buffer_size if config.start == "buffer" else config.batch_size)
@@ -222,6 +225,9 @@ class EnergyTrainer(Stepper):
 
     def _step(self) -> dict[str, float]:
         c = self.config
+        for layer in self.model.modules():
+            if isinstance(layer, SpectralNormLinear):
+                layer.refresh(1)
         batch = self.data[torch.randint(0, len(self.data), (c.batch_size,), generator=self.generator,
                                         device=self.device)]
         metrics: dict[str, float] = {}
@@ -267,3 +273,29 @@ class EnergyTrainer(Stepper):
 
     def snapshot(self) -> dict:
         return {"iteration": self.iteration, "negatives": to_numpy(self.negatives)}
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """Metric histories as arrays for the figures: per step, and at the evaluations."""
+        steps = self.metric("iteration")
+        out = {"step": steps}
+        for name in ("energy_data", "energy_negatives", "loss"):
+            values = self.metric(name)
+            if np.isfinite(values).any():
+                out[name] = values
+        evaluated = np.isfinite(self.metric("held_out_log_likelihood"))
+        out["iteration"] = steps[evaluated]
+        out["eval_step"] = steps[evaluated]
+        out["held_out_log_likelihood"] = self.metric("held_out_log_likelihood")[evaluated]
+        if self.config.method == "cd":
+            out["chains_vs_model_sw2"] = self.metric("chains_vs_model_sw2")[evaluated]
+        return out
+
+    def chains(self, n: int = 12, n_steps: int | None = None, seed: int = 0) -> np.ndarray:
+        """The path (steps + 1, n, 2) of n fresh Langevin chains on the current energy, from uniform noise."""
+        generator = torch_generator(derive_seed(seed, "ebm-chains"), self.device)
+        low = torch.tensor([b[0] for b in self.bounds], device=self.device)
+        high = torch.tensor([b[1] for b in self.bounds], device=self.device)
+        starts = low + (high - low) * torch.rand(n, 2, generator=generator, device=self.device)
+        steps = self.config.langevin_steps if n_steps is None else n_steps
+        _, path = langevin(self.model, starts, self.config.step_size, steps, generator, keep_path=True)
+        return to_numpy(torch.stack(path)).astype(np.float64)

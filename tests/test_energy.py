@@ -110,3 +110,20 @@ def test_bad_configs_are_refused():
         E.EnergyTrainer(get_target("ring8"), E.EnergyConfig(method="nce"), CPU)
     with pytest.raises(ValueError, match="unknown chain start"):
         E.EnergyTrainer(get_target("ring8"), E.EnergyConfig(start="data"), CPU)
+
+
+def test_the_pages_presets_show_what_they_promise():
+    """"Too few Langevin steps" and "No regularisation" against "A good run" (the page's presets), 450 steps."""
+    target = get_target("mog2d")
+    runs = {}
+    for name, config in [("good", E.EnergyConfig()), ("few", E.EnergyConfig(langevin_steps=2, start="noise")),
+                         ("noreg", E.EnergyConfig(alpha=0.0, lr=1e-2))]:
+        trainer = E.EnergyTrainer(target, config, CPU)
+        trainer.step(451)
+        runs[name] = (trainer.curves(), trainer.history[-1]["log_z"])
+    good, few, noreg = (runs[k][0] for k in ("good", "few", "noreg"))
+    assert few["held_out_log_likelihood"][-1] < good["held_out_log_likelihood"][-1] - 5
+    assert few["chains_vs_model_sw2"][-6:].min() > 2 and runs["few"][1] > 20
+    assert runs["noreg"][1] > runs["good"][1] + 2
+    swing = lambda c: np.ptp(c["held_out_log_likelihood"][-6:])  # noqa: E731
+    assert swing(noreg) > 1 > swing(good)

@@ -33,7 +33,7 @@ HOME = PageInfo("app.py", "Home", ":material/home:", "What the playground is, th
 # variables, flows, adversarial training and divergences.
 PLANNED: tuple[PageInfo, ...] = (
     PageInfo("pages/1_Samplers.py", "Samplers", ":material/casino:",
-             "From pseudo-random bits to Gaussians, mixtures and MCMC.", ("Energy-based",)),
+             "From pseudo-random bits to Gaussians, mixtures and MCMC.", ()),
     PageInfo("pages/2_KDE_vs_GMM.py", "KDE vs GMM", ":material/bar_chart:",
              "Histograms, kernels and mixtures estimating one density, and how each fails.", ()),
     PageInfo("pages/3_EM_step_through.py", "EM step-through", ":material/stairs:",
@@ -48,6 +48,8 @@ PLANNED: tuple[PageInfo, ...] = (
              "What the choice of divergence does to a fitted model.", ()),
     PageInfo("pages/8_Diffusion.py", "Diffusion and flow matching", ":material/blur_on:",
              "Noise the data, learn the score, and sample back by SDE or ODE.", ("Diffusion",)),
+    PageInfo("pages/9_Energy_based_models.py", "Energy-based models", ":material/landscape:",
+             "Learn an energy, sample it with Langevin, and see the partition function.", ("Energy-based",)),
 )
 
 

@@ -1,0 +1,79 @@
+"""AppTest of the energy-based models page: train, presets, every control, sample-only data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground import energy as E
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "9_Energy_based_models.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.query_params["width"] = "16"
+    return at.run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def _iteration(at: AppTest) -> int:
+    return int(next(c.value for c in at.caption if c.value.startswith("Iteration")).split()[1])
+
+
+def test_page_loads_steps_and_shows_z(app):
+    assert not app.exception and not app.error
+    assert len(app.get("plotly_chart")) == 4  # density, likelihood, energies, chains
+    app.button(key="energy_trainer__step").click().run()
+    assert _iteration(app) == 10 and not app.exception
+    metrics = _metrics(app)
+    assert {"log Z (grid)", "held-out log-lik.", "true log-lik."} <= set(metrics)
+    assert float(metrics["true log-lik."]) == pytest.approx(app.session_state["energy_trainer"].true_log_likelihood,
+                                                            abs=1e-3)
+
+
+def test_play_and_pause(app):
+    app.button(key="energy_trainer__play").click().run()
+    app.run()
+    assert _iteration(app) >= 20 and not app.exception
+    app.button(key="energy_trainer__play").click().run()
+    stopped = _iteration(app)
+    app.run()
+    assert _iteration(app) == stopped
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ("few_steps", {"langevin_steps": 2, "start": "noise"}), ("no_reg", {"alpha": 0.0, "lr": 1e-2}),
+    ("dsm", {"method": "dsm"}), ("good", {})])
+def test_presets_set_the_configurations_the_compute_tests_check(app, preset, expected):
+    if preset == "good":  # the default preset: choosing it again changes nothing (the link's width stays)
+        expected = {"width": 16}
+    app.selectbox(key="epreset").set_value(preset).run()
+    assert not app.exception
+    # tests/test_energy.py::test_the_pages_presets_show_what_they_promise trains exactly these
+    assert app.session_state["energy_trainer"].config == E.EnergyConfig(**expected)
+
+
+def test_every_control_rebuilds_the_model(app):
+    for key, value in [("lsteps", 5), ("lstep", 0.03), ("buf", 1024), ("reinit", 0.2), ("alpha", 0.1), ("lr", 1e-3)]:
+        app.select_slider(key=key).set_value(value).run()
+        assert not app.exception, key
+    app.selectbox(key="start").set_value("persistent").run()
+    app.toggle(key="sn").set_value(True).run()
+    app.button(key="energy_trainer__step").click().run()
+    config = app.session_state["energy_trainer"].config
+    assert (config.langevin_steps, config.step_size, config.start, config.spectral_norm) == (5, 0.03, "persistent", True)
+    app.radio(key="method").set_value("dsm").run()
+    assert app.select_slider(key="lsteps").disabled and not app.exception
+
+
+def test_sample_only_data_has_no_true_likelihood(app):
+    app.selectbox(key="data").set_value("moons").run()
+    app.button(key="energy_trainer__step").click().run()
+    assert not app.exception and "true log-lik." not in _metrics(app)
