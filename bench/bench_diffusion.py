@@ -91,7 +91,11 @@ def _ode_benchmark(report) -> None:
                      lambda: torchdiffeq.odeint(field, x_init, rk4_grid, method="rk4")[-1], repeats=3,
                      note=f"error ours {error(ours_out):.2e}, rk4 {error(rk4_out):.2e}")
         del row, grid
-    dopri = torchdiffeq.odeint(field, x_init, times, method="dopri5", rtol=1e-3, atol=1e-4)[-1]
+    try:
+        dopri = torchdiffeq.odeint(field, x_init, times, method="dopri5", rtol=1e-3, atol=1e-4)[-1]
+    except AssertionError as error:  # torchdiffeq's step-size control underflows where the exact score is stiff
+        print(f"dopri5 (rtol 1e-3) failed on the exact-score PF-ODE: {error}")
+        return
     report("PF-ODE Heun 50 steps vs dopri5 rtol 1e-3",
            lambda: D.sample(exact, schedule, x_init, 50, "heun")[0],
            lambda: torchdiffeq.odeint(field, x_init, times, method="dopri5", rtol=1e-3, atol=1e-4)[-1], repeats=3,

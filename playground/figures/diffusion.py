@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from playground.figures.gan import _segments
+from playground.figures.primitives import Series, curves
 from playground.figures.theme import PALETTE, ROLE_COLORS, line
 
 LEARNED_COLOR = ROLE_COLORS["model"]
@@ -125,19 +126,17 @@ def nfe_curves(results: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[
     """Quality against network evaluations, one curve per sampler (log x)."""
     titles = {"mmd2": "MMD² to fresh target samples (lower is better)", "sliced_w2": "sliced W₂ (lower is better)",
               "precision": "precision (higher is better)", "recall": "recall (higher is better)"}
-    fig = go.Figure()
-    for name, rows in results.items():
-        values = rows[metric]
-        if metric == "mmd2":
-            values = np.clip(values, 1e-5, None)
-        fig.add_trace(go.Scatter(x=rows["nfe"], y=values, mode="lines+markers", name=labels.get(name, name),
-                                 line={"color": SAMPLER_COLORS.get(name, PALETTE[0]), "width": 2}))
-    if floor is not None:
-        fig.add_hline(y=max(floor, 1e-5) if metric == "mmd2" else floor, line_dash="dot", line_color="grey",
-                      annotation_text="two honest target samples", annotation_position="bottom left")
-    fig.update_layout(xaxis={"type": "log", "title": "network evaluations (NFE)"},
-                      yaxis={"title": titles.get(metric, metric), "type": "log" if metric in ("mmd2", "sliced_w2")
-                             else "linear"}, legend={"orientation": "h", "y": -0.25})
+    logarithmic = metric in ("mmd2", "sliced_w2")
+    series = {labels.get(name, name): Series(np.clip(rows[metric], 1e-5, None) if metric == "mmd2" else rows[metric],
+                                             x=rows["nfe"], role=SAMPLER_COLORS.get(name, PALETTE[0]),
+                                             mode="lines+markers")
+              for name, rows in results.items()}
+    reference = None if floor is None else {"two honest target samples": max(floor, 1e-5) if metric == "mmd2"
+                                            else floor}
+    fig = curves(series, x_title="network evaluations (NFE)", y_title=titles.get(metric, metric), log_y=logarithmic,
+                 references=reference)
+    fig.update_xaxes(type="log")
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
     return fig
 
 
@@ -158,10 +157,9 @@ def schedule_figure(curves: Mapping[str, np.ndarray], t: float | None = None) ->
 
 def gap_curve(times: np.ndarray, gap: np.ndarray, t: float | None = None) -> go.Figure:
     """E_x~q_t |eps_theta(x, t) - eps*(x, t)|^2 against t: where the network is wrong."""
-    fig = go.Figure(line(times, gap, role="model", name="learned vs exact"))
-    if t is not None:
-        fig.add_vline(x=t, line_color=ROLE_COLORS["accent"], line_width=2)
-    fig.update_layout(xaxis_title="t", yaxis={"title": "E |ε̂ − ε*|²", "type": "log"}, showlegend=False)
+    fig = curves({"learned vs exact": Series(gap, x=times, role="model")}, x_title="t", y_title="E |ε̂ − ε*|²",
+                 log_y=True, current=t)
+    fig.update_layout(showlegend=False)
     return fig
 
 
