@@ -105,3 +105,14 @@ def test_schedule_objective_and_sample_only_data(app):
     assert not app.exception
     assert app.toggle(key="cond").disabled
     assert any("mixture targets only" in i.value for i in app.info)
+
+
+def test_guidance_controls_and_sweep_on_a_conditional_model(app):
+    app.toggle(key="cond").set_value(True).run()
+    app.button(key="diffusion_trainer__step").click().run()
+    assert not app.exception
+    app.number_input(key="cls").set_value(2).run()
+    app.select_slider(key="w").set_value(3.0).run()
+    app.button(key="cfg_go").click().run()
+    assert not app.exception
+    assert app.session_state["diffusion_cfg"][1]["w"].tolist() == [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0]

@@ -176,3 +176,14 @@ def likelihood_scatter(truth: np.ndarray, estimates: Mapping[str, np.ndarray]) -
     fig.update_layout(xaxis_title="true log density log p(x)", yaxis_title="ODE estimate",
                       legend={"orientation": "h", "y": -0.2})
     return fig
+
+
+def guidance_curves(sweep: Mapping[str, np.ndarray], current: float | None = None) -> go.Figure:
+    """On-mode fraction, precision and recall against the guidance scale w."""
+    fig = curves({"on the chosen mode": Series(sweep["on_mode"], role="accent", mode="lines+markers"),
+                  "precision (whole target)": Series(sweep["precision"], role="model", mode="lines+markers"),
+                  "recall (whole target)": Series(sweep["recall"], role="data", mode="lines+markers")},
+                 x=sweep["w"], x_title="guidance scale w", y_title="fraction", current=current,
+                 y_axis={"range": [0, 1.05]})
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return fig
