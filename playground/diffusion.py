@@ -35,7 +35,7 @@ from torch import nn
 
 from playground.device import default_device, to_numpy
 from playground.metrics import mmd, precision_recall, sliced_wasserstein
-from playground.nets import make_optimizer, mlp
+from playground.nets import make_optimizer, mlp, optimizer_state_copy
 from playground.seeding import derive_seed, rng, torch_generator
 from playground.stepper import Stepper
 from playground.targets import MixtureParams, Target, mixture_sample
@@ -414,7 +414,7 @@ class DiffusionTrainer(Stepper):
     # --- the guard's snapshot: only what a step changes --------------------------------
     def get_state(self):
         return ({k: v.clone() for k, v in self.model.state_dict().items()},
-                _optimizer_copy(self.optimizer), self.generator.get_state())
+                optimizer_state_copy(self.optimizer), self.generator.get_state())
 
     def set_state(self, state) -> None:
         model_state, optimizer_state, generator_state = state
@@ -452,13 +452,6 @@ class DiffusionTrainer(Stepper):
 
     def snapshot(self) -> dict:
         return {"iteration": self.iteration, "loss": self.metric("loss")}
-
-
-def _optimizer_copy(optimizer: torch.optim.Optimizer) -> dict:
-    state = optimizer.state_dict()
-    return {"state": {k: {n: (v.clone() if torch.is_tensor(v) else v) for n, v in s.items()}
-                      for k, s in state["state"].items()},
-            "param_groups": [dict(group) for group in state["param_groups"]]}
 
 
 # ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from torch import nn
 
 from playground.device import default_device, to_numpy
 from playground.metrics import sliced_wasserstein
-from playground.nets import SpectralNormLinear, make_optimizer, mlp
+from playground.nets import SpectralNormLinear, make_optimizer, mlp, optimizer_state_copy
 from playground.seeding import derive_seed, torch_generator
 from playground.stepper import Stepper
 from playground.targets import Target
@@ -196,9 +196,7 @@ class EnergyTrainer(Stepper):
 
     def get_state(self):
         return ({k: v.clone() for k, v in self.model.state_dict().items()},
-                {"state": {k: {n: (v.clone() if torch.is_tensor(v) else v) for n, v in s.items()}
-                           for k, s in self.optimizer.state_dict()["state"].items()},
-                 "param_groups": [dict(g) for g in self.optimizer.state_dict()["param_groups"]]},
+                optimizer_state_copy(self.optimizer),
                 self.generator.get_state(), self.buffer.clone(), self.negatives.clone())
 
     def set_state(self, state) -> None:
