@@ -117,7 +117,7 @@ MAIN_CONTROL = {
     "6_GAN_training": "data",  # the data set
     "7_KL_divergences": "modes",  # modes of the target p
     "8_Diffusion": "t",  # the time slider: the noised cloud and its score
-    "9_Energy_based_models": "lsteps",  # Langevin steps: the chains and the model restart
+    "9_Energy_based_models": "data",  # the data set: the data cloud and the model restart
 }
 
 
