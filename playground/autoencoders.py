@@ -34,7 +34,7 @@ from playground.device import default_device, to_numpy, to_tensor
 from playground import nets
 from playground.metrics import sliced_wasserstein_power
 from playground.seeding import SeedLike, derive_seed, rng, torch_generator
-from playground.stepper import Stepper
+from playground.stepper import Stepper, TorchStepper
 
 KINDS = {
     "ae": "Auto-encoder",
@@ -323,7 +323,7 @@ def importance_sampled_log_likelihood(model: Autoencoder, x: torch.Tensor, label
 # Training as a stepper
 # ----------------------------------------------------------------------------------
 
-class AutoencoderTrainer(Stepper):
+class AutoencoderTrainer(TorchStepper):
     """Adam on mini-batches; one ``step`` = one epoch over the training set.
 
     Metrics per step: the epoch means of ``loss``, ``reconstruction`` and ``kl`` (VAE) or
@@ -362,19 +362,8 @@ class AutoencoderTrainer(Stepper):
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
-    # --- stepper protocol ----------------------------------------------------------
-    def get_state(self) -> Any:
-        return {"model": {k: v.clone() for k, v in self.model.state_dict().items()},
-                "optimizer": _clone_state(self.optimizer.state_dict()),
-                "generator": self.generator.get_state()}
-
-    def set_state(self, state: Any) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-
-    def state_is_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+    # --- stepper protocol: what the guard snapshots ----------------------------------
+    modules, optimizers, generators = ("model",), ("optimizer",), ("generator",)
 
     def _step(self) -> dict[str, float]:
         self.model.train()
@@ -450,16 +439,6 @@ class AutoencoderTrainer(Stepper):
         """Decode z ~ N(0, I): generation for a VAE, garbage for a plain AE."""
         z = rng(seed).standard_normal((int(n), self.config.latent_dim))
         return self.decode(z, labels)
-
-
-def _clone_state(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.clone()
-    if isinstance(value, dict):
-        return {k: _clone_state(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone_state(v) for v in value]
-    return value
 
 
 class SideBySide(Stepper):

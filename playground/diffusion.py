@@ -35,9 +35,9 @@ from torch import nn
 
 from playground.device import default_device, to_numpy
 from playground.metrics import mmd, precision_recall, sliced_wasserstein
-from playground.nets import make_optimizer, mlp, optimizer_state_copy
+from playground.nets import make_optimizer, mlp
 from playground.seeding import derive_seed, rng, torch_generator
-from playground.stepper import Stepper
+from playground.stepper import TorchStepper
 from playground.targets import MixtureParams, Target, mixture_sample
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -379,7 +379,7 @@ class DiffusionConfig:
     seed: int = 0
 
 
-class DiffusionTrainer(Stepper):
+class DiffusionTrainer(TorchStepper):
     """Trains a ``Denoiser`` on a 2D target: each step draws a batch x_0, times t ~ U(t_min, t_max)
     and noise eps, forms x_t = s x_0 + sigma eps and takes one Adam step on
     |eps_hat - eps|^2 (``objective="eps"``) or |u_hat - (s' x_0 + sigma' eps)|^2 (``"velocity"``;
@@ -411,19 +411,8 @@ class DiffusionTrainer(Stepper):
         self.optimizer = make_optimizer("adam", self.model.parameters(), config.lr)
         self.generator = torch_generator(derive_seed(config.seed, "diffusion-batches"), self.device)
 
-    # --- the guard's snapshot: only what a step changes --------------------------------
-    def get_state(self):
-        return ({k: v.clone() for k, v in self.model.state_dict().items()},
-                optimizer_state_copy(self.optimizer), self.generator.get_state())
-
-    def set_state(self, state) -> None:
-        model_state, optimizer_state, generator_state = state
-        self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict(optimizer_state)
-        self.generator.set_state(generator_state)
-
-    def state_is_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+    # --- what the guard snapshots (see TorchStepper) ------------------------------------
+    modules, optimizers, generators = ("model",), ("optimizer",), ("generator",)
 
     def loss(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
              labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -41,7 +41,7 @@ from playground.divergences import (
     tv_from_log_densities,
 )
 from playground.seeding import SeedLike, derive_seed, torch_generator
-from playground.stepper import Stepper
+from playground.stepper import Stepper, TorchStepper
 
 # ----------------------------------------------------------------------------------
 # Fitting q to p by one divergence
@@ -73,7 +73,7 @@ class FitConfig:
     start_spread: float = 1.0  # K > 1: components start this far apart around start_mean
 
 
-class DivergenceFit(Stepper):
+class DivergenceFit(TorchStepper):
     """Fit q (a Gaussian or a K-component mixture) to p by gradient descent (Adam) on one divergence.
 
     - ``forward_kl``: maximise (1/N) sum_i log q(x_i) on a fixed sample x_i ~ p (= minimise KL(p||q) - H(p)).
@@ -191,27 +191,13 @@ class DivergenceFit(Stepper):
             return {"forward_kl": float(kl_from_log_densities(log_p, log_q, grid)),
                     "reverse_kl": float(kl_from_log_densities(log_q, log_p, grid))}
 
-    def get_state(self) -> dict:
-        tensors = {name: getattr(self, name).detach().clone() for name in ("means", "logits", "log_diag", "lower")}
-        # Adam's moments and step count, so that a step rolled back by the NaN guard leaves no trace
-        # (cloned tensor by tensor: a deep copy of state_dict() costs more than the step itself).
-        optimizer = {param: {name: value.clone() if torch.is_tensor(value) else value for name, value in slots.items()}
-                     for param, slots in self.optimizer.state.items()}
-        return {"tensors": tensors, "optimizer": optimizer}
-
-    def set_state(self, state: dict) -> None:
-        with torch.no_grad():
-            for name, value in state["tensors"].items():
-                getattr(self, name).copy_(value)
-        self.optimizer.state.clear()
-        for param, slots in state["optimizer"].items():  # copies: never alias the snapshot
-            self.optimizer.state[param] = {name: value.clone() if torch.is_tensor(value) else value
-                                           for name, value in slots.items()}
+    # --- what the guard snapshots (see TorchStepper) ------------------------------------
+    tensors = ("means", "logits", "log_diag", "lower")
+    optimizers, generators = ("optimizer",), ("generator",)
 
     def state_is_finite(self) -> bool:
         with torch.no_grad():
-            tensors = (self.means, self.logits, self.log_diag, self.lower, self.chols())
-            return all(bool(torch.isfinite(t).all()) for t in tensors)
+            return super().state_is_finite() and bool(torch.isfinite(self.chols()).all())
 
     def snapshot(self) -> dict:
         """weights (K,), means (K, d), covariances (K, d, d) of q, as NumPy."""

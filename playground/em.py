@@ -114,25 +114,26 @@ class HalfStep:
     lower_bound: float
 
 
-class EMStepper:
+class EMStepper(Stepper):
     """EM one half-step at a time: ``e_step()``, ``m_step()``; ``step(n)`` runs full iterations.
 
     Every half-step is kept in ``half_steps`` (to scrub back through the run);
-    ``history`` has one row of metrics per completed iteration. A covariance that
-    becomes singular stops the run with a message and keeps the last good state.
+    ``history`` has one row of metrics per completed iteration (``Stepper`` bookkeeping).
+    A covariance that becomes singular stops the run with a message and keeps the last
+    good state: an M-step builds its new state aside and commits it only when it is sound,
+    so the guard has nothing to copy.
     """
+
+    hint = "increase reg_covar or reset"
 
     def __init__(self, X: Any, state: MixtureState, *, reg_covar: float = 1e-6, max_half_steps: int = 2001,
                  collapse_tolerance: float = 1e-10) -> None:
+        super().__init__()
         self.X = as_data(X, state.means.device, state.means.dtype)
         self.reg_covar = float(reg_covar)
         # a variance below collapse_tolerance * (the data's variance) counts as a collapse
         self.collapse_variance = float(collapse_tolerance * self.X.var(dim=0).mean()) if self.X.shape[0] > 1 else 0.0
         self.max_half_steps = int(max_half_steps)
-        self.history: list[dict[str, float]] = []
-        self.iteration = 0
-        self.stopped = False
-        self.message = ""
         self.state = state
         self.log_responsibilities: torch.Tensor | None = None
         self._weighted = weighted_log_prob(self.X, state)
@@ -162,18 +163,14 @@ class EMStepper:
     def n_components(self) -> int:
         return int(self.state.weights.shape[0])
 
-    def _record(self, kind: str, log_likelihood: float, bound: float) -> None:
+    def _record(self, kind: str, log_likelihood: float, bound: float, iteration: int | None = None) -> None:
         arrays = self.state.numpy()
         responsibilities = None if self.log_responsibilities is None else \
             to_numpy(torch.exp(self.log_responsibilities)).astype(np.float32)
-        self.half_steps.append(HalfStep(kind, self.iteration, arrays["weights"], arrays["means"],
+        self.half_steps.append(HalfStep(kind, self.iteration if iteration is None else iteration, arrays["weights"], arrays["means"],
                                         self.state.full_covariances(), responsibilities, log_likelihood, bound))
         if len(self.half_steps) > self.max_half_steps:  # keep the start and the most recent frames
             del self.half_steps[1]
-
-    def _stop(self, message: str) -> None:
-        self.stopped = True
-        self.message = message
 
     # --- the two half-steps --------------------------------------------------------------
     def e_step(self) -> torch.Tensor | None:
@@ -187,10 +184,18 @@ class EMStepper:
         return self.log_responsibilities
 
     def m_step(self) -> MixtureState | None:
-        """M-step: pi_k = N_k / N, weighted means and covariances (+ reg_covar I) for the current gamma."""
+        """M-step: pi_k = N_k / N, weighted means and covariances (+ reg_covar I) for the current gamma.
+        Completes an iteration (an E-step is taken first if none is pending)."""
         if self.stopped:
             return None
         if self.log_responsibilities is None:
+            self.e_step()
+        self.step(1)
+        return None if self.stopped else self.state
+
+    def _step(self) -> dict[str, float]:
+        """One full iteration: the pending E-step if any, then the M-step."""
+        if self.next_half_step == "E":
             self.e_step()
         try:
             state = m_step(self.X, torch.exp(self.log_responsibilities), self.reg_covar, self.state.covariance_type)
@@ -198,22 +203,27 @@ class EMStepper:
             if collapsed:
                 raise SingularCovarianceError(collapsed)
         except SingularCovarianceError as error:
-            self._stop(f"M-step {self.iteration + 1} stopped: {error}")
-            return None
+            raise FloatingPointError(f"the M-step failed: {error}") from None
         weighted = weighted_log_prob(self.X, state)
         log_likelihood = float(torch.logsumexp(weighted, dim=1).mean())
         if not math.isfinite(log_likelihood) or not bool(torch.isfinite(state.covariances).all()):
-            self._stop(f"M-step {self.iteration + 1} stopped: the log-likelihood became {log_likelihood} "
-                       "(a component shrank onto a single point). Increase reg_covar.")
-            return None
+            raise FloatingPointError(f"the log-likelihood became {log_likelihood} (a component shrank onto a "
+                                     "single point)")
         bound = lower_bound(self.log_responsibilities, weighted)
         self.state, self._weighted = state, weighted
-        self.iteration += 1
         previous = self.half_steps[-1].log_likelihood
-        self._record("M", log_likelihood, bound)
-        self.history.append({"iteration": self.iteration, "log_likelihood": log_likelihood, "lower_bound": bound,
-                             "improvement": log_likelihood - previous})
-        return state
+        self._record("M", log_likelihood, bound, self.iteration + 1)
+        return {"log_likelihood": log_likelihood, "lower_bound": bound, "improvement": log_likelihood - previous}
+
+    # The M-step commits its new state only when it is sound: nothing to copy or restore.
+    def get_state(self) -> None:
+        return None
+
+    def set_state(self, state: None) -> None:
+        pass
+
+    def state_is_finite(self) -> bool:
+        return True
 
     def collapsed_components(self, state: MixtureState) -> list[int]:
         """Components whose smallest variance fell below the collapse threshold (numerically singular)."""
@@ -224,20 +234,6 @@ class EMStepper:
     def half_step(self) -> None:
         """Take whichever half-step comes next."""
         self.e_step() if self.next_half_step == "E" else self.m_step()
-
-    def step(self, n: int = 1) -> dict[str, float]:
-        """Complete ``n`` EM iterations (an E-step already taken counts as the first half)."""
-        for _ in range(int(n)):
-            if self.stopped:
-                break
-            if self.next_half_step == "E":
-                self.e_step()
-            self.m_step()
-        return self.history[-1] if self.history else {}
-
-    def metric(self, name: str) -> np.ndarray:
-        """One metric across the completed iterations."""
-        return np.array([row.get(name, np.nan) for row in self.history], dtype=np.float64)
 
     def snapshot(self) -> HalfStep:
         """The latest half-step."""

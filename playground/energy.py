@@ -32,9 +32,9 @@ from torch import nn
 
 from playground.device import default_device, to_numpy
 from playground.metrics import sliced_wasserstein
-from playground.nets import SpectralNormLinear, make_optimizer, mlp, optimizer_state_copy
+from playground.nets import SpectralNormLinear, make_optimizer, mlp
 from playground.seeding import derive_seed, torch_generator
-from playground.stepper import Stepper
+from playground.stepper import TorchStepper
 from playground.targets import Target
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
@@ -160,7 +160,7 @@ class EnergyConfig:
     seed: int = 0
 
 
-class EnergyTrainer(Stepper):
+class EnergyTrainer(TorchStepper):
     """Trains an ``EnergyNet`` on a 2D target by contrastive divergence or denoising score matching.
     Every ``eval_every`` steps (and at step 1) it records the grid log-likelihood of held-out data
     and the sliced W2 between the latest negatives and exact grid samples of the model."""
@@ -194,20 +194,9 @@ class EnergyTrainer(Stepper):
         high = torch.tensor([b[1] for b in self.bounds], device=self.device)
         return low + (high - low) * torch.rand(n, 2, generator=self.generator, device=self.device)
 
-    def get_state(self):
-        return ({k: v.clone() for k, v in self.model.state_dict().items()},
-                optimizer_state_copy(self.optimizer),
-                self.generator.get_state(), self.buffer.clone(), self.negatives.clone())
-
-    def set_state(self, state) -> None:
-        model, optimizer, generator, buffer, negatives = state
-        self.model.load_state_dict(model)
-        self.optimizer.load_state_dict(optimizer)
-        self.generator.set_state(generator)
-        self.buffer, self.negatives = buffer, negatives
-
-    def state_is_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+    # --- what the guard snapshots (see TorchStepper) ------------------------------------
+    modules, optimizers, generators = ("model",), ("optimizer",), ("generator",)
+    tensors = ("buffer", "negatives")
 
     def _chain_starts(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         c, n = self.config, self.config.batch_size
@@ -237,8 +226,7 @@ class EnergyTrainer(Stepper):
             if c.start == "persistent":
                 self.buffer = negatives
             elif c.start == "buffer":
-                self.buffer = self.buffer.clone()
-                self.buffer[index] = negatives
+                self.buffer[index] = negatives  # in place: the guard keeps its own copy
             self.negatives = negatives
             loss = contrastive_loss(self.model, batch, negatives, alpha=c.alpha)
             with torch.no_grad():

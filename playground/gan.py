@@ -39,7 +39,7 @@ from playground import nets
 from playground.metrics import mmd, mode_coverage, precision_recall, sliced_wasserstein
 from playground.nets import ACTIVATIONS, OPTIMIZERS, SpectralNormLinear, power_iteration  # noqa: F401 (re-exported)
 from playground.seeding import derive_seed, torch_generator
-from playground.stepper import Stepper
+from playground.stepper import TorchStepper
 
 OBJECTIVES: dict[str, str] = {
     "minimax": "Original minimax (saturating)",
@@ -209,7 +209,7 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     return nets.make_optimizer(name, params, lr, betas=(0.5, 0.9))
 
 
-class GANTrainer(Stepper):
+class GANTrainer(TorchStepper):
     """Alternating GAN training on 2D data, as a ``Stepper``.
 
     Parameters
@@ -357,48 +357,23 @@ class GANTrainer(Stepper):
         finally:
             del self._phase
 
+    # --- what the guard snapshots (see TorchStepper) ------------------------------------
+    modules, optimizers, generators = ("generator", "discriminator"), ("opt_g", "opt_d"), ("rng",)
+    values = ("d_updates", "g_updates", "last")
+
     def _parameters(self) -> list[torch.Tensor]:
         return [*self.generator.parameters(), *self.discriminator.parameters()]
 
     def _parameters_finite(self) -> bool:
         return bool(torch.isfinite(torch.stack(torch._foreach_norm(self._parameters()))).all())
 
-    def state_is_finite(self) -> bool:
-        return self._parameters_finite()
-
-    def _state_tensors(self) -> list[torch.Tensor]:
-        """Every tensor a step changes: weights, spectral-norm vectors, optimiser moments."""
-        tensors = [*self.generator.parameters(), *self.generator.buffers(), *self.discriminator.parameters(),
-                   *self.discriminator.buffers()]
-        for optimizer in (self.opt_g, self.opt_d):
-            for state in optimizer.state.values():
-                tensors.extend(value for value in state.values() if isinstance(value, torch.Tensor))
-        return [tensor.detach() for tensor in tensors]
-
     def get_state(self) -> dict[str, Any]:
-        """The last good state, refreshed before each step into preallocated buffers (one fused copy)."""
-        tensors = self._state_tensors()
-        backup = self._checkpoint["tensors"] if self._checkpoint else None
-        if backup is None or [b.shape for b in backup] != [t.shape for t in tensors]:
-            backup = [tensor.clone() for tensor in tensors]
-        else:
-            torch._foreach_copy_(backup, tensors)
-        self._checkpoint = {
-            "tensors": backup, "rng": self.rng.get_state(), "d_updates": self.d_updates,
-            "g_updates": self.g_updates, "last": dict(self.last), "snapshots": len(self.snapshots),
-            "optimizer_keys": [list(optimizer.state) for optimizer in (self.opt_g, self.opt_d)],
-        }
-        return self._checkpoint
+        state = super().get_state()
+        state["snapshots"] = len(self.snapshots)
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
-        # Optimiser moments created by the failed step did not exist before it: drop them.
-        for optimizer, keys in zip((self.opt_g, self.opt_d), state["optimizer_keys"]):
-            for parameter in [p for p in optimizer.state if all(p is not k for k in keys)]:
-                del optimizer.state[parameter]
-        with torch.no_grad():
-            torch._foreach_copy_(self._state_tensors(), state["tensors"])
-        self.rng.set_state(state["rng"])
-        self.d_updates, self.g_updates, self.last = state["d_updates"], state["g_updates"], state["last"]
+        super().set_state(state)
         del self.snapshots[state["snapshots"]:]
 
     # --- what the figures need ---------------------------------------------------------

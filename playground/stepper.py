@@ -8,7 +8,13 @@ restores the last good state, sets ``stopped`` and explains why in ``message``.
 
 Subclasses implement ``_step() -> dict`` and ``snapshot()``; they may override
 ``get_state`` / ``set_state`` (the default deep-copies the instance's attributes) and
-``state_is_finite``.
+``state_is_finite``. A step that cannot go on raises ``FloatingPointError`` (its text
+becomes the message). ``hint`` ends the message (what the user can change).
+
+``TorchStepper`` is the base of every trained torch model (flows, GAN, auto-encoders,
+KL fits, diffusion, energy-based models): it declares the modules, optimisers, random
+generators and tensors a step changes, and the guard snapshots and restores exactly
+those (preallocated buffers, one fused copy), every ``guard_every`` steps.
 
 One writer at a time: a stepper is not thread-safe. A web session can run two script
 threads at once (a click arriving while the previous run or a Play tick is still inside
@@ -69,6 +75,8 @@ def _finite(value: Any) -> bool:
 class Stepper:
     """Base class: bookkeeping, history and the NaN/inf guard."""
 
+    hint = "try a smaller learning rate or reset"
+
     def __init__(self) -> None:
         self.history: list[dict[str, float]] = []
         self.iteration = 0
@@ -109,18 +117,157 @@ class Stepper:
             else:
                 failure = "" if _finite(new_metrics) and self.state_is_finite() else "a value became NaN or infinite"
             if failure:
+                failed_at = self.iteration + 1
                 self.set_state(saved)
-                self.stopped = True
-                self.message = (
-                    f"Stopped at iteration {self.iteration + 1}: {failure}. The last good state is kept; "
-                    "try a smaller learning rate or reset."
-                )
+                self._fail(f"Stopped at iteration {failed_at}: {failure}. The last good state is kept; {self.hint}.")
                 break
-            self.iteration += 1
-            metrics = {"iteration": self.iteration, **{k: float(v) for k, v in new_metrics.items()}}
-            self.history.append(metrics)
+            metrics = self._commit(new_metrics)
         return metrics
+
+    def _commit(self, new_metrics: dict[str, float]) -> dict[str, float]:
+        """Count one completed iteration and keep its metrics in the history."""
+        self.iteration += 1
+        metrics = {"iteration": self.iteration, **{k: float(v) for k, v in new_metrics.items()}}
+        self.history.append(metrics)
+        return metrics
+
+    def _fail(self, message: str) -> None:
+        """Stop the run (the state is already the last good one) and say why."""
+        self.stopped = True
+        self.message = message
 
     def metric(self, name: str) -> np.ndarray:
         """One metric across the history, as an array (for curves)."""
         return np.array([m.get(name, np.nan) for m in self.history], dtype=np.float64)
+
+
+class TorchStepper(Stepper):
+    """A ``Stepper`` over torch state, with a guard that costs one fused copy.
+
+    Subclasses name, as class attributes, the attributes a step changes:
+
+    - ``modules``: ``nn.Module`` s (parameters and buffers, e.g. spectral-norm vectors);
+    - ``optimizers``: ``torch.optim.Optimizer`` s (their moments and step counts);
+    - ``generators``: ``torch.Generator`` s (so a rolled-back step draws the same noise again);
+    - ``tensors``: plain tensors a step replaces or changes in place (a replay buffer, leaf
+      parameters an optimiser updates; restored in place when the shape is unchanged);
+    - ``values``: plain Python values (counters), copied shallowly.
+
+    Before a step (every ``guard_every`` steps; ``guard_every`` is an instance attribute,
+    default 1) the guard copies all of it into preallocated buffers; if the step gives a
+    NaN/inf metric or parameter, or raises ``FloatingPointError``, everything returns to
+    that copy, the history is cut back to it, and the run stops with a message. With
+    ``guard_every = k`` the guard costs 1/k of a copy per step and a failure may undo up to
+    k - 1 good steps.
+    """
+
+    modules: tuple[str, ...] = ()
+    optimizers: tuple[str, ...] = ()
+    generators: tuple[str, ...] = ()
+    tensors: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    guard_every: int = 1
+
+    _checkpoint: dict[str, Any] | None = None
+
+    def _module_tensors(self) -> list[Any]:
+        found = []
+        for name in self.modules:
+            module = getattr(self, name)
+            found.extend(module.parameters())
+            found.extend(module.buffers())
+        return [tensor.detach() for tensor in found]
+
+    def _optimizer_tensors(self) -> tuple[list[Any], list[list[Any]]]:
+        tensors, keys = [], []
+        for name in self.optimizers:
+            optimizer = getattr(self, name)
+            keys.append(list(optimizer.state))
+            for slots in optimizer.state.values():
+                tensors.extend(value for value in slots.values() if hasattr(value, "detach"))
+        return [tensor.detach() for tensor in tensors], keys
+
+    def state_tensors(self) -> list[Any]:
+        """Every tensor the guard copies: module parameters and buffers, optimiser state."""
+        return self._module_tensors() + self._optimizer_tensors()[0]
+
+    def get_state(self) -> dict[str, Any]:
+        """The guard's checkpoint (its buffers are reused: valid until the next ``get_state``)."""
+        import torch
+
+        if self._checkpoint is not None and self.iteration % max(1, int(self.guard_every)) != 0:
+            return self._checkpoint
+        tensors, keys = self._optimizer_tensors()
+        tensors = self._module_tensors() + tensors
+        old = self._checkpoint
+        if old is not None and [b.shape for b in old["tensors"]] == [t.shape for t in tensors] \
+                and [b.dtype for b in old["tensors"]] == [t.dtype for t in tensors]:
+            backup = old["tensors"]
+            if backup:
+                torch._foreach_copy_(backup, tensors)
+        else:
+            backup = [tensor.clone() for tensor in tensors]
+        self._checkpoint = {
+            "tensors": backup, "optimizer_keys": keys,
+            "named": {name: _clone(getattr(self, name)) for name in self.tensors},
+            "generators": {name: getattr(self, name).get_state() for name in self.generators},
+            "values": {name: copy.copy(getattr(self, name)) for name in self.values},
+            "iteration": self.iteration, "history": len(self.history),
+        }
+        return self._checkpoint
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        import torch
+
+        # Optimiser slots created after the checkpoint (a first Adam step) did not exist then.
+        for name, keys in zip(self.optimizers, state["optimizer_keys"]):
+            optimizer = getattr(self, name)
+            for parameter in [p for p in optimizer.state if all(p is not k for k in keys)]:
+                del optimizer.state[parameter]
+        current = self.state_tensors()
+        if current:
+            with torch.no_grad():
+                torch._foreach_copy_(current, state["tensors"])
+        for name, value in state["named"].items():
+            current_value = getattr(self, name, None)
+            if hasattr(value, "shape") and hasattr(current_value, "shape") and current_value.shape == value.shape \
+                    and current_value.dtype == value.dtype:
+                with torch.no_grad():  # in place: an optimiser may hold this very tensor
+                    current_value.copy_(value)
+            else:
+                setattr(self, name, _clone(value))
+        for name, value in state["generators"].items():
+            getattr(self, name).set_state(value)
+        for name, value in state["values"].items():
+            setattr(self, name, copy.copy(value))
+        self.iteration = state["iteration"]
+        del self.history[state["history"]:]
+
+    def state_is_finite(self) -> bool:
+        import torch
+
+        tensors = [t for t in self._module_tensors() if t.is_floating_point()]
+        tensors += [t for name in self.tensors for t in _tensor_list(getattr(self, name)) if t.is_floating_point()]
+        if not tensors:
+            return True
+        return bool(torch.isfinite(torch.stack([n.float() for n in torch._foreach_norm(tensors)])).all())
+
+
+def _clone(value: Any) -> Any:
+    if hasattr(value, "clone"):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clone(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    return value
+
+
+def _tensor_list(value: Any) -> list[Any]:
+    if hasattr(value, "detach"):
+        return [value.detach()]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensor_list(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensor_list(v)]
+    return []

@@ -379,7 +379,7 @@ def test_the_guard_rolls_back_adam_with_the_parameters():
     fit._step()
     for name, value in after_one.items():
         assert torch.equal(getattr(fit, name).detach(), value), name
-    assert not torch.equal(saved["tensors"]["means"], fit.means.detach())  # the snapshot was not aliased
+    assert not torch.equal(saved["named"]["means"], fit.means.detach())  # the snapshot was not aliased
 
 
 def test_figures_hold_the_fits_optima_and_paths():

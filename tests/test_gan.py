@@ -270,7 +270,7 @@ def test_guard_restores_weights_moments_and_rng_of_the_last_good_step(device):
         group["lr"] = float("inf")  # the next generator update produces inf/NaN weights
     failing.step(1)
     assert failing.stopped and failing.iteration == 5 and len(failing.history) == 5
-    for a, b in zip(reference._state_tensors(), failing._state_tensors()):
+    for a, b in zip(reference.state_tensors(), failing.state_tensors()):
         assert torch.equal(a, b)
     assert torch.equal(reference.rng.get_state(), failing.rng.get_state())
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
 from playground.stepper import Stepper
 
@@ -118,3 +120,95 @@ def test_lock_for_keeps_two_threads_from_stepping_one_stepper_at_once():
     assert lock_for(one) is lock_for(one) and lock_for(one) is not lock_for(other)
     with lock_for(one), lock_for(one):  # re-entrant: a step inside a locked render does not deadlock
         one.step(1)
+
+
+# ----------------------------------------------------------------------------------
+# TorchStepper: every trained model's guard, checked against an untouched twin run
+# ----------------------------------------------------------------------------------
+
+def _flow():
+    from playground.flows import make_trainer
+    from playground.targets import get_target
+    return make_trainer("realnvp", get_target("moons").sample(256, 0), num_layers=2, hidden=16, batch_size=64)
+
+
+def _gan():
+    from playground.gan import GANConfig, trainer_for_target
+    from playground.targets import get_target
+    config = GANConfig(width=16, d_width=16, batch_size=32, n_show=64, snapshot_every=1000)
+    return trainer_for_target(get_target("ring8"), config, seed=1, n_data=256, device="cpu")
+
+
+def _autoencoder():
+    from playground.autoencoders import AutoencoderConfig, AutoencoderTrainer
+    x = np.random.default_rng(0).uniform(size=(64, 16))
+    return AutoencoderTrainer(x, config=AutoencoderConfig(hidden=(16,), batch_size=32), device="cpu", eval_every=1000)
+
+
+def _kl_fit():
+    from playground.divergence_fit import DivergenceFit, FitConfig
+    from playground.divergences import Mixture, make_target
+    target = Mixture.from_params(make_target(2, 2, 4.0))
+    return DivergenceFit(target, "reverse_kl", FitConfig(n_components=2, learning_rate=0.05))
+
+
+def _diffusion():
+    from playground.diffusion import DiffusionConfig, DiffusionTrainer
+    from playground.targets import get_target
+    return DiffusionTrainer(get_target("ring8"), DiffusionConfig(hidden=16, depth=2, n_data=256, batch_size=64,
+                                                                 conditional=True), device=torch.device("cpu"))
+
+
+def _energy():
+    from playground.energy import EnergyConfig, EnergyTrainer
+    from playground.targets import get_target
+    config = EnergyConfig(width=16, n_data=256, batch_size=64, buffer_size=128, langevin_steps=3, eval_every=1000)
+    return EnergyTrainer(get_target("ring8"), config, device=torch.device("cpu"))
+
+
+TORCH_TRAINERS = {"flow": _flow, "gan": _gan, "autoencoder": _autoencoder, "kl_fit": _kl_fit,
+                  "diffusion": _diffusion, "energy": _energy}
+
+
+def _same_state(a, b) -> None:
+    for x, y in zip(a.state_tensors(), b.state_tensors(), strict=True):
+        assert torch.equal(x, y)
+    for name in a.tensors:
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    for name in a.generators:
+        assert torch.equal(getattr(a, name).get_state(), getattr(b, name).get_state()), name
+    assert a.history == b.history
+
+
+def _set_lr(stepper, lr: float) -> None:
+    for name in stepper.optimizers:
+        for group in getattr(stepper, name).param_groups:
+            group["lr"] = lr
+
+
+@pytest.mark.parametrize("guard_every", [1, 3])
+@pytest.mark.parametrize("name", list(TORCH_TRAINERS))
+def test_torch_guard_rolls_back_to_its_checkpoint_and_the_run_goes_on_like_its_twin(name, guard_every):
+    """An infinite learning rate at step 5 poisons the weights; the guard restores the weights,
+    optimiser moments, generators, named tensors and the history of its checkpoint (step 4, or
+    step 3 when it copies every third step), which equal those of an untouched twin run, and
+    after the learning rate is repaired the run continues exactly as the twin does."""
+    reference, poisoned = TORCH_TRAINERS[name](), TORCH_TRAINERS[name]()
+    poisoned.guard_every = guard_every
+    poisoned.step(4)
+    learning_rates = [g["lr"] for n in poisoned.optimizers for g in getattr(poisoned, n).param_groups]
+    _set_lr(poisoned, float("inf"))
+    poisoned.step(3)
+    checkpoint = 4 if guard_every == 1 else 3
+    assert poisoned.stopped and "Stopped at iteration" in poisoned.message
+    assert poisoned.iteration == checkpoint == len(poisoned.history)
+    assert poisoned.state_is_finite()
+    reference.step(checkpoint)
+    _same_state(reference, poisoned)
+    groups = [g for n in poisoned.optimizers for g in getattr(poisoned, n).param_groups]
+    for group, lr in zip(groups, learning_rates):
+        group["lr"] = lr
+    poisoned.stopped = False
+    poisoned.step(2)
+    reference.step(2)
+    _same_state(reference, poisoned)
