@@ -32,7 +32,7 @@ from playground.mixture import (
     weighted_log_prob,
 )
 from playground.seeding import SeedLike, rng
-from playground.stepper import Stepper
+from playground.stepper import Stepper, TorchStepper
 
 # ----------------------------------------------------------------------------------
 # Starting points shared by the EM and gradient-descent steppers
@@ -254,7 +254,7 @@ def inverse_softplus(value: torch.Tensor) -> torch.Tensor:
     return value + torch.log(-torch.expm1(-value))
 
 
-class GradientDescentFitter(Stepper):
+class GradientDescentFitter(TorchStepper):
     """Maximise the mean log-likelihood with Adam, the parameterisation of the lecture.
 
     pi = softmax(logits); variances = softplus(raw) + min_variance (diag, spherical);
@@ -275,6 +275,9 @@ class GradientDescentFitter(Stepper):
         self.optimizer = nets.make_optimizer("adam", [self.logits, self.means, self.raw_scale], self.learning_rate)
         with torch.no_grad():
             self.initial_log_likelihood = float(self.log_likelihood())
+
+    # What the guard snapshots (see TorchStepper): the three parameter tensors and Adam.
+    tensors, optimizers = ("logits", "means", "raw_scale"), ("optimizer",)
 
     # --- parameterisation ------------------------------------------------------------------
     def _raw_from_covariances(self, covariances: torch.Tensor) -> torch.Tensor:

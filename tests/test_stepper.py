@@ -166,7 +166,13 @@ def _energy():
     return EnergyTrainer(get_target("ring8"), config, device=torch.device("cpu"))
 
 
-TORCH_TRAINERS = {"flow": _flow, "gan": _gan, "autoencoder": _autoencoder, "kl_fit": _kl_fit,
+def _em_gradient():
+    from playground.em import GradientDescentFitter, starting_state
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(200, 2)))
+    return GradientDescentFitter(x, starting_state(x, 3, init="random", seed=0), learning_rate=0.1)
+
+
+TORCH_TRAINERS = {"em_gradient": _em_gradient, "flow": _flow, "gan": _gan, "autoencoder": _autoencoder, "kl_fit": _kl_fit,
                   "diffusion": _diffusion, "energy": _energy}
 
 
