@@ -8,14 +8,14 @@ import numpy as np
 import torch
 from scipy import stats
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.mixture import GaussianMixture
+from sklearn.mixture import GaussianMixture as SklearnMixture
 
 from playground.divergence_fit import (
     DivergenceFit,
     FitConfig,
 )
+from playground.distributions import GaussianMixture
 from playground.divergences import (
-    Mixture,
     kl_discrete,
     kl_gaussians,
     kl_monte_carlo,
@@ -25,9 +25,9 @@ from playground.divergences import (
 )
 
 
-def _sklearn_mixture(params) -> GaussianMixture:
+def _sklearn_mixture(params) -> SklearnMixture:
     """A scikit-learn GaussianMixture holding the given parameters (no fitting)."""
-    model = GaussianMixture(n_components=len(params.weights), covariance_type="full")
+    model = SklearnMixture(n_components=len(params.weights), covariance_type="full")
     model.weights_, model.means_, model.covariances_ = params.weights, params.means, params.covariances
     model.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(params.covariances))
     return model
@@ -48,7 +48,7 @@ def run(report) -> None:
            lambda: float(torch.distributions.kl_divergence(mvn1, mvn2)),
            "peer: torch.distributions.kl_divergence on prebuilt MultivariateNormal objects")
 
-    first, second = Mixture.gaussian(mu1, cov1), Mixture.gaussian(mu2, cov2)
+    first, second = GaussianMixture.gaussian(mu1, cov1), GaussianMixture.gaussian(mu2, cov2)
     frozen1, frozen2 = stats.multivariate_normal(mu1, cov1), stats.multivariate_normal(mu2, cov2)
 
     def scipy_monte_carlo() -> float:
@@ -74,14 +74,14 @@ def run(report) -> None:
            sklearn_mmd, "peer: sklearn.metrics.pairwise.rbf_kernel")
 
     params = make_target(2, 5, 2.0, [1, 2, 3, 2, 1], [0.4, 0.5, 0.6, 0.5, 0.4])
-    mixture, peer = Mixture.from_params(params), _sklearn_mixture(params)
+    mixture, peer = GaussianMixture.from_params(params), _sklearn_mixture(params)
     points = generator.normal(size=(200_000, 2)) * 2
     points_t = torch.as_tensor(points)
     report("mixture log-density, K=5, 200k points in 2D", lambda: mixture.log_prob(points_t),
            lambda: peer.score_samples(points), "peer: sklearn GaussianMixture.score_samples")
 
-    target_1d = Mixture.from_params(make_target(1, 2, 5.0, [1, 1], [0.5, 0.5]))
-    target_2d = Mixture.from_params(make_target(2, 3, 3.0))
+    target_1d = GaussianMixture.from_params(make_target(1, 2, 5.0, [1, 1], [0.5, 0.5]))
+    target_2d = GaussianMixture.from_params(make_target(2, 3, 3.0))
     for label, target, start in (("1D", target_1d, (1.0,)), ("2D", target_2d, (0.5, 0.5))):
         for divergence in ("forward_kl", "reverse_kl"):
             fit = DivergenceFit(target, divergence, FitConfig(start_mean=start), seed=0)

@@ -38,7 +38,8 @@ from playground.metrics import mmd, precision_recall, sliced_wasserstein
 from playground.nets import make_optimizer, mlp
 from playground.seeding import derive_seed, rng, torch_generator
 from playground.stepper import TorchStepper
-from playground.targets import MixtureParams, Target, mixture_sample
+from playground.distributions import GaussianMixture, MixtureParams
+from playground.targets import Target
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -211,53 +212,21 @@ def schedule_curves(schedule: Schedule, n: int = 200) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NoisedMixture:
-    """p_t = sum_k w_k N(s mu_k, s^2 Sigma_k + sigma^2 I): the mixture after noising to one t.
-
-    Tensors (float64) on ``device``: ``log_weights`` (K,), ``means`` (K, d), ``precisions`` (K, d, d),
-    ``log_dets`` (K,)."""
-
-    log_weights: torch.Tensor
-    means: torch.Tensor
-    covariances: torch.Tensor
-    precisions: torch.Tensor
-    log_dets: torch.Tensor
-
-    def component_log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """log w_k + log N(x; m_k, C_k), shape (n, K)."""
-        centred = x[:, None, :] - self.means[None]  # (n, K, d)
-        mahalanobis = torch.einsum("nki,kij,nkj->nk", centred, self.precisions, centred)
-        d = x.shape[1]
-        return self.log_weights - 0.5 * (d * math.log(2 * math.pi) + self.log_dets + mahalanobis)
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(self.component_log_prob(x.to(self.means.dtype)), dim=1)
-
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        """grad_x log p_t(x) = sum_k r_k(x) C_k^{-1} (m_k - x), with r_k the responsibilities."""
-        x = x.to(self.means.dtype)
-        responsibilities = torch.softmax(self.component_log_prob(x), dim=1)  # (n, K)
-        pulls = torch.einsum("kij,nkj->nki", self.precisions, self.means[None] - x[:, None, :])
-        return torch.einsum("nk,nki->ni", responsibilities, pulls)
-
-    def labels(self, x: torch.Tensor) -> torch.Tensor:
-        """The most likely component of each point (its class, for guidance)."""
-        return self.component_log_prob(x.to(self.means.dtype)).argmax(dim=1)
-
-
 def noised_mixture(params: MixtureParams, schedule: Schedule, t: float,
-                   device: torch.device | None = None) -> NoisedMixture:
-    """The exact marginal q(x_t) of a Gaussian-mixture target (``t`` a float)."""
-    device = device or default_device()
+                   device: torch.device | None = None) -> GaussianMixture:
+    """The exact marginal q(x_t) of a Gaussian-mixture target (``t`` a float):
+    p_t = sum_k w_k N(s mu_k, s^2 Sigma_k + sigma^2 I), as a float64 ``GaussianMixture``."""
     tt = torch.tensor(float(t), dtype=torch.float64)
     s, sig = float(schedule.scale(tt)), float(schedule.sigma(tt))
-    weights = torch.tensor(np.asarray(params.weights), dtype=torch.float64, device=device)
-    means = torch.tensor(np.asarray(params.means), dtype=torch.float64, device=device)
-    covs = torch.tensor(np.asarray(params.covariances), dtype=torch.float64, device=device)
-    d = means.shape[1]
-    covs = s**2 * covs + sig**2 * torch.eye(d, dtype=torch.float64, device=device)
-    return NoisedMixture(torch.log(weights), s * means, covs, torch.linalg.inv(covs), torch.logdet(covs))
+    d = params.means.shape[1]
+    covariances = s**2 * np.asarray(params.covariances) + sig**2 * np.eye(d)
+    return GaussianMixture(params.weights, s * np.asarray(params.means), covariances, device=device or default_device(),
+                           dtype=torch.float64)
+
+
+def most_likely_component(mixture: GaussianMixture, x: torch.Tensor) -> torch.Tensor:
+    """The most likely component of each point (its class, for guidance)."""
+    return mixture.component_log_prob(x).argmax(dim=1)
 
 
 class ExactNoisePredictor:
@@ -268,9 +237,9 @@ class ExactNoisePredictor:
     def __init__(self, params: MixtureParams, schedule: Schedule, device: torch.device | None = None) -> None:
         self.params, self.schedule = params, schedule
         self.device = device or default_device()
-        self._cache: dict[float, NoisedMixture] = {}
+        self._cache: dict[float, GaussianMixture] = {}
 
-    def mixture(self, t: float) -> NoisedMixture:
+    def mixture(self, t: float) -> GaussianMixture:
         key = round(float(t), 12)
         if key not in self._cache:
             self._cache[key] = noised_mixture(self.params, self.schedule, key, self.device)
@@ -403,7 +372,7 @@ class DiffusionTrainer(TorchStepper):
             if target.mixture is None:
                 raise ValueError("class-conditional training needs a mixture target (its components are the classes)")
             exact = noised_mixture(target.mixture, self.schedule, self.schedule.t_min, self.device)
-            self.labels = exact.labels(self.data.to(torch.float64))
+            self.labels = most_likely_component(exact, self.data)
             self.n_classes = len(target.mixture.weights)
         sigma_data = float(self.data.std())
         self.model = Denoiser(self.schedule, objective=config.objective, hidden=config.hidden, depth=config.depth,
@@ -639,7 +608,8 @@ def score_gap(eps_fn: EpsFn, params: MixtureParams, schedule: Schedule, times: S
     (the denoising loss minus its irreducible part), on fresh samples of the exact noised mixture."""
     device = default_device()
     exact = ExactNoisePredictor(params, schedule, device)
-    x0 = torch.as_tensor(mixture_sample(n, params, rng(seed)), dtype=torch.float32, device=device)
+    x0 = torch.as_tensor(GaussianMixture.from_params(params, "cpu").sample(n, rng(seed)), dtype=torch.float32,
+                         device=device)
     gaps = []
     for i, t in enumerate(times):
         xt = forward_noise(x0, schedule, t, derive_seed(seed, "gap", i))

@@ -29,17 +29,15 @@ from playground import nets
 from playground.device import to_numpy
 from playground.divergences import (
     GridQuadrature,
-    Mixture,
-    compute_dtype,
     default_resolution,
     entropy_grid,
     expectation_gauss_hermite,
     js_from_log_densities,
     kl_from_log_densities,
-    mixture_log_prob_torch,
     mmd2_parts,
     tv_from_log_densities,
 )
+from playground.distributions import GaussianMixture, compute_dtype
 from playground.seeding import SeedLike, derive_seed, torch_generator
 from playground.stepper import Stepper, TorchStepper
 
@@ -83,7 +81,7 @@ class DivergenceFit(TorchStepper):
     Every step also reports the forward and reverse KL by grid quadrature.
     """
 
-    def __init__(self, target: Mixture, divergence: str = "forward_kl", config: FitConfig = FitConfig(),
+    def __init__(self, target: GaussianMixture, divergence: str = "forward_kl", config: FitConfig = FitConfig(),
                  seed: int = 0) -> None:
         super().__init__()
         if divergence not in OBJECTIVES:
@@ -111,7 +109,7 @@ class DivergenceFit(TorchStepper):
         self.grid: GridQuadrature | None = None
         self.log_p_grid: torch.Tensor | None = None
         if divergence in ("js", "tv", "w1"):  # grid objectives: a grid over p and the start of q
-            start_q = Mixture(np.ones(len(means)), means, np.tile(config.start_std**2 * np.eye(dim), (len(means), 1, 1)),
+            start_q = GaussianMixture(np.ones(len(means)), means, np.tile(config.start_std**2 * np.eye(dim), (len(means), 1, 1)),
                               device=self.device)
             self.grid = GridQuadrature.covering([target, start_q], config.resolution or _grid_resolution(dim))
             self.log_p_grid = target.log_prob(self.grid.points)
@@ -124,14 +122,15 @@ class DivergenceFit(TorchStepper):
     def log_weights(self) -> torch.Tensor:
         return torch.log_softmax(self.logits, dim=0)
 
-    def model(self) -> Mixture:
-        """The current q as a (detached) ``Mixture``."""
+    def model(self) -> GaussianMixture:
+        """The current q as a (detached) ``GaussianMixture``."""
         chols = self.chols().detach()
-        return Mixture(to_numpy(torch.exp(self.log_weights())), to_numpy(self.means),
-                       to_numpy(chols @ chols.transpose(1, 2)), device=self.device)
+        return GaussianMixture(to_numpy(torch.exp(self.log_weights())), to_numpy(self.means),
+                               to_numpy(chols @ chols.transpose(1, 2)), device=self.device)
 
     def log_q(self, x: torch.Tensor) -> torch.Tensor:
-        return mixture_log_prob_torch(x, self.log_weights(), self.means, self.chols())
+        return GaussianMixture(torch.exp(self.log_weights()), self.means, scale_tril=self.chols(),
+                               device=self.device).log_prob(x)
 
     # --- objectives --------------------------------------------------------------
     def objective(self) -> torch.Tensor:
@@ -222,7 +221,7 @@ def _start_offsets(n_components: int, dim: int, spread: float) -> np.ndarray:
 class FitRace(Stepper):
     """Several ``DivergenceFit`` runs from the same start, advanced together (forward vs reverse KL...)."""
 
-    def __init__(self, target: Mixture, divergences: Sequence[str] = ("forward_kl", "reverse_kl"),
+    def __init__(self, target: GaussianMixture, divergences: Sequence[str] = ("forward_kl", "reverse_kl"),
                  config: FitConfig = FitConfig(), seed: int = 0) -> None:
         super().__init__()
         self.target = target
@@ -255,7 +254,7 @@ class FitRace(Stepper):
     def snapshot(self) -> dict:
         return {name: fit.snapshot() for name, fit in self.fits.items()}
 
-    def models(self) -> dict[str, Mixture]:
+    def models(self) -> dict[str, GaussianMixture]:
         return {name: fit.model() for name, fit in self.fits.items()}
 
 
@@ -264,12 +263,12 @@ class FitRace(Stepper):
 # ----------------------------------------------------------------------------------
 
 
-def moment_matching(p: Mixture) -> tuple[np.ndarray, np.ndarray]:
+def moment_matching(p: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
     """The forward-KL optimum over single Gaussians: q* = N(E_p[x], Cov_p[x]) (mean (d,), cov (d, d))."""
-    return p.mean(), p.covariance()
+    return to_numpy(p.mean), to_numpy(p.covariance_matrix)
 
 
-def reverse_kl_local_optima(p: Mixture, *, fixed_std: float | None = None, tolerance: float = 0.05) -> list[dict]:
+def reverse_kl_local_optima(p: GaussianMixture, *, fixed_std: float | None = None, tolerance: float = 0.05) -> list[dict]:
     """Local minima of KL(q||p) over single Gaussians q, by L-BFGS (Gauss-Hermite quadrature) from several starts.
 
     Starts: each mode of p (at its own width) and the moment-matched Gaussian. Returns distinct optima
@@ -289,7 +288,7 @@ def reverse_kl_local_optima(p: Mixture, *, fixed_std: float | None = None, toler
     return sorted(found, key=lambda o: o["reverse_kl"])
 
 
-def _minimise_reverse_kl(p: Mixture, start_mean: np.ndarray, start_chol: np.ndarray, fixed_std: float | None) -> dict:
+def _minimise_reverse_kl(p: GaussianMixture, start_mean: np.ndarray, start_chol: np.ndarray, fixed_std: float | None) -> dict:
     """L-BFGS (SciPy) on KL(q||p) = -H(q) - E_q[log p] over one Gaussian q, gradients by torch autograd."""
     device, dtype = p.device, p.means.dtype
     dim = start_mean.size
@@ -330,7 +329,7 @@ def _minimise_reverse_kl(p: Mixture, start_mean: np.ndarray, start_chol: np.ndar
         return {"mean": to_numpy(mean), "cov": to_numpy(chol @ chol.T), "reverse_kl": float(reverse_kl(theta))}
 
 
-def kl_landscape_1d(p: Mixture, mus: np.ndarray, sigmas: np.ndarray, resolution: int = 1500) -> dict[str, np.ndarray]:
+def kl_landscape_1d(p: GaussianMixture, mus: np.ndarray, sigmas: np.ndarray, resolution: int = 1500) -> dict[str, np.ndarray]:
     """Forward and reverse KL between a 1D p and every q = N(mu, sigma^2) of a parameter grid.
 
     Returns arrays of shape (len(sigmas), len(mus)). Forward: KL(p||q) = -H(p) + 1/2 log(2 pi sigma^2)
@@ -340,7 +339,7 @@ def kl_landscape_1d(p: Mixture, mus: np.ndarray, sigmas: np.ndarray, resolution:
     if p.dim != 1:
         raise ValueError("the (mu, sigma) landscape is for 1D targets")
     mus, sigmas = np.asarray(mus, dtype=np.float64), np.asarray(sigmas, dtype=np.float64)
-    mean, variance = p.mean()[0], p.covariance()[0, 0]
+    mean, variance = float(p.mean[0]), float(p.covariance_matrix[0, 0])
     mu_grid, sigma_grid = np.meshgrid(mus, sigmas)
     forward = (-entropy_grid(p) + 0.5 * np.log(2 * np.pi * sigma_grid**2)
                + (variance + (mean - mu_grid) ** 2) / (2 * sigma_grid**2))
@@ -359,7 +358,7 @@ def kl_landscape_1d(p: Mixture, mus: np.ndarray, sigmas: np.ndarray, resolution:
     return {"forward_kl": forward, "reverse_kl": reverse}
 
 
-def mle_decomposition(p: Mixture, q: Mixture, n: int = 5000, seed: SeedLike = 0) -> dict[str, float]:
+def mle_decomposition(p: GaussianMixture, q: GaussianMixture, n: int = 5000, seed: SeedLike = 0) -> dict[str, float]:
     """MLE = forward KL, in numbers: E_p[log q] = -KL(p||q) - H(p).
 
     Returns the average log-likelihood of q on n samples of p, the exact E_p[log q] and the two terms

@@ -8,7 +8,7 @@ seeks them; TV and Wasserstein), 002 (the discrete KL example, KL between Gaussi
 - Estimators: ``kl_monte_carlo`` (either direction: swap the arguments), ``GridQuadrature``
   (forward/reverse KL, JS, TV, entropy on a grid), ``w1_cdf_1d`` and ``w1_samples_1d``,
   ``mmd2_samples``.
-- ``Mixture``: a Gaussian mixture on a torch device with ``log_prob``, ``sample``, ``cdf``.
+- Mixtures are ``playground.distributions.GaussianMixture`` (``log_prob``, ``sample``, ``cdf``).
 - Fitting q to p by one of them (``DivergenceFit``, ``FitRace``) and the optima and
   landscapes of those fits are in ``playground.divergence_fit``.
 
@@ -30,7 +30,7 @@ from scipy import special
 from playground.device import default_device, to_numpy
 from playground.metrics import gaussian_kernel, median_bandwidth, mmd2_samples, w1_samples_1d  # noqa: F401 (re-exported)
 from playground.seeding import torch_generator
-from playground.targets import MixtureParams, mixture_params
+from playground.distributions import GaussianMixture, MixtureParams, compute_dtype, mixture_params  # noqa: F401
 
 LOG_2 = math.log(2.0)
 
@@ -108,104 +108,12 @@ def gaussian_entropy(cov) -> float:
 # ----------------------------------------------------------------------------------
 
 
-def compute_dtype(device: torch.device) -> torch.dtype:
-    """float64 for exact-looking numbers, except on MPS (no float64 there)."""
-    return torch.float32 if device.type == "mps" else torch.float64
-
-
-def mixture_log_prob_torch(x: torch.Tensor, log_weights: torch.Tensor, means: torch.Tensor,
-                           chols: torch.Tensor) -> torch.Tensor:
-    """log sum_k w_k N(x; mu_k, L_k L_k^T); x (n, d), log_weights (K,), means (K, d), chols (K, d, d) -> (n,)."""
-    d = x.shape[1]
-    centred = x[None, :, :] - means[:, None, :]  # (K, n, d)
-    # L_k^-1 of the tiny (d, d) factors first, then one batched product: much faster than a
-    # triangular solve with n right-hand sides on the CPU
-    eye = torch.eye(d, dtype=chols.dtype, device=chols.device).expand_as(chols)
-    inverse_chols = torch.linalg.solve_triangular(chols, eye, upper=False)  # (K, d, d)
-    solved = torch.einsum("kij,knj->kni", inverse_chols, centred)  # (K, n, d)
-    log_det = torch.log(torch.diagonal(chols, dim1=1, dim2=2)).sum(dim=1)  # (K,)
-    log_normal = -0.5 * d * math.log(2 * math.pi) - log_det[:, None] - 0.5 * (solved**2).sum(dim=2)  # (K, n)
-    return torch.logsumexp(log_weights[:, None] + log_normal, dim=0)
-
-
-class Mixture:
-    """A Gaussian mixture sum_k w_k N(mu_k, Sigma_k) with its tensors on ``device``.
-
-    A single Gaussian is the case K = 1. ``weights`` (K,), ``means`` (K, d), ``covariances`` (K, d, d).
-    """
-
-    def __init__(self, weights, means, covariances, device: torch.device | None = None) -> None:
-        params = mixture_params(weights, means, covariances)
-        self.device = device or default_device()
-        dtype = compute_dtype(self.device)
-        self.params = params
-        self.dim = params.means.shape[1]
-        self.weights = torch.tensor(np.array(params.weights), dtype=dtype, device=self.device)
-        self.means = torch.tensor(np.array(params.means), dtype=dtype, device=self.device)
-        self.covariances = torch.tensor(np.array(params.covariances), dtype=dtype, device=self.device)
-        try:
-            self.chols = torch.linalg.cholesky(self.covariances)
-        except RuntimeError as error:  # torch raises a LinAlgError subclass of RuntimeError
-            raise ValueError("a covariance is not positive definite") from error
-
-    @classmethod
-    def from_params(cls, params: MixtureParams, device: torch.device | None = None) -> "Mixture":
-        return cls(params.weights, params.means, params.covariances, device=device)
-
-    @classmethod
-    def gaussian(cls, mean, cov, device: torch.device | None = None) -> "Mixture":
-        """One Gaussian (1D: scalar mean and variance)."""
-        mean, cov = _as_mean_cov(mean, cov)
-        return cls([1.0], mean[None, :], cov[None, :, :], device=device)
-
-    @property
-    def n_components(self) -> int:
-        return int(self.weights.shape[0])
-
-    def log_prob(self, x) -> torch.Tensor:
-        """log q(x) for each row of x, shape (n,)."""
-        x = torch.as_tensor(x, dtype=self.means.dtype, device=self.device).reshape(-1, self.dim)
-        return mixture_log_prob_torch(x, torch.log(self.weights), self.means, self.chols)
-
-    def sample(self, n: int, seed: int | torch.Generator) -> torch.Tensor:
-        """Ancestral sampling: k ~ Cat(w), x = mu_k + L_k eps; shape (n, d)."""
-        generator = seed if isinstance(seed, torch.Generator) else torch_generator(seed, self.device)
-        components = torch.multinomial(self.weights, int(n), replacement=True, generator=generator)
-        noise = torch.randn(int(n), self.dim, 1, dtype=self.means.dtype, device=self.device, generator=generator)
-        return self.means[components] + (self.chols[components] @ noise)[..., 0]
-
-    def cdf(self, x) -> torch.Tensor:
-        """1D only: F(x) = sum_k w_k Phi((x - mu_k)/sigma_k)."""
-        if self.dim != 1:
-            raise ValueError("the CDF is only defined here for 1D mixtures")
-        x = torch.as_tensor(x, dtype=self.means.dtype, device=self.device).reshape(-1)
-        stds = self.chols[:, 0, 0]
-        return (self.weights[:, None] * torch.special.ndtr((x[None, :] - self.means[:, :1]) / stds[:, None])).sum(0)
-
-    def mean(self) -> np.ndarray:
-        """E[x] = sum_k w_k mu_k, shape (d,)."""
-        return to_numpy(self.weights @ self.means)
-
-    def covariance(self) -> np.ndarray:
-        """Cov[x] = sum_k w_k (Sigma_k + mu_k mu_k^T) - mean mean^T, shape (d, d)."""
-        mean = self.weights @ self.means
-        second = torch.einsum("k,kij->ij", self.weights, self.covariances + self.means[:, :, None] * self.means[:, None, :])
-        return to_numpy(second - mean[:, None] * mean[None, :])
-
-    def bounds(self, spread: float = 4.5) -> np.ndarray:
-        """A box (d, 2) holding the mass: every component's mean +- spread standard deviations."""
-        stds = torch.sqrt(torch.diagonal(self.covariances, dim1=1, dim2=2))
-        low = to_numpy((self.means - spread * stds).min(0).values)
-        high = to_numpy((self.means + spread * stds).max(0).values)
-        return np.stack([low, high], axis=1)
-
-
 # ----------------------------------------------------------------------------------
 # Monte-Carlo and grid estimators
 # ----------------------------------------------------------------------------------
 
 
-def kl_monte_carlo(p: Mixture, q: Mixture, n: int = 10_000, seed: int = 0) -> tuple[float, float]:
+def kl_monte_carlo(p: GaussianMixture, q: GaussianMixture, n: int = 10_000, seed: int = 0) -> tuple[float, float]:
     """D_KL(p||q) ~ (1/n) sum_i [log p(x_i) - log q(x_i)], x_i ~ p; returns (estimate, standard error).
 
     Reverse KL: ``kl_monte_carlo(q, p, ...)``.
@@ -269,7 +177,7 @@ class GridQuadrature:
         return cls(torch.as_tensor(points, dtype=compute_dtype(device), device=device), axes, float(np.prod(widths)))
 
     @classmethod
-    def covering(cls, distributions: Sequence[Mixture], resolution: int, spread: float = 7.0) -> "GridQuadrature":
+    def covering(cls, distributions: Sequence[GaussianMixture], resolution: int, spread: float = 7.0) -> "GridQuadrature":
         """A grid over a box holding the mass of every distribution given."""
         boxes = np.stack([dist.bounds(spread) for dist in distributions])
         bounds = np.stack([boxes[:, :, 0].min(0), boxes[:, :, 1].max(0)], axis=1)
@@ -297,13 +205,13 @@ def tv_from_log_densities(log_p: torch.Tensor, log_q: torch.Tensor, grid: GridQu
     return 0.5 * grid.integrate(torch.abs(torch.exp(log_p) - torch.exp(log_q)))
 
 
-def kl_grid(p: Mixture, q: Mixture, resolution: int | None = None) -> float:
+def kl_grid(p: GaussianMixture, q: GaussianMixture, resolution: int | None = None) -> float:
     """D_KL(p||q) by quadrature on a grid covering both (reverse KL: swap the arguments)."""
     grid = GridQuadrature.covering([p, q], resolution or default_resolution(p.dim))
     return float(kl_from_log_densities(p.log_prob(grid.points), q.log_prob(grid.points), grid))
 
 
-def entropy_grid(p: Mixture, resolution: int | None = None) -> float:
+def entropy_grid(p: GaussianMixture, resolution: int | None = None) -> float:
     """H(p) = -integral p log p dx by quadrature."""
     grid = GridQuadrature.covering([p], resolution or default_resolution(p.dim))
     log_p = p.log_prob(grid.points)
@@ -314,7 +222,7 @@ def default_resolution(dim: int) -> int:
     return 4000 if dim == 1 else 200
 
 
-def w1_cdf_1d(p: Mixture, q: Mixture, resolution: int = 4000) -> torch.Tensor:
+def w1_cdf_1d(p: GaussianMixture, q: GaussianMixture, resolution: int = 4000) -> torch.Tensor:
     """W1(p, q) = integral |F_p(x) - F_q(x)| dx in 1D, from the exact CDFs (differentiable in q)."""
     grid = GridQuadrature.covering([p, q], resolution)
     return grid.integrate(torch.abs(p.cdf(grid.points) - q.cdf(grid.points)))
@@ -339,7 +247,7 @@ def _expected_kernel(weights_a, means_a, covs_a, weights_b, means_b, covs_b, ban
     return weights_a @ values @ weights_b
 
 
-def mmd2_mixtures(p: Mixture, q: Mixture, bandwidth: float = 1.0) -> torch.Tensor:
+def mmd2_mixtures(p: GaussianMixture, q: GaussianMixture, bandwidth: float = 1.0) -> torch.Tensor:
     """Exact MMD^2 between two Gaussian mixtures for the Gaussian kernel of width h (closed form)."""
     return mmd2_parts(p.weights, p.means, p.covariances, q.weights, q.means, q.covariances, bandwidth)
 
@@ -363,7 +271,7 @@ DIVERGENCES = {
 }
 
 
-def divergence_table(p: Mixture, q: Mixture, *, resolution: int | None = None,
+def divergence_table(p: GaussianMixture, q: GaussianMixture, *, resolution: int | None = None,
                      mmd_bandwidth: float = 1.0) -> dict[str, float]:
     """Every divergence of the pair (p, q): KL both ways, JS, TV (grid), W1 (1D only, CDFs), MMD (closed form)."""
     grid = GridQuadrature.covering([p, q], resolution or default_resolution(p.dim))
@@ -415,6 +323,7 @@ def make_target(dim: int, n_modes: int, separation: float, weights: Sequence[flo
 # ----------------------------------------------------------------------------------
 
 
-def density_values(distribution: Mixture, points) -> np.ndarray:
+def density_values(distribution: GaussianMixture, points) -> np.ndarray:
     """q(x) at each row of ``points`` (an (n, d) array or tensor), as a NumPy array (n,)."""
-    return torch.exp(distribution.log_prob(points)).cpu().numpy()
+    log_q = distribution.log_prob(points)
+    return np.exp(to_numpy(log_q) if torch.is_tensor(log_q) else log_q)

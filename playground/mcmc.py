@@ -25,7 +25,8 @@ import torch
 from playground.device import default_device
 from playground.seeding import torch_generator
 from playground.stepper import Stepper
-from playground.targets import BANANA_CURVATURE, BANANA_SIGMA1, MixtureParams, Target, get_target
+from playground.distributions import GaussianMixture, MixtureParams, compute_dtype
+from playground.targets import BANANA_CURVATURE, BANANA_SIGMA1, Target, get_target
 
 METHODS = {
     "rwm": "Random-walk Metropolis–Hastings",
@@ -33,10 +34,6 @@ METHODS = {
     "mala": "Metropolis-adjusted Langevin (MALA)",
     "hmc": "Hamiltonian Monte Carlo (HMC)",
 }
-
-
-def _dtype_for(device: torch.device) -> torch.dtype:
-    return torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
 
 
 # ----------------------------------------------------------------------------------
@@ -57,26 +54,16 @@ class Energy:
 
 
 class GaussianMixtureEnergy(Energy):
-    """log sum_k w_k N(x; mu_k, Sigma_k); grad = sum_k r_k(x) Sigma_k^{-1} (mu_k - x) (responsibilities r_k)."""
+    """log sum_k w_k N(x; mu_k, Sigma_k); grad = sum_k r_k(x) Sigma_k^{-1} (mu_k - x) (responsibilities r_k),
+    both from ``playground.distributions.GaussianMixture``."""
 
     def __init__(self, params: MixtureParams, device: torch.device | str | None = None) -> None:
         self.device = torch.device(device) if device is not None else default_device()
-        dtype = _dtype_for(self.device)
-        self.dim = params.means.shape[1]
-        precisions = np.linalg.inv(params.covariances)
-        log_norm = (np.log(params.weights) - 0.5 * self.dim * np.log(2 * np.pi)
-                    - 0.5 * np.linalg.slogdet(params.covariances)[1])
-        self.means = torch.as_tensor(params.means, dtype=dtype, device=self.device)  # (K, d)
-        self.precisions = torch.as_tensor(precisions, dtype=dtype, device=self.device)  # (K, d, d)
-        self.log_norm = torch.as_tensor(log_norm, dtype=dtype, device=self.device)  # (K,)
+        self.mixture = GaussianMixture.from_params(params, self.device, compute_dtype(self.device))
+        self.dim = self.mixture.dim
 
     def log_prob_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        diff = x[:, None, :] - self.means[None]  # (n, K, d)
-        scaled = torch.einsum("kij,nkj->nki", self.precisions, diff)  # Sigma_k^{-1} (x - mu_k)
-        log_components = self.log_norm - 0.5 * (diff * scaled).sum(-1)  # (n, K)
-        log_p = torch.logsumexp(log_components, dim=1)
-        responsibilities = torch.exp(log_components - log_p[:, None])  # softmax, reusing the logsumexp
-        return log_p, -(responsibilities[..., None] * scaled).sum(1)
+        return self.mixture.log_prob_and_score(x)
 
 
 class BananaEnergy(Energy):
@@ -262,7 +249,7 @@ class MCMCChains(Stepper):
         self.energy, self.method, self.step_size = energy, method, float(step_size)
         self.leapfrog_steps, self.keep = int(leapfrog_steps), int(keep)
         self.device = torch.device(device) if device is not None else default_device()
-        dtype = _dtype_for(self.device)
+        dtype = compute_dtype(self.device)
         self.generator = torch_generator(seed, self.device)
         start = np.zeros(energy.dim) if start is None else np.asarray(start, dtype=np.float64)
         start = np.broadcast_to(start.reshape(-1, energy.dim), (int(n_chains), energy.dim))

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import linalg, special, stats
+from scipy import stats
 
+from playground.distributions import GaussianMixture, MixtureParams, mixture_params
 from playground.seeding import SeedLike, rng
 
 Sampler = Callable[[int, np.random.Generator], np.ndarray]
@@ -73,75 +74,15 @@ class Target:
 # ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MixtureParams:
-    """weights (K,), means (K, d), covariances (K, d, d)."""
-
-    weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray
-
-
-def mixture_params(weights, means, covariances) -> MixtureParams:
-    weights = np.asarray(weights, dtype=np.float64)
-    means = np.asarray(means, dtype=np.float64)
-    if means.ndim == 1:
-        means = means[:, None]
-    covariances = np.asarray(covariances, dtype=np.float64)
-    if covariances.ndim == 1:  # 1D: variances
-        covariances = covariances[:, None, None]
-    return MixtureParams(weights / weights.sum(), means, covariances)
-
-
-def gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """log N(x; mean, cov) for each row of x, via a Cholesky factor.
-
-    log N = -d/2 log(2 pi) - sum(log diag L) - |L^{-1}(x - mean)|^2 / 2
-    """
-    x = np.asarray(x, dtype=np.float64)
-    d = mean.shape[0]
-    chol = np.linalg.cholesky(cov)
-    solved = linalg.solve_triangular(chol, (x - mean).T, lower=True)  # (d, n)
-    return -0.5 * d * np.log(2 * np.pi) - np.log(np.diag(chol)).sum() - 0.5 * (solved**2).sum(axis=0)
-
-
-def mixture_log_prob(x: np.ndarray, params: MixtureParams) -> np.ndarray:
-    """log sum_k w_k N(x; mu_k, Sigma_k), all components at once, with log-sum-exp.
-
-    With Sigma_k = L_k L_k^T: log N = -d/2 log 2 pi - sum log diag L_k - |L_k^{-1}(x - mu_k)|^2 / 2.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    n_components, d = params.means.shape
-    chol = np.linalg.cholesky(params.covariances)  # (K, d, d)
-    inv_chol = np.linalg.inv(chol)  # (K, d, d), lower triangular
-    # (x - mu_k) mapped by L_k^{-1}, as x L^{-T} - mu L^{-T}: one matrix product for all k
-    projected = x @ inv_chol.transpose(2, 0, 1).reshape(d, n_components * d)  # [n, k*d + j]
-    shift = np.einsum("kij,kj->ki", inv_chol, params.means).reshape(-1)
-    whitened = (projected - shift).reshape(len(x), n_components, d)
-    log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    per_component = (np.log(params.weights) - 0.5 * d * np.log(2 * np.pi) - log_det
-                     - 0.5 * np.einsum("nkd,nkd->nk", whitened, whitened))
-    top = per_component.max(axis=1, keepdims=True)
-    return top[:, 0] + np.log(np.exp(per_component - top).sum(axis=1))
-
-
-def mixture_sample(n: int, params: MixtureParams, generator: np.random.Generator) -> np.ndarray:
-    """Ancestral sampling: pick a component k ~ Cat(w), then x ~ N(mu_k, Sigma_k)."""
-    components = generator.choice(len(params.weights), size=n, p=params.weights)
-    d = params.means.shape[1]
-    noise = generator.standard_normal((n, d))
-    chols = np.linalg.cholesky(params.covariances)  # (K, d, d)
-    return params.means[components] + np.einsum("nij,nj->ni", chols[components], noise)
-
-
 def mixture_target(name, label, description, params: MixtureParams, bounds) -> Target:
+    distribution = GaussianMixture.from_params(params, device="cpu")
     return Target(
         name=name,
         label=label,
         dim=params.means.shape[1],
         description=description,
-        sampler=lambda n, g: mixture_sample(n, params, g),
-        log_density=lambda x: mixture_log_prob(x, params),
+        sampler=distribution.sample,  # with the target's NumPy generator: NumPy draws
+        log_density=distribution.log_prob,
         bounds=bounds,
         mixture=params,
     )

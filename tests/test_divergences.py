@@ -18,9 +18,9 @@ from playground.divergence_fit import (
     moment_matching,
     reverse_kl_local_optima,
 )
+from playground.distributions import GaussianMixture
 from playground.divergences import (
     GridQuadrature,
-    Mixture,
     divergence_table,
     entropy_grid,
     gaussian_entropy,
@@ -37,12 +37,11 @@ from playground.divergences import (
     w1_cdf_1d,
     w1_samples_1d,
 )
-from playground.targets import mixture_log_prob
 
 
-def bimodal(device=None) -> Mixture:
+def bimodal(device=None) -> GaussianMixture:
     """Two well-separated equal modes at -3 and +3, standard deviation 0.5."""
-    return Mixture.from_params(make_target(1, 2, 6.0, [1, 1], [0.5, 0.5]), device=device)
+    return GaussianMixture.from_params(make_target(1, 2, 6.0, [1, 1], [0.5, 0.5]), device=device)
 
 
 # ----------------------------------------------------------------------------------
@@ -109,7 +108,7 @@ def test_gaussian_entropy_matches_scipy():
 def test_grid_and_monte_carlo_kl_match_closed_form_both_directions(device):
     mu1, cov1 = np.array([0.5, -1.0]), np.array([[1.5, 0.6], [0.6, 0.8]])
     mu2, cov2 = np.array([-0.5, 0.5]), np.array([[1.0, -0.3], [-0.3, 2.0]])
-    p, q = Mixture.gaussian(mu1, cov1, device), Mixture.gaussian(mu2, cov2, device)
+    p, q = GaussianMixture.gaussian(mu1, cov1, device), GaussianMixture.gaussian(mu2, cov2, device)
     forward, backward = kl_gaussians(mu1, cov1, mu2, cov2), kl_gaussians(mu2, cov2, mu1, cov1)
     assert kl_grid(p, q) == pytest.approx(forward, abs=1e-3)
     assert kl_grid(q, p) == pytest.approx(backward, abs=1e-3)
@@ -117,22 +116,24 @@ def test_grid_and_monte_carlo_kl_match_closed_form_both_directions(device):
     assert abs(estimate - forward) < 4 * standard_error
     estimate, standard_error = kl_monte_carlo(q, p, 50_000, seed=1)
     assert abs(estimate - backward) < 4 * standard_error
-    one_d_p, one_d_q = Mixture.gaussian(0.0, 1.0, device), Mixture.gaussian(1.0, 4.0, device)
+    one_d_p, one_d_q = GaussianMixture.gaussian(0.0, 1.0, device), GaussianMixture.gaussian(1.0, 4.0, device)
     assert kl_grid(one_d_p, one_d_q) == pytest.approx(kl_gaussians(0.0, 1.0, 1.0, 4.0), abs=1e-8)
 
 
 def test_mixture_log_prob_sample_and_cdf_match_references(device):
     params = make_target(2, 3, 2.5, [1, 2, 3], [0.5, 0.7, 0.4])
-    mixture = Mixture.from_params(params, device)
+    mixture = GaussianMixture.from_params(params, device)
     x = np.random.default_rng(0).normal(size=(50, 2)) * 2
-    np.testing.assert_allclose(mixture.log_prob(x).cpu().numpy(), mixture_log_prob(x, params), rtol=1e-10)
+    expected = np.log(sum(w * stats.multivariate_normal(m, c).pdf(x) for w, m, c in zip(*params)))
+    np.testing.assert_allclose(mixture.log_prob(torch.as_tensor(x)).cpu().numpy(), expected, rtol=1e-10)
+    np.testing.assert_allclose(mixture.log_prob(x), expected, rtol=1e-10)  # NumPy in, NumPy out
     samples = mixture.sample(40_000, seed=2).cpu().numpy()
-    np.testing.assert_allclose(samples.mean(0), mixture.mean(), atol=0.03)
-    np.testing.assert_allclose(np.cov(samples.T), mixture.covariance(), atol=0.06)
-    one_d = Mixture.from_params(make_target(1, 2, 3.0, [1, 3], [0.5, 1.0]), device)
+    np.testing.assert_allclose(samples.mean(0), mixture.mean.cpu().numpy(), atol=0.03)
+    np.testing.assert_allclose(np.cov(samples.T), mixture.covariance_matrix.cpu().numpy(), atol=0.06)
+    one_d = GaussianMixture.from_params(make_target(1, 2, 3.0, [1, 3], [0.5, 1.0]), device)
     grid = np.linspace(-5, 5, 11)
     reference = 0.25 * stats.norm.cdf(grid, -1.5, 0.5) + 0.75 * stats.norm.cdf(grid, 1.5, 1.0)
-    np.testing.assert_allclose(one_d.cdf(grid).cpu().numpy(), reference, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(one_d.cdf(torch.as_tensor(grid)).cpu().numpy(), reference, rtol=1e-9, atol=1e-14)
     assert torch.equal(mixture.sample(5, seed=9), mixture.sample(5, seed=9))
 
 
@@ -149,8 +150,8 @@ def test_w1_of_samples_equals_scipy():
 
 
 def test_w1_by_cdfs_equals_scipy_and_closed_form(device):
-    p = Mixture.from_params(make_target(1, 3, 2.0, [1, 2, 1], [0.5, 0.3, 0.8]), device)
-    q = Mixture.gaussian(0.7, 1.5, device)
+    p = GaussianMixture.from_params(make_target(1, 3, 2.0, [1, 2, 1], [0.5, 0.3, 0.8]), device)
+    q = GaussianMixture.gaussian(0.7, 1.5, device)
     grid = GridQuadrature.covering([p, q], 4000)
     points = grid.points[:, 0].cpu().numpy()
     weights_p = torch.exp(p.log_prob(grid.points)).cpu().numpy()
@@ -158,13 +159,13 @@ def test_w1_by_cdfs_equals_scipy_and_closed_form(device):
     reference = stats.wasserstein_distance(points, points, weights_p, weights_q)
     assert float(w1_cdf_1d(p, q)) == pytest.approx(reference, abs=2e-3)
     # equal widths: W1 is the shift between the means
-    assert float(w1_cdf_1d(Mixture.gaussian(0.0, 1.0, device), Mixture.gaussian(1.3, 1.0, device))) == pytest.approx(
+    assert float(w1_cdf_1d(GaussianMixture.gaussian(0.0, 1.0, device), GaussianMixture.gaussian(1.3, 1.0, device))) == pytest.approx(
         1.3, abs=1e-4)
 
 
 def test_js_and_tv_match_references_and_bounds(device):
     sigma, shift = 1.0, 1.7
-    p, q = Mixture.gaussian(0.0, sigma**2, device), Mixture.gaussian(shift, sigma**2, device)
+    p, q = GaussianMixture.gaussian(0.0, sigma**2, device), GaussianMixture.gaussian(shift, sigma**2, device)
     table = divergence_table(p, q)
     # TV of two Gaussians with equal widths: 2 Phi(|shift| / (2 sigma)) - 1
     assert table["tv"] == pytest.approx(2 * stats.norm.cdf(shift / (2 * sigma)) - 1, abs=1e-5)
@@ -172,15 +173,15 @@ def test_js_and_tv_match_references_and_bounds(device):
     density_p = torch.exp(p.log_prob(grid.points)).cpu().numpy()
     density_q = torch.exp(q.log_prob(grid.points)).cpu().numpy()
     assert table["js"] == pytest.approx(spatial.distance.jensenshannon(density_p, density_q) ** 2, abs=1e-5)
-    far = Mixture.gaussian(40.0, 1.0, device)
+    far = GaussianMixture.gaussian(40.0, 1.0, device)
     grid = GridQuadrature.covering([p, far], 8000)
     log_p, log_far = p.log_prob(grid.points), far.log_prob(grid.points)
     assert float(js_from_log_densities(log_p, log_far, grid)) == pytest.approx(math.log(2), abs=1e-4)
     assert float(tv_from_log_densities(log_p, log_far, grid)) == pytest.approx(1.0, abs=1e-4)
     generator = np.random.default_rng(5)
     for _ in range(4):
-        a = Mixture.gaussian(generator.normal() * 3, generator.uniform(0.1, 4), device)
-        b = Mixture.gaussian(generator.normal() * 3, generator.uniform(0.1, 4), device)
+        a = GaussianMixture.gaussian(generator.normal() * 3, generator.uniform(0.1, 4), device)
+        b = GaussianMixture.gaussian(generator.normal() * 3, generator.uniform(0.1, 4), device)
         values = divergence_table(a, b)
         assert 0 < values["js"] <= math.log(2) + 1e-9
         assert 0 < values["tv"] <= 1 + 1e-9
@@ -188,9 +189,9 @@ def test_js_and_tv_match_references_and_bounds(device):
 
 @pytest.mark.parametrize("dim", [1, 2])
 def test_every_divergence_is_zero_for_identical_and_positive_otherwise(device, dim):
-    p = Mixture.from_params(make_target(dim, 3, 2.0, [1, 2, 1], [0.5, 0.6, 0.4]), device)
-    same = divergence_table(p, Mixture.from_params(p.params, device))
-    other = divergence_table(p, Mixture.gaussian(np.full(dim, 0.3), np.eye(dim) * 1.5, device))
+    p = GaussianMixture.from_params(make_target(dim, 3, 2.0, [1, 2, 1], [0.5, 0.6, 0.4]), device)
+    same = divergence_table(p, GaussianMixture.from_params(p.params, device))
+    other = divergence_table(p, GaussianMixture.gaussian(np.full(dim, 0.3), np.eye(dim) * 1.5, device))
     names = ["forward_kl", "reverse_kl", "js", "tv", "mmd"] + (["w1"] if dim == 1 else [])
     for name in names:
         assert same[name] == pytest.approx(0.0, abs=1e-6), name
@@ -200,8 +201,8 @@ def test_every_divergence_is_zero_for_identical_and_positive_otherwise(device, d
 
 
 def test_mmd_closed_form_matches_sample_estimate(device):
-    p = Mixture.from_params(make_target(2, 3, 2.0, [1, 2, 1], [0.5, 0.6, 0.4]), device)
-    q = Mixture.gaussian([0.4, 0.1], [[1.0, 0.3], [0.3, 0.8]], device)
+    p = GaussianMixture.from_params(make_target(2, 3, 2.0, [1, 2, 1], [0.5, 0.6, 0.4]), device)
+    q = GaussianMixture.gaussian([0.4, 0.1], [[1.0, 0.3], [0.3, 0.8]], device)
     exact = float(mmd2_mixtures(p, q, bandwidth=0.8))
     estimates = [float(mmd2_samples(p.sample(1500, seed=s), q.sample(1500, seed=100 + s), bandwidth=0.8))
                  for s in range(4)]
@@ -234,13 +235,13 @@ def test_mmd_samples_matches_naive_formula_and_is_zero_on_identical_samples():
 
 
 def test_average_log_likelihood_is_minus_kl_minus_entropy(device):
-    p = Mixture.from_params(make_target(1, 3, 2.5, [1, 2, 1], [0.5, 0.6, 0.4]), device)
-    q = Mixture.gaussian(0.3, 2.0, device)
+    p = GaussianMixture.from_params(make_target(1, 3, 2.5, [1, 2, 1], [0.5, 0.6, 0.4]), device)
+    q = GaussianMixture.gaussian(0.3, 2.0, device)
     parts = mle_decomposition(p, q, n=20_000, seed=0)
     assert parts["expected_log_q"] == pytest.approx(-parts["forward_kl"] - parts["entropy_p"], abs=1e-8)
     assert parts["average_log_likelihood"] == pytest.approx(parts["expected_log_q"], abs=0.03)
     assert parts["entropy_p"] == pytest.approx(entropy_grid(p), abs=1e-6)
-    gaussian = Mixture.gaussian(0.0, 2.0, device)
+    gaussian = GaussianMixture.gaussian(0.0, 2.0, device)
     assert entropy_grid(gaussian) == pytest.approx(gaussian_entropy(2.0), abs=1e-6)
 
 
@@ -303,24 +304,24 @@ def test_reverse_kl_local_optima_are_the_modes():
     assert best["reverse_kl"] == pytest.approx(math.log(2), abs=1e-3)
     assert best["cov"][0, 0] == pytest.approx(0.25, rel=0.02)
     # close modes merge: one optimum between them
-    merged = reverse_kl_local_optima(Mixture.from_params(make_target(1, 2, 0.8, [1, 1], [0.5, 0.5])))
+    merged = reverse_kl_local_optima(GaussianMixture.from_params(make_target(1, 2, 0.8, [1, 1], [0.5, 0.5])))
     assert len(merged) == 1 and merged[0]["mean"][0] == pytest.approx(0.0, abs=1e-3)
 
 
 @pytest.mark.parametrize("divergence", ["js", "tv", "mmd", "w1"])
 def test_other_objectives_reduce_their_divergence(divergence):
-    p = Mixture.from_params(make_target(1, 2, 4.0, [2, 1], [0.5, 0.5]))
+    p = GaussianMixture.from_params(make_target(1, 2, 4.0, [2, 1], [0.5, 0.5]))
     fit = DivergenceFit(p, divergence, FitConfig(start_mean=(-0.5,), start_std=1.5, learning_rate=0.05), seed=0)
     fit.step(60)
     losses = fit.metric("loss")
     assert losses[-1] < losses[0]
-    before = divergence_table(p, Mixture.gaussian(-0.5, 1.5**2))
+    before = divergence_table(p, GaussianMixture.gaussian(-0.5, 1.5**2))
     after = divergence_table(p, fit.model())
     assert after[divergence] < before[divergence]
 
 
 def test_mixture_q_in_2d_and_fixed_variance(device):
-    p = Mixture.from_params(make_target(2, 3, 3.0, [1, 1, 1], [0.4, 0.4, 0.4]), device)
+    p = GaussianMixture.from_params(make_target(2, 3, 3.0, [1, 1, 1], [0.4, 0.4, 0.4]), device)
     fit = DivergenceFit(p, "forward_kl", FitConfig(n_components=3, start_mean=(0.0, 0.0), start_std=0.8,
                                                    learning_rate=0.1, n_samples=1500), seed=1)
     fit.step(150)
@@ -352,11 +353,11 @@ def test_make_target_spacing_and_validation():
     with pytest.raises(ValueError):
         make_target(1, 2, 1.0, [1, 0], [1, 1])
     with pytest.raises(ValueError):
-        DivergenceFit(Mixture.from_params(params), "w1")
+        DivergenceFit(GaussianMixture.from_params(params), "w1")
 
 
 def test_kl_landscape_matches_closed_form_for_a_gaussian_target(device):
-    p = Mixture.gaussian(0.5, 1.2**2, device)
+    p = GaussianMixture.gaussian(0.5, 1.2**2, device)
     mus, sigmas = np.linspace(-2, 3, 7), np.linspace(0.3, 3.0, 5)
     landscape = kl_landscape_1d(p, mus, sigmas)
     for i, sigma in enumerate(sigmas):

@@ -98,23 +98,25 @@ def test_gaussian_pdf_1d_and_mixture_curves_match_scipy():
 
 
 def test_density_values_match_scipy_for_a_mixture():
-    from playground.divergences import Mixture, density_values
+    from playground.distributions import GaussianMixture
+    from playground.divergences import density_values
 
     weights, means = np.array([0.4, 0.6]), np.array([[0.0, 1.0], [2.0, -1.0]])
     covariances = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.4, 0.0], [0.0, 2.0]]])
     points = np.random.default_rng(0).normal(size=(30, 2))
     expected = sum(w * stats.multivariate_normal(m, c).pdf(points) for w, m, c in zip(weights, means, covariances))
-    values = density_values(Mixture(weights, means, covariances), points)
+    values = density_values(GaussianMixture(weights, means, covariances), points)
     assert isinstance(values, np.ndarray)
     np.testing.assert_allclose(values, expected, rtol=1e-6)
 
 
 def test_fit_paths_follow_the_recorded_snapshots():
+    from playground.distributions import GaussianMixture
     from playground.divergence_fit import FitConfig, FitRace, fit_paths
-    from playground.divergences import Mixture, make_target
+    from playground.divergences import make_target
 
-    race = FitRace(Mixture.from_params(make_target(1, 2, 4.0)), config=FitConfig(start_mean=(1.0,), n_samples=200,
-                                                                                 batch_size=32), seed=0)
+    race = FitRace(GaussianMixture.from_params(make_target(1, 2, 4.0)),
+                   config=FitConfig(start_mean=(1.0,), n_samples=200, batch_size=32), seed=0)
     race.step(3)
     means, mean_std = fit_paths(race), fit_paths(race, mean_and_std=True)
     for name, path in race.paths.items():

@@ -147,8 +147,9 @@ def _autoencoder():
 
 def _kl_fit():
     from playground.divergence_fit import DivergenceFit, FitConfig
-    from playground.divergences import Mixture, make_target
-    target = Mixture.from_params(make_target(2, 2, 4.0))
+    from playground.distributions import GaussianMixture
+    from playground.divergences import make_target
+    target = GaussianMixture.from_params(make_target(2, 2, 4.0))
     return DivergenceFit(target, "reverse_kl", FitConfig(n_components=2, learning_rate=0.05))
 
 

@@ -20,7 +20,6 @@ from playground.divergence_fit import (
 from playground.divergences import (
     DIVERGENCES,
     GridQuadrature,
-    Mixture,
     density_values,
     divergence_table,
     kl_discrete_terms,
@@ -42,7 +41,8 @@ from playground.figures.divergences import (
 from playground.mixture import gaussian_pdf_1d
 from playground.quadrature import kl_normal_quad
 from playground.seeding import derive_seed, rng
-from playground.targets import MixtureParams, list_targets
+from playground.distributions import GaussianMixture, MixtureParams
+from playground.targets import list_targets
 from playground.ui.controls import format_number, formula_panel, stepper_panel
 from playground.ui.deeplink import linked
 from playground.ui.page import PageContext
@@ -137,10 +137,10 @@ def _key(params: MixtureParams) -> tuple:
     return (params.weights.tobytes(), params.means.tobytes(), params.covariances.tobytes(), params.means.shape)
 
 
-def _from_key(key: tuple) -> Mixture:
+def _from_key(key: tuple) -> GaussianMixture:
     weights_bytes, means_bytes, covs_bytes, shape = key
     k, d = shape
-    return Mixture(np.frombuffer(weights_bytes), np.frombuffer(means_bytes).reshape(k, d),
+    return GaussianMixture(np.frombuffer(weights_bytes), np.frombuffer(means_bytes).reshape(k, d),
                    np.frombuffer(covs_bytes).reshape(k, d, d))
 
 
@@ -156,7 +156,7 @@ def _landscape(key: tuple, x_range: tuple[float, float], sigma_max: float) -> tu
     return mus, sigmas, kl_landscape_1d(_from_key(key), mus, sigmas, resolution=800)
 
 
-def _plot_box(target: Mixture, config: FitConfig) -> np.ndarray:
+def _plot_box(target: GaussianMixture, config: FitConfig) -> np.ndarray:
     """(d, 2) plotting box: the target's mass and the start of q."""
     box = target.bounds(3.5)
     start = np.broadcast_to(np.asarray(config.start_mean), (target.dim,))
@@ -173,7 +173,7 @@ def fit_race_section(page: PageContext, target_params: MixtureParams, config: Fi
                      divergences: tuple[str, ...]) -> FitRace:
     """Step / Play / Reset the race; draw the fits, the KL curves, the landscape and the divergence table."""
     try:
-        target = Mixture.from_params(target_params)
+        target = GaussianMixture.from_params(target_params)
     except ValueError as error:
         st.error(f"This target cannot be used: {error}")
         st.stop()
@@ -196,15 +196,15 @@ def fit_race_section(page: PageContext, target_params: MixtureParams, config: Fi
                          interval=0.5, max_iterations=3000)
 
 
-def _draw_race(page: PageContext, race: FitRace, target: Mixture, box: np.ndarray, optima: list[dict],
+def _draw_race(page: PageContext, race: FitRace, target: GaussianMixture, box: np.ndarray, optima: list[dict],
                optimum: tuple[np.ndarray, np.ndarray] | None, key: tuple) -> None:
     snapshot = race.snapshot()
     models = race.models()
     if target.dim == 1:
         x = np.linspace(box[0, 0], box[0, 1], PLOT_POINTS_1D)
         density = lambda mixture: density_values(mixture, x[:, None])  # noqa: E731
-        optimum_density = density(Mixture.gaussian(*optimum)) if optimum is not None else None
-        local = [density(Mixture.gaussian(o["mean"], o["cov"])) for o in optima]
+        optimum_density = density(GaussianMixture.gaussian(*optimum)) if optimum is not None else None
+        local = [density(GaussianMixture.gaussian(o["mean"], o["cov"])) for o in optima]
         figure = fit_race_1d(x, density(target), {n: density(m) for n, m in models.items()},
                              optimum_density=optimum_density, local_optima=local)
     else:
@@ -368,7 +368,7 @@ def gaussian_calculator(page: PageContext) -> None:
     else:
         gaussians = [_gaussian_controls_2d(1), _gaussian_controls_2d(2)]
         figure = (gaussian_pair_2d, gaussians)
-        first, second = (Mixture.gaussian(m, c) for m, c in gaussians)
+        first, second = (GaussianMixture.gaussian(m, c) for m, c in gaussians)
         numeric = {"forward": kl_grid(first, second), "reverse": kl_grid(second, first)}
         monte_carlo = kl_monte_carlo(first, second, 20_000, seed=derive_seed(page.seed, "kl-mc"))
         method = "grid quadrature (200×200)"
@@ -397,7 +397,7 @@ def mle_calculator(page: PageContext, target_params: MixtureParams, race: FitRac
         return
     n = linked(st.select_slider, "Sample size n drawn from p", key="n", default=2000,
                options=[100, 500, 2000, 10000, 50000])
-    target, q = Mixture.from_params(target_params), race.fits["forward_kl"].model()
+    target, q = GaussianMixture.from_params(target_params), race.fits["forward_kl"].model()
     parts = mle_decomposition(target, q, n=n, seed=derive_seed(page.seed, "mle", n))
     formula_panel(r"\frac1n\sum_{i=1}^n \log q(x_i)\ \approx\ \mathbb{E}_p[\log q]"
                   r" = -D_{KL}(p\,\|\,q) - H(p)",
