@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from playground.device import default_device
+from playground.distributions import GaussianMixture
 from playground.seeding import SeedLike, rng
 
 KERNELS = ("gaussian", "epanechnikov", "tophat")
@@ -219,13 +220,10 @@ class GaussianMLE:
         return self
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
-        """log N(x; mu, Sigma) = -d/2 log 2pi - log|L| - |L^-1 (x - mu)|^2 / 2."""
+        """log N(x; mu, Sigma) (``playground.distributions``)."""
         _check_fitted(self, "cholesky_")
         X = as_2d(X)
-        d = X.shape[1]
-        solved = np.linalg.solve(self.cholesky_, (X - self.mean_).T)
-        log_det_half = np.log(np.diag(self.cholesky_)).sum()
-        return -0.5 * d * np.log(2 * np.pi) - log_det_half - 0.5 * (solved**2).sum(axis=0)
+        return GaussianMixture.gaussian(self.mean_, self.covariance_, "cpu").log_prob(X)
 
     def score(self, X: np.ndarray) -> float:
         """Total log-likelihood of X."""

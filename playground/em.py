@@ -32,6 +32,7 @@ from playground.mixture import (
     weighted_log_prob,
 )
 from playground.seeding import SeedLike, rng
+from playground.distributions import GaussianMixture as GaussianDistribution
 from playground.stepper import Stepper, TorchStepper
 
 # ----------------------------------------------------------------------------------
@@ -300,30 +301,26 @@ class GradientDescentFitter(TorchStepper):
             return cholesky @ cholesky.transpose(-2, -1)
         return torch.nn.functional.softplus(self.raw_scale) + self.min_variance
 
-    def component_log_prob(self) -> torch.Tensor:
-        """log pi_k + log N(x_n | mu_k, Sigma_k), ``(N, K)``, differentiable."""
-        n_features = self.X.shape[1]
-        log_weights = torch.log_softmax(self.logits, dim=0)
+    def mixture(self) -> GaussianDistribution:
+        """The current parameters as a (differentiable) ``playground.distributions.GaussianMixture``."""
+        n_components, n_features = self.means.shape
         if self.covariance_type in ("full", "tied"):
-            cholesky = self._cholesky()
-            n_components = self.means.shape[0]
-            cholesky = cholesky.expand(n_components, n_features, n_features)
-            diff = (self.X.unsqueeze(0) - self.means.unsqueeze(1)).transpose(1, 2)  # (K, d, N)
-            z = torch.linalg.solve_triangular(cholesky, diff, upper=False)  # L^{-1}(x - mu)
-            mahalanobis = (z * z).sum(dim=1).T  # (N, K)
-            log_det = 2 * torch.log(torch.diagonal(cholesky, dim1=-2, dim2=-1)).sum(dim=1)
+            scale_tril = self._cholesky().expand(n_components, n_features, n_features)
         else:
             variances = self.covariances()
             if self.covariance_type == "spherical":
                 variances = variances.unsqueeze(1).expand(-1, n_features)
-            diff = self.X.unsqueeze(1) - self.means.unsqueeze(0)  # (N, K, d)
-            mahalanobis = (diff**2 / variances.unsqueeze(0)).sum(dim=2)
-            log_det = torch.log(variances).sum(dim=1)
-        return -0.5 * (n_features * math.log(2 * math.pi) + log_det + mahalanobis) + log_weights
+            scale_tril = torch.diag_embed(torch.sqrt(variances))
+        return GaussianDistribution(torch.softmax(self.logits, dim=0), self.means, scale_tril=scale_tril,
+                                    device=self.X.device, dtype=self.X.dtype)
+
+    def component_log_prob(self) -> torch.Tensor:
+        """log pi_k + log N(x_n | mu_k, Sigma_k), ``(N, K)``, differentiable."""
+        return self.mixture().component_log_prob(self.X)
 
     def log_likelihood(self) -> torch.Tensor:
         """Mean log-likelihood (1/N) sum_n LSE_k(...)."""
-        return torch.logsumexp(self.component_log_prob(), dim=1).mean()
+        return self.mixture().log_prob(self.X).mean()
 
     # --- stepper -------------------------------------------------------------------------
     def _step(self) -> dict[str, float]:

@@ -41,6 +41,7 @@ from playground.flow_layers import (
 )
 from playground import nets
 from playground.seeding import derive_seed, torch_generator
+from playground.distributions import GaussianMixture
 from playground.stepper import TorchStepper
 
 CPU_THREADS = 1  # tiny nets: one thread is fastest, and several spin against each other on a shared CPU
@@ -244,17 +245,21 @@ def make_trainer(kind: str, data: np.ndarray, *, num_layers: int = 6, hidden: in
 # Views: what the pictures need, as numpy
 # ----------------------------------------------------------------------------------
 
-def change_of_variables_1d(layer: FlowLayer, x: np.ndarray) -> dict[str, np.ndarray]:
-    """For a 1D map F: z = F(x), F'(x), base density q(F(x)) and p(x) = q(F(x)) |F'(x)|."""
+def change_of_variables_1d(layer: FlowLayer, x: np.ndarray, z_range: tuple[float, float] = (-3.5, 3.5)
+                           ) -> dict[str, np.ndarray]:
+    """For a 1D map F: z = F(x), F'(x), base density q(F(x)) and p(x) = q(F(x)) |F'(x)|, and the base
+    density q = N(0, 1) itself on 200 points of ``z_range`` (``z_axis``, ``q_axis``)."""
     x_t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(-1, 1))
     layer = layer.to(torch.float64).cpu()
     with torch.no_grad():
         z, log_det = layer(x_t)
     z = z[:, 0].numpy()
     derivative = np.exp(log_det.numpy())
-    base = np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    standard_normal = GaussianMixture.gaussian(0.0, 1.0, "cpu")
+    base = np.exp(standard_normal.log_prob(z[:, None]))
+    z_axis = np.linspace(*z_range, 200)
     return {"x": np.asarray(x, dtype=np.float64).ravel(), "z": z, "derivative": derivative, "base_density": base,
-            "density": base * derivative}
+            "density": base * derivative, "z_axis": z_axis, "q_axis": np.exp(standard_normal.log_prob(z_axis[:, None]))}
 
 
 @torch.no_grad()

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from playground import distributions
 from playground.device import default_device, to_numpy
 from playground.seeding import SeedLike, rng
 
@@ -599,12 +600,6 @@ def fitted_mixture(state: MixtureState, *, reg_covar: float = 1e-6, device: torc
 # ----------------------------------------------------------------------------------
 
 
-def gaussian_pdf_1d(x: np.ndarray, mean: float, variance: float) -> np.ndarray:
-    """N(x | mean, variance) elementwise; a variance of 0 is floored at 1e-300 (a spike, not a NaN)."""
-    variance = max(float(variance), 1e-300)
-    return np.exp(-0.5 * (x - mean) ** 2 / variance) / np.sqrt(2 * np.pi * variance)
-
-
 @dataclass(frozen=True)
 class MixtureCurves1D:
     """A 1D mixture on a grid: ``weighted[k] = alpha_k N(grid | mu_k, sigma_k^2)`` (K, n), their sum
@@ -623,7 +618,8 @@ def mixture_curves_1d(X: np.ndarray, weights: np.ndarray, means: np.ndarray, cov
     x_data = np.asarray(X).reshape(-1)
     low, high = x_range or (float(x_data.min()) - 1.0, float(x_data.max()) + 1.0)
     grid = np.linspace(low, high, n_points)
-    variances = np.asarray(covariances).reshape(len(weights))
-    weighted = np.stack([weights[k] * gaussian_pdf_1d(grid, means[k][0], variances[k]) for k in range(len(weights))])
+    variances = np.maximum(np.asarray(covariances, dtype=np.float64).reshape(len(weights)), 1e-300)  # a spike, not NaN
+    mixture_1d = distributions.GaussianMixture(weights, np.asarray(means).reshape(-1, 1), variances, device="cpu")
+    weighted = np.exp(mixture_1d.component_log_prob(grid[:, None]).T)  # w_k N(grid | mu_k, sigma_k^2)
     mixture = weighted.sum(axis=0)
     return MixtureCurves1D(grid, weighted, mixture, weighted / np.maximum(mixture, 1e-300))

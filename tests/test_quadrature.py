@@ -79,12 +79,12 @@ def test_running_mean_matches_pandas_rolling_mean(n):
 # Densities, KL and paths behind the KL, EM, latent and samplers pages
 # ----------------------------------------------------------------------------------
 
-def test_gaussian_pdf_1d_and_mixture_curves_match_scipy():
-    from playground.mixture import gaussian_pdf_1d, mixture_curves_1d
+def test_mixture_curves_match_scipy_and_a_collapsed_component_draws_without_nan():
+    from playground.mixture import mixture_curves_1d
 
-    x = np.linspace(-4, 5, 50)
-    np.testing.assert_allclose(gaussian_pdf_1d(x, 0.7, 2.25), stats.norm.pdf(x, 0.7, 1.5), rtol=1e-12)
-    assert np.isfinite(gaussian_pdf_1d(x, 0.0, 0.0)).all()  # a collapsed component draws, no NaN
+    collapsed = mixture_curves_1d(np.array([[0.0], [1.0]]), np.array([0.5, 0.5]), np.array([[0.0], [1.0]]),
+                                  np.array([0.0, 1.0]))
+    assert np.isfinite(collapsed.weighted).all() and np.isfinite(collapsed.responsibilities).all()
     weights, means, variances = np.array([0.3, 0.7]), np.array([[-1.0], [2.0]]), np.array([0.5, 1.5])
     data = np.array([[-2.0], [3.0]])
     curves = mixture_curves_1d(data, weights, means, variances.reshape(2, 1, 1))

@@ -22,13 +22,15 @@ def position_colors(points: np.ndarray) -> np.ndarray:
 
 
 def change_of_variables_figure(x: np.ndarray, z: np.ndarray, base_density: np.ndarray, derivative: np.ndarray,
-                               density: np.ndarray, probe_x: float) -> go.Figure:
-    """Three linked panels: q(z) on the z axis, the map z = F(x), and p(x) = q(F(x)) |F'(x)| below."""
+                               density: np.ndarray, probe_x: float, *, z_axis: np.ndarray, q_axis: np.ndarray,
+                               probe: dict[str, float]) -> go.Figure:
+    """Three linked panels: q(z) on the z axis, the map z = F(x), and p(x) = q(F(x)) |F'(x)| below.
+
+    ``z_axis``, ``q_axis``: the base density N(0, 1) drawn on the left; ``probe``: z, base_density and
+    density at ``probe_x`` (``playground.flows.change_of_variables_1d`` gives all of them)."""
     fig = make_subplots(rows=2, cols=2, column_widths=[0.22, 0.78], row_heights=[0.55, 0.45],
                         shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.16,
                         subplot_titles=("base q(z)", "the map z = F(x)", "", "induced density p(x)"))
-    z_axis = np.linspace(-3.5, 3.5, 200)
-    q_axis = np.exp(-0.5 * z_axis**2) / np.sqrt(2 * np.pi)
     fig.add_trace(go.Scatter(x=q_axis, y=z_axis, mode="lines", fill="tozerox", name="q(z) = N(0, 1)",
                              line={"color": ROLE_COLORS["latent"], "width": 2}), row=1, col=1)
     fig.add_trace(line(x, z, role="model", name="z = F(x)"), row=1, col=2)
@@ -36,9 +38,7 @@ def change_of_variables_figure(x: np.ndarray, z: np.ndarray, base_density: np.nd
                              line={"color": ROLE_COLORS["samples"], "width": 2}), row=2, col=2)
     fig.add_trace(line(x, derivative, role="accent", name="|F′(x)| (stretch factor)", dash="dot"), row=2, col=2)
 
-    probe_z = float(np.interp(probe_x, x, z))
-    probe_q = float(np.exp(-0.5 * probe_z**2) / np.sqrt(2 * np.pi))
-    probe_p = float(np.interp(probe_x, x, density))
+    probe_z, probe_q, probe_p = probe["z"], probe["base_density"], probe["density"]
     guide = {"color": ROLE_COLORS["truth"], "width": 1, "dash": "dash"}
     fig.add_trace(go.Scatter(x=[probe_x, probe_x, x[0]], y=[-3.5, probe_z, probe_z], mode="lines", line=guide,
                              showlegend=False, hoverinfo="skip"), row=1, col=2)

@@ -38,7 +38,6 @@ from playground.figures.divergences import (
     kl_curves,
     kl_landscape,
 )
-from playground.mixture import gaussian_pdf_1d
 from playground.quadrature import kl_normal_quad
 from playground.seeding import derive_seed, rng
 from playground.distributions import GaussianMixture, MixtureParams
@@ -360,7 +359,8 @@ def gaussian_calculator(page: PageContext) -> None:
         s2 = linked(columns[3].slider, "σ₂", key="s2", default=2.0, min_value=0.2, max_value=3.0, step=0.05)
         gaussians = [(np.array([m1]), np.array([[s1**2]])), (np.array([m2]), np.array([[s2**2]]))]
         x = np.linspace(min(m1 - 4 * s1, m2 - 4 * s2), max(m1 + 4 * s1, m2 + 4 * s2), 400)
-        figure = (gaussian_pair_1d, x, gaussian_pdf_1d(x, m1, s1**2), gaussian_pdf_1d(x, m2, s2**2))  # builder, args
+        figure = (gaussian_pair_1d, x, density_values(GaussianMixture.gaussian(m1, s1**2, "cpu"), x[:, None]),
+                  density_values(GaussianMixture.gaussian(m2, s2**2, "cpu"), x[:, None]))  # builder, args
         numeric = {"forward": kl_normal_quad(m1, s1, m2, s2), "reverse": kl_normal_quad(m2, s2, m1, s1)}
         method = "numeric quadrature (SciPy quad)"
         latex = (r"D_{KL}(\mathcal N_1\|\mathcal N_2) = \log\frac{\sigma_2}{\sigma_1}"

@@ -92,7 +92,9 @@ def change_of_variables_section(page: PageContext) -> None:
     figure_column, formula_column = st.columns([1.7, 1])
     with figure_column:
         page.show(change_of_variables_figure(view["x"], view["z"], view["base_density"], view["derivative"],
-                                             view["density"], probe), key="cov_fig")
+                                             view["density"], probe, z_axis=view["z_axis"], q_axis=view["q_axis"],
+                                             probe={k: float(at_probe[k][0]) for k in ("z", "base_density", "density")}),
+                  key="cov_fig")
     with formula_column:
         values = {name: float(at_probe[name][0]) for name in ("z", "derivative", "base_density", "density")}
         formula_panel(
