@@ -86,6 +86,20 @@ def grid_log_partition(energy: EnergyFn, bounds, resolution: int = 120,
     return torch.logsumexp(values, dim=0) + math.log(cell)
 
 
+def grid_partition_function(energy: EnergyFn, bounds, resolution: int = 120,
+                            device: torch.device | None = None) -> float:
+    """Z = integral over the box of exp(-E(x)) dx, by the same grid sum (``grid_log_partition`` is its log)."""
+    return float(torch.exp(grid_log_partition(energy, bounds, resolution, device)))
+
+
+def grid_log_prob(energy: EnergyFn, x: torch.Tensor, bounds, resolution: int = 120,
+                  device: torch.device | None = None) -> torch.Tensor:
+    """The exact model log-density in 2D: log p_theta(x) = -E(x) - log Z, Z by the grid over ``bounds``."""
+    log_z = grid_log_partition(energy, bounds, resolution, device)
+    with torch.no_grad():
+        return -energy(x).to(torch.float64) - log_z
+
+
 def grid_density(energy: EnergyFn, bounds, resolution: int = 120,
                  device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x axis, y axis, p_theta on the grid) with p normalised over the box."""
@@ -248,7 +262,7 @@ class EnergyTrainer(TorchStepper):
         """Held-out log-likelihood on the grid, and sliced W2(negatives, exact samples of the model)."""
         log_z = grid_log_partition(self.model, self.bounds, 120, self.device)
         with torch.no_grad():
-            log_likelihood = float((-self.model(self.held_out).to(torch.float64) - log_z).mean())
+            log_likelihood = float((-self.model(self.held_out).to(torch.float64) - log_z).mean())  # grid_log_prob
         out = {"held_out_log_likelihood": log_likelihood, "log_z": float(log_z)}
         if self.config.method == "cd":
             exact = grid_sample(self.model, self.bounds, len(self.negatives), derive_seed(self.config.seed, "w2"),

@@ -146,10 +146,3 @@ def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float, *,
         return torch.optim.SGD(params, lr=lr)
     raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
 
-
-def optimizer_state_copy(optimizer: torch.optim.Optimizer) -> dict:
-    """An independent copy of ``optimizer.state_dict()`` (tensors cloned), for a NaN guard's checkpoint."""
-    state = optimizer.state_dict()
-    return {"state": {k: {n: (v.clone() if torch.is_tensor(v) else v) for n, v in s.items()}
-                      for k, s in state["state"].items()},
-            "param_groups": [dict(group) for group in state["param_groups"]]}

@@ -46,6 +46,16 @@ def test_grid_partition_function_of_a_gaussian_energy_is_the_closed_form():
     assert abs(float(log_z) - closed) < 1e-4
 
 
+def test_partition_function_and_grid_log_prob_of_a_gaussian_energy_equal_scipy():
+    from scipy import stats
+    box = ((-9, 9), (-9, 9))
+    z = E.grid_partition_function(quadratic, box, 300, CPU)
+    assert z == pytest.approx(2 * math.pi * math.sqrt(float(torch.det(COV))), rel=1e-4)
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(20, 2)))
+    expected = stats.multivariate_normal(np.zeros(2), COV.numpy()).logpdf(x.numpy())
+    np.testing.assert_allclose(E.grid_log_prob(quadratic, x, box, 300, CPU).numpy(), expected, atol=1e-4)
+
+
 def test_contrastive_gradient_with_exact_model_samples_is_the_likelihood_gradient():
     """Negatives = grid points weighted by p_theta: the loss's gradient equals minus autograd of
     the exact (grid) log-likelihood mean(-E(data)) - log Z."""
