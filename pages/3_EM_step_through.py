@@ -17,21 +17,26 @@ from playground.ui.page import setup_page
 
 page = setup_page("EM step-through", ":material/stairs:")
 
-st.markdown(
+INTRO = (
     "A Gaussian mixture $p(x) = \\sum_k \\alpha_k \\mathcal N(x\\mid\\mu_k, \\Sigma_k)$ fitted by "
     "**expectation-maximisation**: the **E-step** computes, with the parameters fixed, how responsible each "
     "component is for each point; the **M-step** refits every component to the points, weighted by those "
     "responsibilities. Each half-step can only raise the log-likelihood."
 )
+if not page.projection:
+    st.markdown(INTRO)
+# Projected: the data and model controls in a narrow column, the picture beside them.
+controls, main = st.columns([1, 3], gap="medium") if page.projection else (st.container(), st.container())
 
 # 1 · Data and model -------------------------------------------------------------------
-scenario = scenario_picker()
-with st.expander("Data and model", expanded=not page.projection):
-    data_column, model_column = st.columns(2)
-    with data_column:
-        X, data_key, x_range = data_controls(page.seed)
-    with model_column:
-        n_components, covariance_type, init, reg_covar, init_seed, means_text = model_controls(X)
+with controls:
+    scenario = scenario_picker()
+    with st.expander("Data and model", expanded=not page.projection):
+        data_column, model_column = st.columns(2) if not page.projection else (st.container(), st.container())
+        with data_column:
+            X, data_key, x_range = data_controls(page.seed)
+        with model_column:
+            n_components, covariance_type, init, reg_covar, init_seed, means_text = model_controls(X)
 
 config = EMConfig(data_key, n_components, covariance_type, init, reg_covar, page.seed, init_seed, means_text)
 problem = None
@@ -48,13 +53,17 @@ if problem:
     st.stop()
 
 # 2 · Step through ---------------------------------------------------------------------
-st.header("Step through EM")
-half_step_buttons()
-stepper = stepper_panel(
-    STEPPER_KEY, lambda: build_stepper(X, config), config,
-    lambda run: render_views(page, X, run, x_range),
-    steps_per_tick=1, max_steps_per_tick=20, interval=0.7, step_label="Full step (E+M)", max_iterations=500,
-)
+with main:
+    if not page.projection:
+        st.header("Step through EM")
+with controls if page.projection else main:  # projected, the half-step buttons sit beside the picture
+    half_step_buttons(compact=page.projection)
+with main:
+    stepper = stepper_panel(
+        STEPPER_KEY, lambda: build_stepper(X, config), config,
+        lambda run: render_views(page, X, run, x_range),
+        steps_per_tick=1, max_steps_per_tick=20, interval=0.7, step_label="Full step (E+M)", max_iterations=500,
+    )
 page.explain(
     "- **Colours**: each point is painted with the mix of component colours given by its responsibilities "
     "$\\gamma_{nk}$ (1D: the bands under the curves show $\\gamma_k(x)$ everywhere, stacked to 1).\n"

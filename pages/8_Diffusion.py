@@ -27,14 +27,15 @@ if not page.projection:
     st.markdown(INTRO)
 
 # 1. The forward process, the training and the score field: the main picture
-controls, main = st.columns([1, 2.5], gap="medium")
+controls, main = st.columns([1, 3], gap="medium")
 with controls:
     preset = U.preset_picker()
+    time_slot = st.container()  # the time slider, first under the preset: the control moved most
     st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")
     target, config = U.training_controls(preset, page.seed)
     schedule = D.SCHEDULES[config.schedule]
-with main:
-    t = U.time_control(preset, schedule)
+    with time_slot:
+        t = U.time_control(preset, schedule)
     show_exact = target.mixture is not None
 
 
@@ -47,8 +48,8 @@ def render(trainer: D.DiffusionTrainer) -> None:
     page.show(F.score_plane(target.bounds, noised=noised, grid=grid, learned=learned, exact=exact,
                             density=None if density is None else density[2],
                             density_axes=None if density is None else density[:2], t=t,
-                            title=f"q(x_t) and its score at t = {t:.2f}"), key="diffusion_plane",
-              height=540 if page.projection else 520)
+                            title=f"q(x_t) and its score at t = {t:.2f}"), key="diffusion_plane", height=520,
+              main=True)
     c = D.coefficients(schedule, t)
     loss = trainer.history[-1]["loss"] if trainer.history else float("nan")
     values = {"t": t, "s(t)": c["s"], "σ(t)": c["sigma"], "training loss": loss}

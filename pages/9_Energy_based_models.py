@@ -26,7 +26,7 @@ INTRO = (
 if not page.projection:
     st.markdown(INTRO)
 
-controls, main = st.columns([1, 2.5], gap="medium")
+controls, main = st.columns([1, 3], gap="medium")
 with controls:
     preset = U.preset_picker()
     st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")
@@ -38,7 +38,7 @@ def render(trainer: E.EnergyTrainer) -> None:
     negatives = trainer.negatives.cpu().numpy() if config.method == "cd" and trainer.iteration else None
     page.show(F.energy_plane((axes_x, axes_y), density, trainer.bounds, data=trainer.data[:600].cpu().numpy(),
                              negatives=negatives, title=f"p_θ = e^(−E)/Z on the grid, iteration {trainer.iteration}"),
-              key="energy_plane", height=540 if page.projection else 500)
+              key="energy_plane", height=500, main=True)
     last = trainer.history[-1] if trainer.history else {}
     evaluated = [m for m in trainer.history if "held_out_log_likelihood" in m]
     values = {"loss": last.get("loss", float("nan"))}

@@ -98,13 +98,15 @@ def use_playground_template() -> None:
 use_playground_template()
 
 
-def style_figure(fig: go.Figure, projection: bool = False, *, height: int | None = None) -> go.Figure:
+def style_figure(fig: go.Figure, projection: bool = False, *, height: int | None = None,
+                 fill: bool = False) -> go.Figure:
     """Apply the playground theme in place (and return the figure).
 
     Colours, background and grid come from the default template (registered above);
     this sets what depends on the display mode. In projection mode, fonts, marker
     sizes and line widths grow by the ratio of the two scales, so builders only ever
-    think in normal sizes.
+    think in normal sizes. ``fill`` leaves the height to the box the figure is drawn in
+    (the main picture of a projected page fills the rest of the screen).
     """
     scale = scale_for(projection)
     ratio_marker = scale.marker / NORMAL.marker
@@ -114,7 +116,7 @@ def style_figure(fig: go.Figure, projection: bool = False, *, height: int | None
         "font": {"size": scale.font, "family": FONT_FAMILY},
         "title": {"font": {"size": scale.title_font}},
         "legend": {"font": {"size": scale.font}},
-        "height": height or layout.height or scale.height,
+        "height": None if fill else (height or layout.height or scale.height),
     }
     template = layout.template
     if template is None or tuple(template.layout.colorway or ()) != tuple(PALETTE):
@@ -122,6 +124,9 @@ def style_figure(fig: go.Figure, projection: bool = False, *, height: int | None
     if not layout.margin.to_plotly_json():  # keep a builder's own margins
         update["margin"] = {"l": 60, "r": 20, "t": 60 if layout.title.text else 30, "b": 50}
     fig.update_layout(update)
+    if fill:
+        fig.layout.height = None
+        fig.layout.autosize = True
     if layout.annotations:
         fig.update_annotations(font_size=scale.font)
     if projection:

@@ -72,8 +72,8 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
                     stepper.step(speed)
             if stepper.stopped:
                 st.error(stepper.message, icon=":material/warning:")
+            render(stepper)  # the picture right under the buttons: both on a projector's first screen
             st.caption(f"Iteration {stepper.iteration}" + (" · playing" if state[playing_key] else ""))
-            render(stepper)
 
     live()
     return state[key]

@@ -162,8 +162,9 @@ def build_stepper(X: np.ndarray, config: EMConfig) -> EMStepper:
                            reg_covar=config.reg_covar, seed=config.seed, means=means)
 
 
-def half_step_buttons() -> None:
-    """E-step and M-step buttons acting on the stepper of the previous run (callbacks run first)."""
+def half_step_buttons(compact: bool = False) -> None:
+    """E-step and M-step buttons acting on the stepper of the previous run (callbacks run first).
+    ``compact``: side by side with short labels, the note under them (a narrow column)."""
     def run(kind: str) -> None:
         stepper = st.session_state.get(STEPPER_KEY)
         if stepper is not None:
@@ -173,11 +174,13 @@ def half_step_buttons() -> None:
 
     stepper = st.session_state.get(STEPPER_KEY)
     upcoming = stepper.next_half_step if stepper is not None else "E"
-    left, right, note = st.columns([1, 1, 2.3])
-    left.button("E-step (responsibilities)", key="em_e", on_click=run, args=("E",), width="stretch",
-                type="primary" if upcoming == "E" else "secondary")
-    right.button("M-step (parameters)", key="em_m", on_click=run, args=("M",), width="stretch",
-                 type="primary" if upcoming == "M" else "secondary")
+    left, right, note = (*st.columns(2), st.container()) if compact else st.columns([1, 1, 2.3])
+    left.button("E-step" if compact else "E-step (responsibilities)", key="em_e", on_click=run, args=("E",),
+                width="stretch", type="primary" if upcoming == "E" else "secondary",
+                help="Responsibilities: which component explains each point.")
+    right.button("M-step" if compact else "M-step (parameters)", key="em_m", on_click=run, args=("M",),
+                 width="stretch", type="primary" if upcoming == "M" else "secondary",
+                 help="Parameters: refit each component to its weighted points.")
     note.caption(f"Next half-step: **{upcoming}**. *Full step* below does the rest of one iteration; "
                  "pressing E twice changes nothing (q is already the posterior).")
 
@@ -303,16 +306,17 @@ def selection_controls(n_points: int, n_components: int) -> tuple[int, int]:
 
 def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range) -> None:
     """Everything drawn from the half-step on show (called inside the stepper panel's fragment)."""
+    picture = st.container()  # the picture first, right under the buttons; the history scrubber under it
     index = frame_slider(stepper)
     frame = stepper.half_steps[index]
     previous = _previous_frame(stepper, index)
     title = {"init": "Start", "E": "After the E-step: colours = responsibilities",
              "M": "After the M-step: components moved"}[frame.kind]
-    picture, side = st.columns([1.45, 1]) if page.projection else (st.container(), st.container())
+    side = st.container()
     with side:
         point, component = selection_controls(len(X), len(frame.weights))
     with picture:
-        page.show(main_figure, X, frame, point, x_range, title, key="em_main")
+        page.show(main_figure, X, frame, point, x_range, title, key="em_main", main=True)
     with side:
         half_step_formula(X, frame, point, component)
         if frame.responsibilities is not None:

@@ -19,16 +19,23 @@ FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 PROJECTION_CSS = """
 <style>
-/* Projection mode: larger type everywhere, for the back row of a lecture hall. */
-html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
-[data-testid="stWidgetLabel"] p { font-size: 1.15rem; }
-.katex { font-size: 1.5em !important; }
-h1 { font-size: 3rem !important; }
-[data-testid="stSidebar"] { min-width: 340px; }
-/* Less empty space above the title, so the first figure starts higher on the screen. */
-[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
-/* Page names and button labels wrap between words instead of ending in "…" at large font sizes. */
+/* Projection mode: larger type for the back row, sized to the screen (1280 to 1920 px wide). */
+html, body, [data-testid="stAppViewContainer"] { font-size: clamp(17px, 0.55vw + 10px, 21px); }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
+[data-testid="stWidgetLabel"] p { font-size: 1.05rem; }
+.katex { font-size: 1.3em !important; }
+/* The title is a one-line heading: the picture, not the header, owns the first screen. */
+h1 { font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; line-height: 1.15 !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 2rem;
+  padding-left: 2rem; padding-right: 2rem; }
+[data-testid="stHeader"] { height: 2.2rem; background: transparent; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.7rem; }
+/* The main picture fills the screen below its top edge (FIT_MAIN_PICTURE measures that edge). */
+[class*="st-key-pg_main_"] { flex: none !important; min-height: 320px;
+  height: calc(100vh - var(--pg-main-top, 300px) - 12px) !important; }
+/* Page names, widget labels and button labels wrap between words instead of ending in "…". */
+[data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] * { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }
 [data-testid="stPageLink-NavLink"] span, [data-testid="stPageLink-NavLink"] p {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
@@ -43,6 +50,31 @@ h1 { font-size: 3rem !important; }
   [data-testid="stMarkdownContainer"] { display: none; }
 }
 </style>
+"""
+
+# Projection mode: the top edge of the visible main picture (in page coordinates), kept in
+# the CSS variable --pg-main-top so that PROJECTION_CSS gives the picture the rest of the
+# screen. Measured in the browser, four times a second (tabs, reruns and window resizes move
+# it); one timer per tab. Plotly follows its box's size (the chart is drawn with height
+# "stretch").
+FIT_MAIN_PICTURE = """
+<script>
+(function () {
+  if (window.__playgroundFitMain) { return; }
+  function fit() {
+    var boxes = document.querySelectorAll('[class*="st-key-pg_main_"]');
+    for (var i = 0; i < boxes.length; i += 1) {
+      if (boxes[i].offsetParent === null) { continue; }
+      var top = Math.round(boxes[i].getBoundingClientRect().top + window.scrollY) + "px";
+      var root = document.documentElement.style;
+      if (root.getPropertyValue("--pg-main-top") !== top) { root.setProperty("--pg-main-top", top); }
+      return;
+    }
+  }
+  window.__playgroundFitMain = window.setInterval(fit, 250);
+  fit();
+})();
+</script>
 """
 
 
@@ -103,8 +135,12 @@ class PageContext:
     device_label: str
 
     def show(self, figure: go.Figure | Callable[..., go.Figure], *args: Any, key: str | None = None,
-             height: int | None = None, **kwargs: Any) -> None:
+             height: int | None = None, main: bool = False, **kwargs: Any) -> None:
         """Theme a figure for the current mode and draw it full width.
+
+        ``main=True`` marks the page's (or tab's) main picture: in projection mode it fills
+        the screen below its top edge (see ``FIT_MAIN_PICTURE``), so that the picture and the
+        Step / Play controls above it are the first screen at any projector resolution.
 
         Pass a builder and its arguments instead of a built figure,
         ``page.show(F.density_1d, axis, curves, key="main")``, to share the built and
@@ -112,11 +148,17 @@ class PageContext:
         builds each picture once (building a Plotly figure costs more than drawing it).
         ``key`` and ``height`` belong to ``show``; every other keyword goes to the builder.
         """
+        fill = main and self.projection
         if isinstance(figure, go.Figure):
-            fig = style_figure(figure, self.projection, height=height)
+            fig = style_figure(figure, self.projection, height=height, fill=fill)
         else:
-            fig = shared_figure(figure, args, kwargs, self.projection, height)
-        st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
+            fig = shared_figure(figure, args, kwargs, self.projection, height, fill)
+        if not main:
+            st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
+            return
+        with st.container(key=f"pg_main_{key or 'picture'}"):
+            st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False},
+                            height="stretch" if fill else "content")
 
     @property
     def link_params(self) -> dict[str, str]:
@@ -137,18 +179,18 @@ SHARED_FIGURES = 96
 
 @st.cache_resource(show_spinner=False, max_entries=SHARED_FIGURES, ttl=3600)
 def _cached_figure(name: str, _builder: Callable[..., go.Figure], args: tuple, kwargs: dict, projection: bool,
-                   height: int | None) -> go.Figure:
-    return style_figure(_builder(*args, **kwargs), projection, height=height)
+                   height: int | None, fill: bool = False) -> go.Figure:
+    return style_figure(_builder(*args, **kwargs), projection, height=height, fill=fill)
 
 
 def shared_figure(builder: Callable[..., go.Figure], args: tuple, kwargs: dict, projection: bool,
-                  height: int | None = None) -> go.Figure:
+                  height: int | None = None, fill: bool = False) -> go.Figure:
     """``builder(*args, **kwargs)``, themed, built once per distinct input for all viewers."""
     name = f"{builder.__module__}.{builder.__qualname__}"
     try:
-        return _cached_figure(name, builder, args, kwargs, projection, height)
+        return _cached_figure(name, builder, args, kwargs, projection, height, fill)
     except UnhashableParamError:  # an argument Streamlit cannot hash: build it for this run only
-        return style_figure(builder(*args, **kwargs), projection, height=height)
+        return style_figure(builder(*args, **kwargs), projection, height=height, fill=fill)
 
 
 def _navigation_links(params: dict[str, str]) -> None:
@@ -192,12 +234,17 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
     ``icon`` is kept for the page's own use; the browser tab shows the playground's icon.
     ``uses_torch=False`` (the home page) shows the device without importing torch.
     """
-    projection_default = st.session_state.get(deeplink.PERSIST_PREFIX + "projection", False)
+    state = st.session_state
     raw = st.query_params.get("projection")
-    wide = projection_default or raw in ("1", "true")
+    if "projection" in state and raw == state.get(deeplink.WRITTEN_KEY, {}).get("projection", raw):
+        wide = bool(state["projection"])  # the toggle's new value: the layout follows on the same rerun
+    else:
+        wide = bool(state.get(deeplink.PERSIST_PREFIX + "projection", False)) or raw in ("1", "true")
     use_playground_template()  # Streamlit installs its own Plotly default when imported
     st.set_page_config(page_title=f"{title} · Generative-models playground", page_icon=str(FAVICON),
-                       layout="wide" if wide else "centered", initial_sidebar_state="expanded")
+                       layout="wide" if wide else "centered",
+                       # projected, the picture gets the whole screen; the sidebar opens from its arrow
+                       initial_sidebar_state="collapsed" if wide else "expanded")
     with st.sidebar:
         st.markdown("### Generative-models playground")
         navigation = st.container()  # filled below, once the seed and projection mode are known
@@ -216,6 +263,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
             _navigation_links(session_params(int(seed), bool(projection)))
     if projection:
         st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
+        st.html(FIT_MAIN_PICTURE, unsafe_allow_javascript=True)
     st.title(title)
     return PageContext(seed=int(seed), projection=bool(projection), device_label=device)
 
