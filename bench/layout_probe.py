@@ -17,10 +17,17 @@ MEASURE = """() => {
   const visible = el => { const r = el.getBoundingClientRect(); return el.offsetParent !== null && r.width > 0 && r.height > 0; };
   const box = el => { const r = el.getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height}; };
   const charts = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')).filter(visible);
+  // The main picture: every visible chart drawn with main=True (two side by side count together),
+  // as their bounding box and the sum of their areas; else the largest visible chart.
   let main = null, area = 0;
-  const marked = charts.find(c => c.closest('[class*="st-key-pg_main_"]'));
-  if (marked) { main = box(marked); }
-  else { for (const c of charts) { const b = box(c); if (b.w * b.h > area) { area = b.w * b.h; main = b; } } }
+  const marked = charts.filter(c => c.closest('[class*="st-key-pg_main_"]')).map(box);
+  if (marked.length) {
+    const x0 = Math.min(...marked.map(b => b.x)), y0 = Math.min(...marked.map(b => b.y));
+    const x1 = Math.max(...marked.map(b => b.x + b.w)), y1 = Math.max(...marked.map(b => b.y + b.h));
+    main = {x: x0, y: y0, w: x1 - x0, h: y1 - y0, area: marked.reduce((a, b) => a + b.w * b.h, 0)};
+  } else {
+    for (const c of charts) { const b = box(c); if (b.w * b.h > area) { area = b.w * b.h; main = {...b, area}; } }
+  }
   const buttons = {};
   for (const part of ['step', 'play', 'reset']) {
     const el = Array.from(document.querySelectorAll(`[data-testid="stMain"] [class*="__${part}"] button`)).find(visible);
@@ -49,7 +56,8 @@ MEASURE = """() => {
   }
   clipped.forEach(c => { delete c.el; });
   for (const el of document.querySelectorAll('.katex-display')) {  // a formula wider than its panel
-    if (visible(el) && el.scrollWidth > el.clientWidth + 1) {
+    // (4 px of slack: KaTeX's last glyph may overhang its box by a pixel or two without being cut)
+    if (visible(el) && el.scrollWidth > el.clientWidth + 4) {
       clipped.push({text: el.innerText.slice(0, 40), scroll: el.scrollWidth, client: el.clientWidth});
     }
   }
@@ -83,8 +91,9 @@ def inside(box: dict | None, viewport: dict, slack: float = 1.0) -> bool:
 def verdict(measure: dict) -> dict:
     """The numbers a lecturer cares about, from one ``MEASURE`` result."""
     viewport, main = measure["viewport"], measure["main"]
-    share = 0.0 if main is None else max(0.0, min(main["y"] + main["h"], viewport["h"]) - max(main["y"], 0)) * \
-        main["w"] / (viewport["w"] * viewport["h"])
+    visible_fraction = 0.0 if main is None or main["h"] <= 0 else \
+        max(0.0, min(main["y"] + main["h"], viewport["h"]) - max(main["y"], 0)) / main["h"]
+    share = 0.0 if main is None else visible_fraction * main["area"] / (viewport["w"] * viewport["h"])
     return {
         "picture_visible": inside(main, viewport),
         "picture_share": share,
@@ -92,6 +101,25 @@ def verdict(measure: dict) -> dict:
         "has_stepper": any(b is not None for b in measure["buttons"].values()),
         "clipped": measure["clipped"],
     }
+
+
+def measure_tabs(page, wait_idle) -> list[tuple[str, dict]]:
+    """(tab label, ``verdict``) for the page as opened and for each of its top-level tabs."""
+    settle(page)
+    results = [("as opened", verdict(page.evaluate(MEASURE)))]
+    tabs = page.locator('[data-testid="stMain"] [role="tablist"]').first.locator('[role="tab"]')
+    count = tabs.count() if page.locator('[data-testid="stMain"] [role="tablist"]').count() else 0
+    for i in range(1, count):  # the first tab is the page as opened
+        label = tabs.nth(i).inner_text().strip()
+        tabs.nth(i).click()
+        wait_idle(page)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        settle(page)
+        results.append((label, verdict(page.evaluate(MEASURE))))
+    if count > 1:
+        tabs.nth(0).click()
+        wait_idle(page)
+    return results
 
 
 def main() -> None:  # pragma: no cover - a measuring tool
@@ -115,15 +143,11 @@ def main() -> None:  # pragma: no cover - a measuring tool
                 page = context.new_page()
                 page.goto(f"{server.url}/{stem.split('_', 1)[1]}?projection=1&seed=7", wait_until="domcontentloaded")
                 wait_idle(page)
-                settle(page)
-                result = verdict(page.evaluate(MEASURE))
-                print(f"{stem:<24} {width}x{height}: picture visible {result['picture_visible']!s:<5} "
-                      f"share {result['picture_share']:.2f} controls {result['controls_visible']!s:<5} "
-                      f"stepper {result['has_stepper']!s:<5} clipped {len(result['clipped'])} "
-                      f"{[c['text'] for c in result['clipped']][:4]}", flush=True)
-                if "-v" in sys.argv[0:0] or True:
-                    measure = page.evaluate(MEASURE)
-                    print("   main", measure["main"], "buttons", {k: (v and round(v["y"] + v["h"])) for k, v in measure["buttons"].items()})
+                for label, result in measure_tabs(page, wait_idle):
+                    print(f"{stem:<24} {width}x{height} {label[:28]:<28}: picture visible "
+                          f"{result['picture_visible']!s:<5} share {result['picture_share']:.2f} controls "
+                          f"{result['controls_visible']!s:<5} stepper {result['has_stepper']!s:<5} clipped "
+                          f"{len(result['clipped'])} {[c['text'][:30] for c in result['clipped']][:3]}", flush=True)
                 page.screenshot(path=f"/tmp/probe_{stem}_{width}.png")
                 context.close()
         browser.close()

@@ -21,14 +21,15 @@ from playground.ui.page import setup_page
 
 page = setup_page("Forward vs reverse KL", "↔️")
 
-st.markdown(
+INTRO = (
     "Fitting $q$ to $p$ = minimising a **divergence** $\\mathcal D(p\\,\\|\\,q)$. When $q$ is too simple, the "
     "choice decides the compromise: the **same** $q$ fitted from the **same** start by **forward KL** "
     "$D_{KL}(p\\|q)$ (blue) and by **reverse KL** $D_{KL}(q\\|p)$ (vermillion)."
 )
-
-st.header("1 · The fit race")
-controls_area, race_area = st.columns([1.4, 2.6]) if page.projection else (st.container(), st.container())
+if not page.projection:
+    st.markdown(INTRO)
+    st.header("1 · The fit race")
+controls_area, race_area = st.columns([1, 3], gap="medium") if page.projection else (st.container(), st.container())
 with controls_area, st.container(border=True):
     target_params = target_controls()
     dim = target_params.means.shape[1]

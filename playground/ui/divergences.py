@@ -212,7 +212,7 @@ def _draw_race(page: PageContext, race: FitRace, target: GaussianMixture, box: n
         paths = fit_paths(race)
         figure = fit_race_2d(grid.axes, target_density, snapshot, paths=paths, optimum=optimum,
                              local_optima=[(o["mean"], o["cov"]) for o in optima])
-    page.show(figure, key="race_fig")
+    page.show(figure, key="race_fig", main=True)
 
     table = {name: divergence_table(target, model, mmd_bandwidth=MMD_BANDWIDTH) for name, model in models.items()}
     if race.history:

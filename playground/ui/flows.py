@@ -64,13 +64,19 @@ def _enough_rows(data: np.ndarray) -> bool:
     return True
 
 
+def _split(page: PageContext) -> tuple:
+    """Projected: (controls column, picture column) side by side; otherwise one column for both."""
+    return st.columns([1, 3], gap="medium") if page.projection else (st.container(), st.container())
+
+
 # ----------------------------------------------------------------------------------
 # 1 · The change of variables in 1D
 # ----------------------------------------------------------------------------------
 
 def change_of_variables_section(page: PageContext) -> None:
     """Shape a monotone map F and watch the induced density p(x) = q(F(x)) |F'(x)|."""
-    columns = st.columns(5)
+    controls, main = _split(page)
+    columns = [controls] * 5 if page.projection else controls.columns(5)
     with columns[0]:
         slope = linked(st.slider, "Slope a", key="a", default=0.5, min_value=0.1, max_value=3.0, step=0.05,
                        help="The ramp a·x: a small slope stretches x-space, spreading the density out.")
@@ -89,12 +95,12 @@ def change_of_variables_section(page: PageContext) -> None:
     x = np.linspace(-6.0, 6.0, 601)
     view = change_of_variables_1d(layer, x)
     at_probe = change_of_variables_1d(layer, np.array([probe]))
-    figure_column, formula_column = st.columns([1.7, 1])
+    figure_column, formula_column = (main, controls) if page.projection else st.columns([1.7, 1])
     with figure_column:
         page.show(change_of_variables_figure(view["x"], view["z"], view["base_density"], view["derivative"],
                                              view["density"], probe, z_axis=view["z_axis"], q_axis=view["q_axis"],
                                              probe={k: float(at_probe[k][0]) for k in ("z", "base_density", "density")}),
-                  key="cov_fig")
+                  key="cov_fig", main=True)
     with formula_column:
         values = {name: float(at_probe[name][0]) for name in ("z", "derivative", "base_density", "density")}
         formula_panel(
@@ -113,7 +119,8 @@ def change_of_variables_section(page: PageContext) -> None:
 
 def flow_1d_section(page: PageContext) -> None:
     """Fit a monotone 1D flow to a 1D target or CSV column by maximum likelihood."""
-    picker_column, steps_column = st.columns([2, 1])
+    controls, main = _split(page)
+    picker_column, steps_column = (controls, controls) if page.projection else st.columns([2, 1])
     with picker_column:
         target = dataset_picker("d1", dims=(1,), default="three_bumps", label="1D data")
     with steps_column:
@@ -133,10 +140,10 @@ def flow_1d_section(page: PageContext) -> None:
     def render(trainer: FlowTrainer) -> None:
         view = view_1d(trainer.flow, (low, high))
         true_density = _true_density(target, view.x)
-        figure_column, formula_column = st.columns([1.7, 1])
+        figure_column, formula_column = (st.container(), formula_slot) if page.projection else st.columns([1.7, 1])
         with figure_column:
             page.show(flow_1d_fit_figure(view.x, view.density, view.z, data, true_density), key="fit1d_fig",
-                      height=430)
+                      height=430, main=True)
         with formula_column:
             log_base, log_derivative = likelihood_terms(trainer.flow, data)
             values = {"mass in view": float(np.trapezoid(view.density, view.x))}
@@ -150,8 +157,11 @@ def flow_1d_section(page: PageContext) -> None:
                 try_next="compare K = 1 with K = 8 on the three bumps: one step makes one bump.")
         page.show(_nll_figure(trainer.metric("nll")), key="nll1d_fig", height=260)
 
-    stepper_panel("flow1d", factory, config, render, steps_per_tick=20, max_steps_per_tick=100, interval=0.5,
-                  max_iterations=3000)
+    with controls:
+        formula_slot = st.container()  # projected, the formula sits under the controls
+    with main:
+        stepper_panel("flow1d", factory, config, render, steps_per_tick=20, max_steps_per_tick=100, interval=0.5,
+                      max_iterations=3000)
 
 
 def _true_density(target: Target, x: np.ndarray) -> np.ndarray | None:
@@ -165,9 +175,9 @@ def _true_density(target: Target, x: np.ndarray) -> np.ndarray | None:
 # 3 · 2D flows: NICE and Real-NVP, trained live, warping shown layer by layer
 # ----------------------------------------------------------------------------------
 
-def flow_2d_controls() -> dict:
-    """The model, data-independent controls of the 2D flow."""
-    columns = st.columns([1.4, 1, 1, 1.2])
+def flow_2d_controls(stacked: bool = False) -> dict:
+    """The model, data-independent controls of the 2D flow (``stacked``: one under the other)."""
+    columns = [st.container()] * 4 if stacked else st.columns([1.4, 1, 1, 1.2])
     with columns[0]:
         kind = linked(st.radio, "Coupling", key="kind", default="realnvp", options=list(FLOW_KINDS),
                       format_func=FLOW_KINDS.get, horizontal=True)
@@ -188,13 +198,15 @@ def flow_2d_controls() -> dict:
 
 def flow_2d_section(page: PageContext) -> None:
     """Train NICE / Real-NVP on 2D data and show the warping, density and log-determinants."""
-    model = flow_2d_controls()
-    target = dataset_picker("d2", dims=(2,), default="moons", label="2D data")
+    controls, main = _split(page)
+    with controls:
+        model = flow_2d_controls(stacked=page.projection)
+        target = dataset_picker("d2", dims=(2,), default="moons", label="2D data")
     data = _data_for(target, page.seed)
     if not _enough_rows(data):
         return
     stages = model["num_layers"] + 1  # the data-side scale layer, then the couplings
-    view_columns = st.columns([1.2, 2])
+    view_columns = [controls, controls] if page.projection else st.columns([1.2, 2])
     with view_columns[0]:
         direction = linked(st.radio, "Direction", key="dir", default="generative",
                            options=["generative", "normalizing"], horizontal=True,
@@ -214,8 +226,9 @@ def flow_2d_section(page: PageContext) -> None:
     def render(trainer: FlowTrainer) -> None:
         _render_2d(page, trainer, data, target, direction, layer)
 
-    stepper_panel("flow2d", factory, config, render, steps_per_tick=10, max_steps_per_tick=60, interval=0.6,
-                  max_iterations=5000)
+    with main:
+        stepper_panel("flow2d", factory, config, render, steps_per_tick=10, max_steps_per_tick=60, interval=0.6,
+                      max_iterations=5000)
 
 
 def _stage_labels(labels: list[str], direction: str) -> list[str]:
@@ -240,11 +253,11 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
     labels = _stage_labels(view.layer_labels, direction)
     warp_column, density_column = st.columns(2)
     with warp_column:
-        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer), key="warp_fig")
+        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer), key="warp_fig", main=True)
     with density_column:
         heat = density_heatmap_figure(view.density_axes, view.density, view_data)
         heat.update_layout(title="model density p(x) by change of variables")
-        page.show(heat, key="density_fig")
+        page.show(heat, key="density_fig", main=True)
     bars_column, formula_column = st.columns([1.3, 1])
     with bars_column:
         page.show(log_det_figure(view.layer_labels, view.layer_log_dets), key="logdet_fig")

@@ -243,7 +243,7 @@ def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) ->
         page.show(gan_plane(frame, trainer.bounds, show_critic=views["crit"], show_real=views["real"],
                             show_fake=views["fake"], show_arrows=views["arrows"], show_manifold=views["mesh"],
                             critic_label="D(x)" if probability else "critic D(x)", title=title), key="gan_plane",
-                  height=560 if page.projection else None)
+                  main=True)
     _formula(trainer, scrubbed)
     curves = st.columns(2)
     if trainer.history and views.get("loss", True):

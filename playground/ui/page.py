@@ -24,6 +24,9 @@ html, body, [data-testid="stAppViewContainer"] { font-size: clamp(17px, 0.55vw +
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
 [data-testid="stWidgetLabel"] p { font-size: 1.05rem; }
 .katex { font-size: 1.3em !important; }
+/* A long formula breaks after a relation or an operator instead of running out of its panel. */
+.katex-display > .katex, .katex-display .katex-html { white-space: normal !important; }
+.katex-display .katex-html > .base { margin-top: 0.25em; }
 /* The title is a one-line heading: the picture, not the header, owns the first screen. */
 h1 { font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; line-height: 1.15 !important; }
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 2rem;
