@@ -115,7 +115,17 @@ def arrived(page, info: PageInfo, watcher: Watcher, where: str) -> None:
     assert page.locator(NAV_LINK).count() == len(PAGES), f"{where}: the sidebar lost its page list"
 
 
+def open_sidebar(page) -> None:
+    """Projection mode opens with the sidebar folded away (the picture gets the screen): a
+    lecturer opens it with the arrow at the top left, as this does."""
+    arrow = page.locator('[data-testid="stExpandSidebarButton"]')
+    if arrow.count() and arrow.first.is_visible():
+        arrow.first.click()
+        page.locator(NAV_LINK).first.wait_for(state="visible")
+
+
 def click_sidebar(page, target: int) -> None:
+    open_sidebar(page)
     page.locator(NAV_LINK).nth(target).click()
 
 

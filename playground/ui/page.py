@@ -29,16 +29,19 @@ html, body, [data-testid="stAppViewContainer"] { font-size: clamp(17px, 0.55vw +
 .katex-display .katex-html > .base { margin-top: 0.25em; }
 /* The title is a one-line heading: the picture, not the header, owns the first screen. */
 h1 { font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; line-height: 1.15 !important; }
-[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 2rem;
+[data-testid="stMainBlockContainer"] { padding-top: 0.7rem; padding-bottom: 2rem;
   padding-left: 2rem; padding-right: 2rem; }
+/* The title shares the top line with the sidebar's open arrow (top left), so it starts right of it. */
+[data-testid="stMainBlockContainer"] h1 { margin-left: 2.2rem; }
 [data-testid="stHeader"] { height: 2.2rem; background: transparent; }
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.7rem; }
 /* The main picture fills the screen below its top edge (FIT_MAIN_PICTURE measures that edge). */
 [class*="st-key-pg_main_"] { flex: none !important; min-height: 320px;
   height: calc(100vh - var(--pg-main-top, 300px) - 12px) !important; }
 /* Page names, widget labels and button labels wrap between words instead of ending in "…". */
-[data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] * { white-space: normal !important;
-  overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] *, [data-testid="stMetricLabel"],
+[data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }
 [data-testid="stPageLink-NavLink"] span, [data-testid="stPageLink-NavLink"] p {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
