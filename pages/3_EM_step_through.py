@@ -26,7 +26,7 @@ INTRO = (
 if not page.projection:
     st.markdown(INTRO)
 # Projected: the data and model controls in a narrow column, the picture beside them.
-controls, main = st.columns([1, 3], gap="medium") if page.projection else (st.container(), st.container())
+controls, main = page.split()
 
 # 1 · Data and model -------------------------------------------------------------------
 with controls:

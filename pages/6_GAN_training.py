@@ -19,7 +19,7 @@ INTRO = (
 if not page.projection:  # on a projector the picture comes first; the intro opens below
     st.markdown(INTRO)
 
-controls, main = st.columns([1, 3], gap="medium")
+controls, main = page.split() if page.projection else st.columns([1, 2.5], gap="medium")
 with controls:
     preset = preset_picker()
     st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")

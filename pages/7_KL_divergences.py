@@ -29,7 +29,7 @@ INTRO = (
 if not page.projection:
     st.markdown(INTRO)
     st.header("1 · The fit race")
-controls_area, race_area = st.columns([1, 3], gap="medium") if page.projection else (st.container(), st.container())
+controls_area, race_area = page.split()
 with controls_area, st.container(border=True):
     target_params = target_controls()
     dim = target_params.means.shape[1]

@@ -27,7 +27,7 @@ if not page.projection:
     st.markdown(INTRO)
 
 # 1. The forward process, the training and the score field: the main picture
-controls, main = st.columns([1, 3], gap="medium")
+controls, main = page.split() if page.projection else st.columns([1, 2.5], gap="medium")
 with controls:
     preset = U.preset_picker()
     time_slot = st.container()  # the time slider, first under the preset: the control moved most

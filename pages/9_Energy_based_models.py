@@ -26,7 +26,7 @@ INTRO = (
 if not page.projection:
     st.markdown(INTRO)
 
-controls, main = st.columns([1, 3], gap="medium")
+controls, main = page.split() if page.projection else st.columns([1, 2.5], gap="medium")
 with controls:
     preset = U.preset_picker()
     st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")

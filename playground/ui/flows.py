@@ -66,7 +66,7 @@ def _enough_rows(data: np.ndarray) -> bool:
 
 def _split(page: PageContext) -> tuple:
     """Projected: (controls column, picture column) side by side; otherwise one column for both."""
-    return st.columns([1, 3], gap="medium") if page.projection else (st.container(), st.container())
+    return page.split()
 
 
 # ----------------------------------------------------------------------------------

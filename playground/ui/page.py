@@ -35,6 +35,13 @@ h1 { font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; line-height
 [data-testid="stMainBlockContainer"] h1 { margin-left: 2.2rem; }
 [data-testid="stHeader"] { height: 2.2rem; background: transparent; }
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.7rem; }
+/* The narrow side column beside a picture: formulas and numbers a size smaller, so that they fit. */
+[class*="st-key-pg_side_"] .katex { font-size: 1.0em !important; }
+[class*="st-key-pg_side_"] [data-testid="stMetricValue"] { font-size: 1.35rem; }
+[class*="st-key-pg_side_"] [data-testid="stMetricValue"] * { overflow: visible !important;
+  text-overflow: clip !important; }
+/* Tabs: one compact line. */
+[data-testid="stMain"] [data-baseweb="tab"] { height: 2.1rem; }
 /* The main picture fills the screen below its top edge (FIT_MAIN_PICTURE measures that edge). */
 [class*="st-key-pg_main_"] { flex: none !important; min-height: 320px;
   height: calc(100vh - var(--pg-main-top, 300px) - 12px) !important; }
@@ -139,6 +146,7 @@ class PageContext:
     seed: int
     projection: bool
     device_label: str
+    _splits: int = 0  # side columns made in this run (their keys must differ)
 
     def show(self, figure: go.Figure | Callable[..., go.Figure], *args: Any, key: str | None = None,
              height: int | None = None, main: bool = False, **kwargs: Any) -> None:
@@ -165,6 +173,16 @@ class PageContext:
         with st.container(key=f"pg_main_{key or 'picture'}"):
             st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False},
                             height="stretch" if fill else "content")
+
+    def split(self, ratio: float = 3.0) -> tuple[Any, Any]:
+        """(side, main) containers. Projected: a narrow column of controls and numbers beside the
+        picture column (1 : ``ratio``); the side column's formulas and metrics are set a size
+        smaller so that they fit it. Otherwise both are the page's own flow, side above main."""
+        if not self.projection:
+            return st.container(), st.container()
+        self._splits += 1
+        side, main = st.columns([1, ratio], gap="medium")
+        return side.container(key=f"pg_side_{self._splits}"), main
 
     @property
     def link_params(self) -> dict[str, str]:

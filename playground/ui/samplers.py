@@ -41,6 +41,22 @@ def _lines(*rows: str) -> str:
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
 
+def _split(page: PageContext) -> tuple:
+    """(side, main): see ``PageContext.split``."""
+    return page.split()
+
+
+def _row(page: PageContext, side, spec) -> list:
+    """A row of controls: stacked in the side column when projected, else ``st.columns(spec)``."""
+    count = spec if isinstance(spec, int) else len(spec)
+    return [side] * count if page.projection else side.columns(spec)
+
+
+def _pair(page: PageContext, side, main, spec) -> tuple:
+    """(picture, numbers): the main and side columns when projected, else ``st.columns(spec)``."""
+    return (main, side) if page.projection else tuple(st.columns(spec))
+
+
 def _apply_preset(presets: dict[str, dict], selector_key: str) -> None:
     """on_change callback: copy the chosen preset's values into the widgets' session state."""
     for key, value in presets.get(st.session_state[selector_key], {}).items():
@@ -72,7 +88,8 @@ def _period_text(period: int) -> str:
 def lcg_section(page: PageContext) -> None:
     """Pseudo-random numbers from X_{t+1} = (a X_t + c) mod m, good and bad."""
     names = list(S.LCG_PRESETS)
-    controls = st.columns([1.8, 1.5, 1.1, 1.1, 1.0, 1.5])
+    side, main = _split(page)
+    controls = _row(page, side, [1.8, 1.5, 1.1, 1.1, 1.0, 1.5])
     linked(controls[0].selectbox, "Preset", key="lcg", default="RANDU (IBM, bad)", options=names,
            on_change=_apply_preset, args=(LCG_WIDGET_PRESETS, "lcg"))
     preset = S.LCG_PRESETS["RANDU (IBM, bad)"]
@@ -102,11 +119,11 @@ def lcg_section(page: PageContext) -> None:
     if not period:
         tail, period = 0, S.lcg_period_theory(m, a, c, x0) or 0
 
-    left, right = st.columns([1.6, 1])
+    left, right = _pair(page, side, main, [1.6, 1])
     with left:
         edges = np.linspace(0, 1, 21)  # 20 bins of [0, 1]
         page.show(F.uniform_diagnostics, u, S.binned_density(u, edges),
-                  S.binned_density(reference, edges, finite_only=False), key="lcg_hist")
+                  S.binned_density(reference, edges, finite_only=False), key="lcg_hist", main=True)
     with right:
         formula_panel(_lines(r"X_{t+1} = (a\,X_t + c) \bmod m", r"U_t = X_t / m \in [0, 1)"),
                       {"X₁": int(states[0]), "U₁": float(u[0]), "period": _period_text(period),
@@ -161,7 +178,8 @@ def lcg_section(page: PageContext) -> None:
 
 def box_muller_section(page: PageContext) -> None:
     """(U1, U2) -> (R, Theta) -> (Z1, Z2), linked panels, and the check against N(0, 1)."""
-    controls = st.columns(3)
+    side, main = _split(page)
+    controls = _row(page, side, 3)
     n_pairs = linked(controls[0].select_slider, "Pairs drawn in the panels", key="bm_n", default=1_000,
                      options=[100, 300, 1_000, 3_000])
     color_by = linked(controls[1].radio, "Colour points by", key="bm_col", default="U1", options=["U1", "U2"],
@@ -169,8 +187,9 @@ def box_muller_section(page: PageContext) -> None:
     n_check = linked(controls[2].select_slider, "Samples for the histogram", key="bm_N", default=100_000,
                      options=[1_000, 10_000, 100_000])
     stages = S.box_muller_stages(n_pairs, derive_seed(page.seed, "box-muller"))
-    page.show(F.box_muller_panels, stages.u1, stages.u2, stages.radius, stages.angle, stages.z1, stages.z2, color_by,
-              key="bm_panels", height=460)
+    with main:
+        page.show(F.box_muller_panels, stages.u1, stages.u2, stages.radius, stages.angle, stages.z1, stages.z2,
+                  color_by, key="bm_panels", height=460, main=True)
     z = S.box_muller(n_check, derive_seed(page.seed, "box-muller-check"))
     ks = S.ks_test(z)
     left, right = st.columns([1.6, 1])
@@ -199,14 +218,15 @@ def box_muller_section(page: PageContext) -> None:
 
 def polar_section(page: PageContext) -> None:
     """Accept V in the unit disk, then Z = V sqrt(-2 ln S / S): no sine or cosine needed."""
-    n = linked(st.select_slider, "Candidate pairs", key="pol_n", default=2_000,
+    side, main = _split(page)
+    n = linked(side.select_slider, "Candidate pairs", key="pol_n", default=2_000,
                options=[200, 500, 2_000, 5_000, 20_000, 100_000])
     stages = S.polar_stages(n, derive_seed(page.seed, "polar"))
     z = np.concatenate([stages.z1, stages.z2])
     se = math.sqrt(math.pi / 4 * (1 - math.pi / 4) / n)
-    left, right = st.columns([1.1, 1])
+    left, right = _pair(page, side, main, [1.1, 1])
     with left:
-        page.show(F.polar_square, stages.v1, stages.v2, stages.accepted, key="pol_square", height=560)
+        page.show(F.polar_square, stages.v1, stages.v2, stages.accepted, key="pol_square", height=560, main=True)
     with right:
         formula_panel(_lines(r"\text{accept if } S = V_1^2 + V_2^2 < 1", r"Z_i = V_i\sqrt{\frac{-2\ln S}{S}}"),
                       {"accept": stages.acceptance_rate, "π/4": math.pi / 4,
@@ -244,7 +264,8 @@ def inverse_cdf_section(page: PageContext) -> None:
     labels = {"exponential": "Exponential (closed form)", "cauchy": "Cauchy (closed form)",
               "laplace": "Laplace (closed form)", "logistic": "Logistic (closed form)",
               **{name: f"{get_target(name).label} (numerical)" for name in registry}}
-    controls = st.columns([2, 1, 1, 1])
+    side, main = _split(page)
+    controls = _row(page, side, [2, 1, 1, 1])
     choice = linked(controls[0].selectbox, "Distribution", key="inv", default="exponential",
                     options=CLOSED_FORMS + registry, format_func=labels.get)
     n = linked(controls[2].select_slider, "Samples", key="inv_n", default=10_000, options=[100, 1_000, 10_000, 100_000])
@@ -262,10 +283,10 @@ def inverse_cdf_section(page: PageContext) -> None:
     grid = np.linspace(*dist.bounds, 600)
     inside = (samples >= dist.bounds[0]) & (samples <= dist.bounds[1])
     ks = S.ks_test(samples, dist.cdf)
-    left, right = st.columns([1.6, 1])
+    left, right = _pair(page, side, main, [1.6, 1])
     with left:
         page.show(F.inverse_cdf_figure, grid, dist.cdf(grid), dist.pdf(grid), u[:n_demo], samples[:n_demo],
-                  S.binned_in_window(samples[inside], grid[0], grid[-1]), key="inv_fig")
+                  S.binned_in_window(samples[inside], grid[0], grid[-1]), key="inv_fig", main=True)
     with right:
         formula_panel(dist.formula, {"u₁": u[0], "x₁": samples[0], "KS p": ks.pvalue,
                                      "off-plot": f"{100 * (1 - inside.mean()):.2f}%"},
@@ -310,11 +331,12 @@ def _matrix(m: np.ndarray, digits: int = 2) -> str:
 
 def cholesky_section(page: PageContext) -> None:
     """x = mu + L z with L L^T = Sigma, drawn as three linked panels with 1-2-3 sigma curves."""
-    top = st.columns([2.4, 1])
+    side, main = _split(page)
+    top = _row(page, side, [2.4, 1])
     linked(top[0].radio, "Covariance type", key="mvn", default="full", options=list(MVN_PRESETS),
            on_change=_apply_preset, args=(MVN_PRESETS, "mvn"), horizontal=True)
     n = linked(top[1].select_slider, "Samples", key="mvn_n", default=2_000, options=[100, 500, 2_000, 10_000, 50_000])
-    controls = st.columns(5, gap="medium")
+    controls = [side] * 5 if page.projection else st.columns(5, gap="medium")
     s1 = linked(controls[0].slider, "σ₁", key="mvn_s1", default=1.5, min_value=0.0, max_value=3.0, step=0.1)
     s2 = linked(controls[1].slider, "σ₂", key="mvn_s2", default=0.8, min_value=0.0, max_value=3.0, step=0.1)
     rho = linked(controls[2].slider, "ρ", key="mvn_rho", default=0.7, min_value=-1.0, max_value=1.0, step=0.05)
@@ -328,10 +350,12 @@ def cholesky_section(page: PageContext) -> None:
                  "Move |ρ| below 1 and keep both σ above 0.", icon=":material/block:")
         return
     ellipses = {float(r): ellipse(mean, cov, r, n_points=121) for r in (1, 2, 3)}
-    page.show(F.cholesky_panels, stages.z, stages.lz, stages.x, mean, ellipses, key="mvn_fig", height=480)
+    with main:
+        page.show(F.cholesky_panels, stages.z, stages.lz, stages.x, mean, ellipses, key="mvn_fig", height=480,
+                  main=True)
     sample_cov = np.cov(stages.x.T)
     d2 = S.mahalanobis_squared(stages.x, mean, cov)
-    left, right = st.columns(2)
+    left, right = (side, side) if page.projection else st.columns(2)
     with left:
         formula_panel(_lines(r"\Sigma = " + _matrix(cov) + r" = L L^\top", r"L = " + _matrix(stages.chol),
                              r"\hat\Sigma = " + _matrix(sample_cov)),
@@ -364,13 +388,13 @@ def _plain(matrix: np.ndarray) -> str:
 # ----------------------------------------------------------------------------------
 
 
-def _component_controls(k: int) -> tuple[float, list[float], np.ndarray]:
+def _component_controls(k: int, narrow: bool = False) -> tuple[float, list[float], np.ndarray]:
     default_cov = MOG2D.covariances[k] if k < len(MOG2D.weights) else np.eye(2) * 0.3
     default_mean = MOG2D.means[k] if k < len(MOG2D.weights) else np.array([2.0, 2.0])
     default_weight = float(MOG2D.weights[k]) if k < len(MOG2D.weights) else 0.2
     s1d, s2d = math.sqrt(default_cov[0, 0]), math.sqrt(default_cov[1, 1])
     rhod = default_cov[0, 1] / (s1d * s2d)
-    cols = st.columns(6)
+    cols = [*st.columns(3), *st.columns(3)] if narrow else st.columns(6)  # narrow: two rows of three
     weight = linked(cols[0].number_input, f"π{k + 1}", key=f"mix_w{k}", default=round(default_weight, 2),
                     min_value=0.0, max_value=10.0, step=0.05)
     mx = linked(cols[1].number_input, f"μ{k + 1},x", key=f"mix_x{k}", default=float(default_mean[0]),
@@ -388,12 +412,13 @@ def _component_controls(k: int) -> tuple[float, list[float], np.ndarray]:
 
 def mixture_section(page: PageContext) -> None:
     """k ~ Cat(pi) by prefix sums, then x ~ N(mu_k, Sigma_k); points coloured by component."""
-    controls = st.columns([1, 2])
+    side, main = _split(page)
+    controls = _row(page, side, [1, 2])
     n_components = linked(controls[0].slider, "Components K", key="mix_k", default=3, min_value=1, max_value=5)
     n = linked(controls[1].select_slider, "Samples", key="mix_n", default=2_000,
                options=[50, 200, 2_000, 10_000, 50_000])
-    with st.expander("Edit weights, means and covariances", expanded=not page.projection):
-        parts = [_component_controls(k) for k in range(n_components)]
+    with side.expander("Edit weights, means and covariances", expanded=not page.projection):
+        parts = [_component_controls(k, narrow=page.projection) for k in range(n_components)]
     weights, means, covs = (np.array([p[i] for p in parts]) for i in range(3))
     try:
         draw = S.ancestral_sample(weights, means, covs, n, derive_seed(page.seed, "mixture"))
@@ -402,9 +427,10 @@ def mixture_section(page: PageContext) -> None:
         return
     weights = weights / weights.sum()
     ellipses = [ellipse(m, c, 2.0, n_points=121) for m, c in zip(means, covs)]
-    left, right = st.columns([1.6, 1])
+    left, right = _pair(page, side, main, [1.6, 1])
     with left:
-        page.show(F.ancestral_figure, weights, draw.uniforms, draw.components, draw.x, ellipses, key="mix_fig")
+        page.show(F.ancestral_figure, weights, draw.uniforms, draw.components, draw.x, ellipses, key="mix_fig",
+                  main=True)
     with right:
         counts = np.bincount(draw.components, minlength=n_components)
         prefix = np.cumsum(weights)
@@ -442,7 +468,8 @@ PROPOSALS = {
 def rejection_section(page: PageContext) -> None:
     """Propose from q, accept under p: accepted and rejected points, acceptance rate against 1/M."""
     registry = [t.name for t in list_targets(1, with_log_prob=True)]
-    controls = st.columns([1.6, 1.6, 1, 1, 1])
+    side, main = _split(page)
+    controls = _row(page, side, [1.6, 1.6, 1, 1, 1])
     name = linked(controls[0].selectbox, "Target p", key="rej", default="three_bumps", options=registry,
                   format_func=lambda t: get_target(t).label)
     kind = linked(controls[1].selectbox, "Proposal q", key="rej_q", default="gaussian", options=list(PROPOSALS),
@@ -472,11 +499,11 @@ def rejection_section(page: PageContext) -> None:
     if kind != "uniform" and (ratio[-1] > ratio[-2] or ratio[0] > ratio[1]):
         st.warning("p/q still grows at the edge of the plotted interval: p has heavier tails than q, so "
                    "sup p/q is infinite and no finite M works beyond this window (here M* is taken on the window).")
-    left, right = st.columns([1.6, 1])
+    left, right = _pair(page, side, main, [1.6, 1])
     with left:
         page.show(F.rejection_figure, grid, pdf(grid), envelope * proposal.pdf(grid), draw.x, draw.height,
                   draw.accepted, S.binned_in_window(draw.x[draw.accepted], grid[0], grid[-1], of_all=False),
-                  key="rej_fig")
+                  key="rej_fig", main=True)
     with right:
         accepted = draw.samples
         inside = accepted[(accepted >= bounds[0]) & (accepted <= bounds[1])]
@@ -552,7 +579,8 @@ def mcmc_section(page: PageContext) -> None:
     from playground.mcmc import MCMC_TARGETS, METHODS, MCMCChains, energy_for
     from playground.ui.controls import stepper_panel
 
-    controls = st.columns([1.6, 1.3, 1.5, 1.4])
+    side, main = _split(page)
+    controls = _row(page, side, [1.6, 1.3, 1.5, 1.4])
     linked(controls[0].selectbox, "Preset", key="mc_pre", default="well tuned (MALA on the banana)",
            options=list(MCMC_PRESETS), on_change=_apply_preset, args=(MCMC_PRESETS, "mc_pre"))
     target_name = linked(controls[1].selectbox, "Target", key="mc_t", default="banana", options=list(MCMC_TARGETS),
@@ -561,7 +589,7 @@ def mcmc_section(page: PageContext) -> None:
                     format_func=METHODS.get, on_change=_mark_custom)
     step = linked(controls[3].select_slider, "Step size σ (RWM) or ε", key="mc_h", default=0.1,
                   options=STEP_SIZES, on_change=_mark_custom)
-    controls = st.columns([1.3, 1.3, 1.2, 1.2])
+    controls = _row(page, side, [1.3, 1.3, 1.2, 1.2])
     n_chains = linked(controls[0].select_slider, "Parallel chains", key="mc_c", default=10,
                       options=[1, 10, 100, 200], on_change=_mark_custom)
     start = linked(controls[1].radio, "Start", key="mc_s", default="one point", options=["one point", "spread"],
@@ -583,12 +611,12 @@ def mcmc_section(page: PageContext) -> None:
         snapshot = chains.snapshot()
         kept = chains.samples(burn_in=0.5)
         flat = kept.reshape(-1, 2)
-        left, right = st.columns([1.6, 1])
+        left, right = (st.container(), numbers_slot) if page.projection else st.columns([1.6, 1])
         with left:
             page.show(F.mcmc_figure(axes, log_p, snapshot["path"], snapshot["positions"],
                                     snapshot["recent_proposals"], S.marginal_histograms(flat, axes), marginals,
                                     show_energy),
-                      key="mc_fig", height=640)
+                      key="mc_fig", height=640, main=True)
         with right:
             ess = chains.effective_sample_size(burn_in=0.5) if len(kept) >= 4 else np.array([np.nan, np.nan])
             mean = flat.mean(axis=0) if len(flat) else np.array([np.nan, np.nan])
@@ -602,8 +630,11 @@ def mcmc_section(page: PageContext) -> None:
                 page.show(F.trace_figure(snapshot["path"], chains.metric("acceptance_rate")), key="mc_trace",
                           height=300)
 
-    stepper_panel("mcmc_chains", factory, config, render, steps_per_tick=5, max_steps_per_tick=50, interval=0.6,
-                  max_iterations=MAX_MCMC_ITERATIONS)
+    with side:
+        numbers_slot = st.container()  # projected, the numbers sit under the controls
+    with main:
+        stepper_panel("mcmc_chains", factory, config, render, steps_per_tick=5, max_steps_per_tick=50,
+                      interval=0.6, max_iterations=MAX_MCMC_ITERATIONS)
     page.explain(
         "An energy-based model gives p(x) = e^{−E(x)}/Z with an unknown Z. MCMC never needs Z: it builds a "
         "Markov chain whose stationary law is p, using only ratios p(y)/p(x) or the score ∇log p = −∇E.\n\n"
