@@ -13,13 +13,19 @@ from playground.ui.page import setup_page
 
 page = setup_page("Samplers", "🎲")
 
-page.explain(
-    "Generating an image, a sentence or a molecule means drawing from a probability distribution. "
-    "Everything starts from the simplest case, uniform numbers, which we transform step by step into "
-    "Gaussians, mixtures and finally any density known only up to a constant. One tab per step; the same "
-    "seed (sidebar) always gives the same picture, and the link in the sidebar reopens the open tab.",
-    title="What is sampling?",
-)
+
+def intro() -> None:
+    page.explain(
+        "Generating an image, a sentence or a molecule means drawing from a probability distribution. "
+        "Everything starts from the simplest case, uniform numbers, which we transform step by step into "
+        "Gaussians, mixtures and finally any density known only up to a constant. One tab per step; the same "
+        "seed (sidebar) always gives the same picture, and the link in the sidebar reopens the open tab.",
+        title="What is sampling?",
+    )
+
+
+if not page.projection:  # projected, the tabs and the picture come first; the intro goes below
+    intro()
 
 SECTIONS = {
     "1 LCG": samplers.lcg_section,
@@ -38,3 +44,6 @@ for tab, (label, section) in zip(tabs, SECTIONS.items()):
     if tab.open:
         with tab:
             section(page)
+
+if page.projection:
+    intro()

@@ -16,11 +16,12 @@ from playground.ui.page import setup_page
 
 page = setup_page("KDE vs GMM", "📊")
 
-st.markdown(
-    "Four estimators fitted to the same **training** samples, judged by their log-likelihood on **held-out** "
-    "ones: each is a weighted sum of bumps, $\\hat p(x) = \\sum_j a_j\\, k_h(x, \\mu_j)$."
-)
-controls, main = st.columns([1, 3.2], gap="medium")
+if not page.projection:
+    st.markdown(
+        "Four estimators fitted to the same **training** samples, judged by their log-likelihood on **held-out** "
+        "ones: each is a weighted sum of bumps, $\\hat p(x) = \\sum_j a_j\\, k_h(x, \\mu_j)$."
+    )
+controls, main = page.split(3.2) if page.projection else st.columns([1, 3.2], gap="medium")
 
 # --- Data ------------------------------------------------------------------------------
 with controls:
@@ -86,7 +87,7 @@ with main:
     view = linked(st.radio, "View", key="view", default=VIEWS[0], options=VIEWS, horizontal=True,
                   label_visibility="collapsed")
     if view == "Estimates":
-        picture, formula = st.columns([1.5, 1])
+        picture, formula = (st.container(), controls) if page.projection else st.columns([1.5, 1])
         with picture:
             kde.estimates_section(page, target, train, fitted, shown)
         with formula:

@@ -7,17 +7,21 @@ from playground.ui.page import setup_page
 
 page = setup_page("AE / VAE latent explorer", "🧭")
 
-st.markdown(
-    "**PCA → auto-encoder → VAE**: squeeze an image $x$ into a code $z$, rebuild it, and see which codes "
-    "*generate* new images when decoded."
-)
+if not page.projection:
+    st.markdown(
+        "**PCA → auto-encoder → VAE**: squeeze an image $x$ into a code $z$, rebuild it, and see which codes "
+        "*generate* new images when decoded."
+    )
 
 # --- Data and model ------------------------------------------------------------------
-columns = st.columns([1.3, 1.5, 1, 1])
-with columns[0]:
-    dataset = ui.choose_dataset()
-split = dataset.split(0.2, seed=page.seed)
-choice = ui.choose_model(dataset, page.seed, columns[1:])
+# Projected: the data and model choices in a narrow column beside the training and the latent map.
+side, main = page.split()
+with side:
+    columns = [st.container()] * 4 if page.projection else st.columns([1.3, 1.5, 1, 1])
+    with columns[0]:
+        dataset = ui.choose_dataset()
+    split = dataset.split(0.2, seed=page.seed)
+    choice = ui.choose_model(dataset, page.seed, columns[1:])
 page.explain(
     "An **auto-encoder** maps an image to a small code $z = f_\\phi(x)$ and back, $\\hat x = g_\\theta(z)$. "
     "With a linear $f$ and $g$ it is **PCA**; with neural networks it can follow curved data. A **VAE** "
@@ -29,8 +33,10 @@ page.explain(
 )
 
 # --- Train, then explore the latent space ---------------------------------------------------
-st.header(f"1 · {choice.label}: training and the latent map")
-model = ui.train_section(page, dataset, split, choice)
+with main:
+    if not page.projection:
+        st.header(f"1 · {choice.label}: training and the latent map")
+    model = ui.train_section(page, dataset, split, choice)
 page.explain(
     "- Each dot is a **test** image encoded to its code (for a VAE: the mean of $q_\\phi(z|x)$); colours are "
     "the digit labels, which the model never saw (except the conditional VAE).\n"

@@ -101,12 +101,13 @@ def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str,
         hist = fitted["Histogram"].model if "Histogram" in shown else None
         histogram = (hist.edges_[0], hist.density_) if hist is not None else None
         rug = train[:, 0] if len(train) <= 2_000 else None
-        page.show(figures.density_1d, axis, curves, histogram=histogram, rug=rug, key="kde_main")
+        page.show(figures.density_1d, axis, curves, histogram=histogram, rug=rug, key="kde_main", main=True)
         return
     axes = [np.linspace(*bounds[0], GRID_2D), np.linspace(*bounds[1], GRID_2D)]
     panels = log_density_panels_2d(fitted, shown, target, axes)
     shown_points = subsample(train, 1_500, 0, "scatter")
-    page.show(figures.density_2d, axes, panels, shown_points, columns=3 if len(panels) > 4 else 2, key="kde_main")
+    page.show(figures.density_2d, axes, panels, shown_points, columns=3 if len(panels) > 4 else 2, key="kde_main",
+              main=True)
     page.show(figures.marginals_2d, axes, panel_marginals(panels, axes), train, key="kde_marginals", height=380)
 
 

@@ -163,8 +163,10 @@ def train_section(page: PageContext, dataset: ImageDataset, split: ImageSplit, c
 
     def render(trainer: AutoencoderTrainer) -> None:
         done = min(1.0, trainer.iteration / choice.epochs)
-        st.progress(done, text=f"Epoch {trainer.iteration} of {choice.epochs}")
+        progress = st.container()  # projected, under the map (the map sits right under Step / Play)
         explorer(page, dataset, split, trainer)
+        with (st.container() if page.projection else progress):
+            st.progress(done, text=f"Epoch {trainer.iteration} of {choice.epochs}")
 
     return stepper_panel("train", factory, (dataset.name, dataset.images.shape, choice.config), render,
                          steps_per_tick=2, max_steps_per_tick=20, interval=0.5, step_label="Step",
@@ -250,6 +252,7 @@ def explorer(page: PageContext, dataset: ImageDataset, split: ImageSplit, model)
             st.session_state[key] = float(np.clip(st.session_state[key], -span, span))
     left, right = st.columns([1.5, 1])
     with right:
+        probe_slot = st.container()  # the decoded image above its sliders: both pictures start at one height
         st.markdown("**Decode anywhere**")
         z1 = linked(st.slider, "Probe z₁" if view.projection is None else "Probe along PC 1", key="z1",
                     default=0.0, min_value=-span, max_value=span, step=span / 80)
@@ -258,8 +261,9 @@ def explorer(page: PageContext, dataset: ImageDataset, split: ImageSplit, model)
         condition = _condition(model, dataset)
         labels = None if condition is None else [condition]
         probe_image = model.decode(view.lift([z1, z2]), labels)
+    with probe_slot:
         page.show(figures.image_mosaic(probe_image, dataset.shape, 1, title=f"decode({z1:.2f}, {z2:.2f})",
-                                       height=300), key="probe_image")
+                                       height=300), key="probe_image", main=page.projection)
     ellipse_index = _ellipse_points(view, picked)
     grid = latent_grid(25, -span, span)
     fig = figures.latent_map(view.points, view.labels, ellipses=[view.ellipse(i) for i in ellipse_index],
@@ -270,9 +274,10 @@ def explorer(page: PageContext, dataset: ImageDataset, split: ImageSplit, model)
     with left:
         from playground.figures.theme import style_figure
 
-        style_figure(fig, page.projection)
-        st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points",), theme=None,
-                        config={"displaylogo": False})
+        style_figure(fig, page.projection, fill=page.projection)
+        with st.container(key="pg_main_latent_map") if page.projection else st.container():
+            st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points",), theme=None,
+                            config={"displaylogo": False}, height="stretch" if page.projection else "content")
         st.caption("Click a code to see that image and its reconstruction; click empty space to move the probe.")
     _picked_pair(page, dataset, split, model, view, picked)
     _formulas(model, split, view, picked)

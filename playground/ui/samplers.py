@@ -365,7 +365,7 @@ def cholesky_section(page: PageContext) -> None:
                       title="x = μ + L z  ⇒  Cov(x) = L I Lᵀ = Σ")
     with right:
         theory = ",\\ ".join(f"{100 * S.mass_inside_sigma_ellipse(k):.1f}\\%" for k in (1, 2, 3))
-        formula_panel(_lines(r"P\big((x-\mu)^\top\Sigma^{-1}(x-\mu) \le k^2\big) = 1 - e^{-k^2/2}",
+        formula_panel(_lines(r"d^2 = (x-\mu)^\top\Sigma^{-1}(x-\mu)", r"P(d^2 \le k^2) = 1 - e^{-k^2/2}",
                              r"k = 1, 2, 3:\ " + theory),
                       {f"inside {k}σ": f"{100 * (d2 <= k * k).mean():.1f}%" for k in (1, 2, 3)},
                       title="Mass inside the k-σ ellipses",
