@@ -130,21 +130,22 @@ def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, ru
         values = {"N": n, "μ̂₁": float(model.mean_[0]), "σ̂₁": float(math.sqrt(model.covariance_[0, 0]))}
         if dim == 2:
             values["ρ̂"] = float(model.covariance_[0, 1] / math.sqrt(model.covariance_[0, 0] * model.covariance_[1, 1]))
-        formula_panel(r"\hat\mu = \frac1N\sum_{n} x_n,\quad \hat\Sigma = \frac1N\sum_{n}(x_n-\hat\mu)(x_n-\hat\mu)^\top,"
-                      r"\quad \hat p = \mathcal N(\hat\mu, \hat\Sigma)", values, title="One Gaussian by maximum likelihood",
+        formula_panel(r"\begin{gathered}\hat\mu = \frac1N\sum_{n} x_n,\quad \hat\Sigma = \frac1N\sum_{n}(x_n-\hat\mu)"
+                      r"(x_n-\hat\mu)^\top \\ \hat p = \mathcal N(\hat\mu, \hat\Sigma)\end{gathered}", values, title="One Gaussian by maximum likelihood",
                       try_next="Pick 'Three bumps': one Gaussian puts its mass between the modes, where there is no data.")
     elif focus == "KDE":
         kernel_tex = {"gaussian": r"k_h(u) = (2\pi h^2)^{-d/2} e^{-\|u\|^2/2h^2}",
                       "epanechnikov": r"k_h(u) \propto (1 - \|u\|^2/h^2)_+",
                       "tophat": r"k_h(u) \propto \mathbb 1[\|u\| < h]"}[model.kernel]
-        formula_panel(r"\hat p_h(x) = \frac1N \sum_{i=1}^{N} k_h(x - x_i),\qquad " + kernel_tex,
+        formula_panel(r"\begin{gathered}\hat p_h(x) = \frac1N \sum_{i=1}^{N} k_h(x - x_i) \\ " + kernel_tex
+                      + r"\end{gathered}",
                       {"h": model.bandwidth_, "N": n, **{f"h ({k})": v for k, v in rules.items()}},
                       title="Kernel density estimate",
                       try_next="Drag h to 0.01: the training log-likelihood soars while the test one collapses.")
     else:
         weights = np.sort(model.weights_)[::-1]
-        formula_panel(r"p(x) = \sum_{k=1}^{K} \pi_k\, \mathcal N(x; \mu_k, \Sigma_k),\qquad "
-                      r"\mathrm{BIC} = -2\sum_n \log p(x_n) + P \log N",
+        formula_panel(r"\begin{gathered}p(x) = \sum_{k=1}^{K} \pi_k\, \mathcal N(x; \mu_k, \Sigma_k) \\ "
+                      r"\mathrm{BIC} = -2\sum_n \log p(x_n) + P \log N\end{gathered}",
                       {"K": int(model.n_components), "EM iterations": int(model.n_iter_),
                        "largest π_k": float(weights[0]), "BIC": model.bic(train),
                        **({"fitted on": f"{gmm_fit_points(model.n_components):,} of {len(train):,} points"}

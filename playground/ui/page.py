@@ -17,6 +17,18 @@ from playground.ui.navigation import HOME, available_pages
 # A local image: Material/emoji favicons are fetched from the internet by the browser.
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
+# Both modes: formulas break after a relation or an operator instead of running out of their panel,
+# metric labels wrap, and metric values are a size smaller than Streamlit's (four fit a formula panel).
+BASE_CSS = """
+<style>
+.katex-display > .katex, .katex-display .katex-html { white-space: normal !important; }
+.katex-display .katex-html > .base { margin-top: 0.25em; }
+[data-testid="stMetricValue"] { font-size: 1.6rem; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }
+</style>
+"""
+
 PROJECTION_CSS = """
 <style>
 /* Projection mode: larger type for the back row, sized to the screen (1280 to 1920 px wide). */
@@ -266,7 +278,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
         wide = bool(state.get(deeplink.PERSIST_PREFIX + "projection", False)) or raw in ("1", "true")
     use_playground_template()  # Streamlit installs its own Plotly default when imported
     st.set_page_config(page_title=f"{title} · Generative-models playground", page_icon=str(FAVICON),
-                       layout="wide" if wide else "centered",
+                       layout="wide",  # both modes use the screen's width
                        # projected, the picture gets the whole screen; the sidebar opens from its arrow
                        initial_sidebar_state="collapsed" if wide else "expanded")
     with st.sidebar:
@@ -285,6 +297,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
         st.caption("Copy it: it reopens this page with the same controls.")
         with navigation:
             _navigation_links(session_params(int(seed), bool(projection)))
+    st.markdown(BASE_CSS, unsafe_allow_html=True)
     if projection:
         st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
         st.html(FIT_MAIN_PICTURE, unsafe_allow_javascript=True)
