@@ -73,3 +73,53 @@ def test_normal_mode_uses_the_screen_and_cuts_no_text(app_url, browser, info):
         assert main["width"] >= 0.6 * 1920, f"the page is a {main['width']:.0f}-px column on a 1920-px screen"
     finally:
         context.close()
+
+
+def _iteration(page) -> int:
+    text = page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').filter(
+        has_text="Iteration").first.inner_text()
+    return int(text.split()[1])
+
+
+def _play_label(page) -> str:
+    return page.locator('[data-testid="stMain"] [class*="__play"] button').first.inner_text()
+
+
+def test_a_presenters_clicker_drives_the_stepper(app_url, browser):
+    """-> and PageDown step, Space plays and pauses, R resets, as the buttons do; keys typed into a
+    control are left to the control."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        info = next(p for p in PAGES if "KL_divergences" in p.path)
+        page.goto(_url(app_url, info, True), wait_until="domcontentloaded")
+        wait_idle(page)
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no control has focus
+        assert _iteration(page) == 0
+        page.keyboard.press("ArrowRight")
+        wait_idle(page)
+        after_one = _iteration(page)
+        assert after_one > 0, "-> did not step"
+        page.keyboard.press("PageDown")
+        wait_idle(page)
+        assert _iteration(page) > after_one, "PageDown did not step"
+        page.keyboard.press("Space")
+        page.wait_for_function("""() => Array.from(document.querySelectorAll('[class*="__play"] button'))
+                                  .some(b => b.innerText.includes('Pause'))""", timeout=30_000)
+        page.wait_for_timeout(1500)
+        page.keyboard.press("Space")
+        page.wait_for_function("""() => Array.from(document.querySelectorAll('[class*="__play"] button'))
+                                  .some(b => b.innerText.includes('Play'))""", timeout=30_000)
+        wait_idle(page)
+        page.keyboard.press("r")
+        wait_idle(page)
+        assert _iteration(page) == 0, "R did not reset"
+        # In a number field the keys belong to the field: nothing steps.
+        field = page.locator('[data-testid="stMain"] input[type="number"]').first
+        if field.count():
+            field.click()
+            page.keyboard.press("ArrowRight")
+            wait_idle(page)
+            assert _iteration(page) == 0
+    finally:
+        context.close()

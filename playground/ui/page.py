@@ -21,6 +21,7 @@ FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 # metric labels wrap, and metric values are a size smaller than Streamlit's (four fit a formula panel).
 BASE_CSS = """
 <style>
+.st-key-pg_inject { display: none; }
 .katex-display > .katex, .katex-display .katex-html { white-space: normal !important; }
 .katex-display .katex-html > .base { margin-top: 0.25em; }
 [data-testid="stMetricValue"] { font-size: 1.6rem; }
@@ -54,9 +55,17 @@ h1 { font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; line-height
   text-overflow: clip !important; }
 /* Tabs: one compact line. */
 [data-testid="stMain"] [data-baseweb="tab"] { height: 2.1rem; }
+[data-testid="stMain"] [data-baseweb="tab-panel"] { padding-top: 0.3rem; }
+/* A short screen (720 px): the heading, the tabs and the buttons a little tighter. */
+@media (max-height: 800px) {
+  h1 { font-size: 1.4rem !important; }
+  [data-testid="stMain"] [data-baseweb="tab"] { height: 1.8rem; }
+  [data-testid="stMain"] [data-testid^="stBaseButton"] { min-height: 2.2rem; padding-top: 0.1rem;
+    padding-bottom: 0.1rem; }
+}
 /* The main picture fills the screen below its top edge (FIT_MAIN_PICTURE measures that edge). */
 [class*="st-key-pg_main_"] { flex: none !important; min-height: 320px;
-  height: calc(100vh - var(--pg-main-top, 300px) - 12px) !important; }
+  height: calc(100vh - var(--pg-main-top, 300px) - 6px) !important; }
 /* Page names, widget labels and button labels wrap between words instead of ending in "…". */
 [data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] *, [data-testid="stMetricLabel"],
 [data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important;
@@ -146,6 +155,44 @@ LINK_HTML = """
       select();
     }
   });
+})();
+</script>
+"""
+
+
+# A presenter's clicker drives the page: -> or PageDown = Step, Space = Play / Pause, R = Reset. The
+# keys press the visible buttons of the page's stepper (the first one on the screen), so they do
+# exactly what a click does, in the browser, with no extra round trip. Keys typed into a text field,
+# a number input, a select box or a slider (where the arrows move the value) are left alone. One
+# listener per tab.
+KEYBOARD_SHORTCUTS = """
+<script>
+(function () {
+  if (window.__playgroundKeys) { return; }
+  window.__playgroundKeys = true;
+  var KEYS = {"ArrowRight": "step", "PageDown": "step", " ": "play", "r": "reset", "R": "reset"};
+  function onScreen(button) {
+    var box = button.getBoundingClientRect();
+    return button.offsetParent !== null && box.bottom > 0 && box.top < window.innerHeight;
+  }
+  function target(part) {
+    var buttons = Array.prototype.slice.call(
+      document.querySelectorAll('[data-testid="stMain"] [class*="__' + part + '"] button'));
+    var shown = buttons.filter(onScreen);
+    return shown.length ? shown[0] : buttons.filter(function (b) { return b.offsetParent !== null; })[0];
+  }
+  document.addEventListener("keydown", function (event) {
+    var part = KEYS[event.key];
+    if (!part || event.ctrlKey || event.metaKey || event.altKey || event.repeat) { return; }
+    var focus = document.activeElement;
+    if (focus && (focus.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(focus.tagName) ||
+                  focus.getAttribute("role") === "slider" || focus.getAttribute("role") === "combobox")) { return; }
+    var button = target(part);
+    if (!button || button.disabled) { return; }
+    event.preventDefault();  // Space and PageDown would scroll the page
+    if (focus && focus.tagName === "BUTTON") { focus.blur(); }  // Space would also press the focused button
+    button.click();
+  }, true);
 })();
 </script>
 """
@@ -295,12 +342,17 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
         st.markdown("**Link to this view**")
         st.html(LINK_HTML, unsafe_allow_javascript=True)
         st.caption("Copy it: it reopens this page with the same controls.")
+        st.caption("**Keys** (a presenter's clicker works): → or PageDown = Step, Space = Play / Pause, "
+                   "R = Reset.")
         with navigation:
             _navigation_links(session_params(int(seed), bool(projection)))
-    st.markdown(BASE_CSS, unsafe_allow_html=True)
-    if projection:
-        st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
-        st.html(FIT_MAIN_PICTURE, unsafe_allow_javascript=True)
+    # Styles and scripts in one hidden box: empty elements would each add a gap above the title.
+    with st.container(key="pg_inject"):
+        st.markdown(BASE_CSS, unsafe_allow_html=True)
+        st.html(KEYBOARD_SHORTCUTS, unsafe_allow_javascript=True)
+        if projection:
+            st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
+            st.html(FIT_MAIN_PICTURE, unsafe_allow_javascript=True)
     st.title(title)
     return PageContext(seed=int(seed), projection=bool(projection), device_label=device)
 
