@@ -128,3 +128,24 @@ def test_csv_choice_without_a_file_falls_back_with_a_note(at):
     at.selectbox(key="data").set_value("csv").run()
     assert not at.exception
     assert any("Upload a file" in info.value for info in at.info)
+
+
+def test_play_stops_at_convergence_with_a_note():
+    """The note appears only once an iteration improves the mean log-likelihood by less than the
+    tolerance, and says by how much; stepping a converged run does not clear it."""
+    import numpy as np
+
+    from playground.em import EMStepper
+    from playground.ui.em import EM_TOLERANCE, em_converged
+
+    x = np.random.default_rng(0).normal(size=(300, 1)) + np.repeat([[-4.0], [0.0], [4.0]], 100, axis=0)
+    stepper = EMStepper.start(x, 3, device="cpu", seed=0)
+    stepper.step(1)
+    assert em_converged(stepper) is None
+    for _ in range(500):
+        stepper.step(1)
+        if stepper.history[-1]["improvement"] < EM_TOLERANCE:
+            break
+    note = em_converged(stepper)
+    assert note is not None and f"{stepper.iteration} iterations" in note
+    assert all(row["improvement"] >= EM_TOLERANCE for row in stepper.history[:-1])

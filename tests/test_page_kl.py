@@ -103,3 +103,25 @@ def test_calculators_show_the_lecture_numbers_and_handle_bad_input(app):
     for _ in range(3):
         app.button(key="kl_race__step").click().run()
     assert not app.exception and _iteration(app) == 150
+
+
+def test_the_race_stops_when_both_fits_have_settled():
+    """No note while the fits still move; a note once each fit's own KL has moved by less than the tolerance
+    over the window (checked against the recorded metrics)."""
+    import numpy as np
+
+    from playground.distributions import GaussianMixture
+    from playground.divergence_fit import FitConfig, FitRace
+    from playground.divergences import make_target
+    from playground.ui.divergences import RACE_TOLERANCE, RACE_WINDOW, race_converged
+
+    race = FitRace(GaussianMixture.from_params(make_target(1, 2, 4.0)), config=FitConfig(start_mean=(1.0,)), seed=0)
+    race.step(RACE_WINDOW + 1)
+    assert race_converged(race) is None  # still moving from the start
+    for _ in range(60):
+        race.step(50)
+        if race_converged(race):
+            break
+    assert race_converged(race) is not None
+    for name in race.fits:
+        assert np.ptp(race.metric(f"{name}:{name}")[-RACE_WINDOW - 1:]) <= RACE_TOLERANCE

@@ -19,7 +19,8 @@ CSV_OPTION = "csv"
 
 def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
                   render: Callable[[Stepper], None], *, steps_per_tick: int = 1, max_steps_per_tick: int = 50,
-                  interval: float = 0.6, step_label: str = "Step", max_iterations: int | None = None) -> Stepper:
+                  interval: float = 0.6, step_label: str = "Step", max_iterations: int | None = None,
+                  converged: Callable[[Stepper], str | None] | None = None) -> Stepper:
     """Step / Play-Pause / Reset / speed controls that drive any ``Stepper``.
 
     The stepper lives in ``st.session_state[key]`` (one per viewer) and is rebuilt
@@ -27,6 +28,8 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     an ``st.fragment(run_every=interval)`` advances it ``steps per tick`` steps and
     calls ``render(stepper)``; only that fragment reruns, not the whole page.
     Every step and every render holds ``lock_for(stepper)`` (see ``playground.stepper``).
+    ``converged(stepper)`` returns a note when there is nothing left to watch: Play then
+    stops by itself and the note is shown.
     """
     state = st.session_state
     config_key, playing_key = f"{key}__config", f"{key}__playing"
@@ -50,6 +53,7 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     def reset() -> None:
         state[key] = factory()
         state[playing_key] = False
+        state.pop(f"{key}__note", None)
 
     columns = st.columns([1, 1.15, 1, 1.4])  # buttons wide enough for projection-size labels
     columns[0].button(step_label, key=f"{key}__step", width="stretch", on_click=step_once,
@@ -74,6 +78,15 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
                     state[playing_key] = False
                 else:
                     stepper.step(speed)
+                    note = converged(stepper) if converged is not None else None
+                    if note:  # nothing left to watch: stop, and redraw the buttons (Play, not Pause)
+                        state[playing_key] = False
+                        state[f"{key}__note"] = note
+                        st.rerun()
+            elif state.get(f"{key}__note") and converged is not None and not converged(stepper):
+                state.pop(f"{key}__note")  # stepped on or reset since
+            if state.get(f"{key}__note"):
+                st.info(state[f"{key}__note"], icon=":material/check_circle:")
             if stepper.stopped:
                 st.error(stepper.message, icon=":material/warning:")
             render(stepper)  # the picture right under the buttons: both on a projector's first screen

@@ -192,7 +192,25 @@ def fit_race_section(page: PageContext, target_params: MixtureParams, config: Fi
                    key)
 
     return stepper_panel(RACE_KEY, factory, (key, divergences, config, page.seed), render, steps_per_tick=5,
-                         interval=0.5, max_iterations=3000)
+                         interval=0.5, max_iterations=3000, converged=race_converged)
+
+
+RACE_WINDOW, RACE_TOLERANCE = 50, 0.02  # iterations, nats
+
+
+def race_converged(race: FitRace) -> str | None:
+    """Play stops when, over the last ``RACE_WINDOW`` iterations, no fit's own objective (its KL on the
+    grid, or its divergence) moved by more than ``RACE_TOLERANCE``. (A reverse-KL fit's *forward* KL keeps
+    swinging: it is very sensitive to the tails of a q that sits on one mode.)"""
+    if race.iteration < RACE_WINDOW + 1:
+        return None
+    for name in race.fits:
+        metric = f"{name}:{name}" if name in ("forward_kl", "reverse_kl") else f"{name}:loss"
+        recent = race.metric(metric)[-RACE_WINDOW - 1:]
+        if not np.all(np.isfinite(recent)) or np.ptp(recent) > RACE_TOLERANCE:
+            return None
+    return (f"The fits have settled: over the last {RACE_WINDOW} iterations no objective moved by more than "
+            f"{RACE_TOLERANCE:g}. Play stopped; try another start (🎲) or learning rate.")
 
 
 def _draw_race(page: PageContext, race: FitRace, target: GaussianMixture, box: np.ndarray, optima: list[dict],

@@ -162,6 +162,17 @@ def build_stepper(X: np.ndarray, config: EMConfig) -> EMStepper:
                            reg_covar=config.reg_covar, seed=config.seed, means=means)
 
 
+EM_TOLERANCE = 1e-6  # nats per point: scikit-learn's default tol is 1e-3 on the same mean log-likelihood
+
+
+def em_converged(stepper: EMStepper) -> str | None:
+    """Play stops when an iteration raised the mean log-likelihood by less than ``EM_TOLERANCE``."""
+    if not stepper.history or stepper.history[-1]["improvement"] >= EM_TOLERANCE:
+        return None
+    return (f"Converged after {stepper.iteration} iterations: the last one raised the mean log-likelihood by "
+            f"{stepper.history[-1]['improvement']:.1e} nats (< {EM_TOLERANCE:g}). Play stopped; Step goes on.")
+
+
 def half_step_buttons(compact: bool = False) -> None:
     """E-step and M-step buttons acting on the stepper of the previous run (callbacks run first).
     ``compact``: side by side with short labels, the note under them (a narrow column)."""

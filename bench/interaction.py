@@ -1,0 +1,152 @@
+"""What a lecturer feels, measured in headless Chromium: ``python -m bench.interaction [page ...]``.
+
+For each page with a stepper, opened in projection mode at 1920x1080 on a fresh server:
+
+- **chart updates per second during Play**: Play is pressed, and every redraw of the main picture
+  (Plotly's ``plotly_afterplot`` event on the chart, or a new chart element) is counted for 10 s;
+- **Pause latency**: Pause is pressed (a real click, while the page is busy redrawing) and the
+  time until the button reads "Play" again and the main picture stops changing is measured;
+- **slider-to-redraw**: the page's main control is moved one notch by the keyboard and the time
+  until the main picture has been redrawn is measured.
+
+GAN Lab, the anchor for smooth training animation, draws about 30 frames per second in the
+browser. Results go to ``bench/interaction_results.json`` and are printed as a table.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench.appserver import CHROMIUM, CHROMIUM_ARGS, AppServer, wait_idle
+
+HERE = Path(__file__).resolve().parent
+
+# page path, tab to open (query), the control moved for slider-to-redraw (widget key)
+PAGES = {
+    "Samplers (MCMC)": ("Samplers", "section=8+MCMC", "mc_h"),
+    "EM step-through": ("EM_step_through", "", None),
+    "Flow warping (2D)": ("Flow_warping", "fsection=3+%C2%B7+2D+flows%3A+NICE+and+Real-NVP", "layer"),
+    "GAN training": ("GAN_training", "", None),
+    "Forward vs reverse KL": ("KL_divergences", "", "sep"),
+    "Diffusion": ("Diffusion", "", "t"),
+    "Energy-based models": ("Energy_based_models", "", None),
+    "KDE vs GMM": ("KDE_vs_GMM", "", "h"),
+}
+
+COUNTER = """() => {
+  window.__pgRedraws = 0;
+  const hook = () => {
+    for (const gd of document.querySelectorAll('[class*="st-key-pg_main_"] .js-plotly-plot')) {
+      if (!gd.__pgHooked && gd.on) { gd.__pgHooked = true; gd.on('plotly_afterplot', () => { window.__pgRedraws += 1; }); }
+    }
+  };
+  hook();
+  if (!window.__pgHookTimer) { window.__pgHookTimer = setInterval(hook, 50); }
+}"""
+
+PLAY = '[data-testid="stMain"] [class*="__play"] button'
+
+
+def _visible_play(page):
+    buttons = page.locator(PLAY)
+    for i in range(buttons.count()):
+        if buttons.nth(i).is_visible():
+            return buttons.nth(i)
+    return None
+
+
+def measure(page, base_url: str, path: str, query: str, control: str | None) -> dict:
+    url = f"{base_url}/{path}?projection=1&seed=7" + (f"&{query}" if query else "")
+    page.goto(url, wait_until="domcontentloaded")
+    wait_idle(page)
+    result: dict = {}
+    play = _visible_play(page)
+    if play is not None:
+        page.evaluate(COUNTER)
+        play.click()
+        page.wait_for_timeout(1500)  # the first ticks
+        page.evaluate("() => { window.__pgRedraws = 0; }")
+        start = time.perf_counter()
+        page.wait_for_timeout(10_000)
+        redraws = page.evaluate("() => window.__pgRedraws")
+        result["updates_per_s"] = redraws / (time.perf_counter() - start)
+        latencies = []
+        for _ in range(3):
+            button = _visible_play(page)
+            page.evaluate("() => { window.__pgRedraws = 0; }")
+            start = time.perf_counter()
+            button.dispatch_event("click")
+            try:
+                page.wait_for_function(f"""() => Array.from(document.querySelectorAll('{PLAY}'))
+                                           .some(b => b.offsetParent !== null && b.innerText.includes('Play'))""",
+                                       timeout=20_000, polling=20)
+                latencies.append(time.perf_counter() - start)
+            except Exception:  # noqa: BLE001 - a lost Pause: counted, then pressed again
+                result["lost_pauses"] = result.get("lost_pauses", 0) + 1
+                latencies.append(float("inf"))
+                _visible_play(page).click()
+                wait_idle(page)
+            page.wait_for_timeout(1500)
+            after = page.evaluate("() => window.__pgRedraws")
+            result.setdefault("redraws_after_pause", []).append(after)
+            _visible_play(page).click()  # play again for the next sample
+            page.wait_for_timeout(2000)
+        for _ in range(5):  # pause before the slider test
+            button = _visible_play(page)
+            if "Pause" not in button.inner_text():
+                break
+            button.dispatch_event("click")
+            page.wait_for_timeout(2000)
+        wait_idle(page)
+        result["pause_latency_s"] = statistics.median(latencies)
+        result["pause_latency_max_s"] = max(latencies)
+    if control:
+        slider = page.locator(f'[data-testid="stMain"] .st-key-{control} [role="slider"]').first
+        if slider.count():
+            timings = []
+            for _ in range(3):
+                page.evaluate(COUNTER)
+                page.evaluate("() => { window.__pgRedraws = 0; }")
+                slider.focus()
+                start = time.perf_counter()
+                slider.press("ArrowRight")
+                try:
+                    page.wait_for_function("() => window.__pgRedraws > 0", timeout=20_000, polling=10)
+                    timings.append(time.perf_counter() - start)
+                except Exception:  # noqa: BLE001 - this control does not redraw the main picture
+                    break
+                wait_idle(page)
+            if timings:
+                result["slider_to_redraw_s"] = statistics.median(timings)
+    return result
+
+
+def main() -> None:  # pragma: no cover - a measuring tool
+    from playwright.sync_api import sync_playwright
+
+    only = sys.argv[1:]
+    rows = {}
+    with AppServer() as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name, (path, query, control) in PAGES.items():
+            if only and not any(o.lower() in name.lower() for o in only):
+                continue
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            page = context.new_page()
+            try:
+                rows[name] = measure(page, server.url, path, query, control)
+            except Exception as error:  # noqa: BLE001 - report and go on
+                rows[name] = {"error": str(error)[:200]}
+            finally:
+                context.close()
+            print(f"{name:<24} {json.dumps(rows[name])}", flush=True)
+        browser.close()
+    (HERE / "interaction_results.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
