@@ -41,12 +41,12 @@ def _cold_start(report, runs: int = 3) -> None:
 
 
 def _mixture_kernel(report) -> None:
-    from sklearn.mixture import GaussianMixture
+    from sklearn.mixture import GaussianMixture as SklearnMixture
 
     target = get_target("grid25")
     params = target.mixture
     points, _ = grid(target, resolution=200)  # 40,000 evaluation points, 25 components
-    peer = GaussianMixture(n_components=len(params.weights), covariance_type="full")
+    peer = SklearnMixture(n_components=len(params.weights), covariance_type="full")
     peer.weights_, peer.means_, peer.covariances_ = params.weights, params.means, params.covariances
     peer.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(params.covariances))
     ours = GaussianMixture.from_params(params, "cpu")
