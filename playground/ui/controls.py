@@ -62,10 +62,10 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     columns[1].button("Pause" if playing else "Play", key=f"{key}__play", width="stretch", on_click=toggle_play,
                       icon=":material/pause:" if playing else ":material/play_arrow:", type="primary")
     columns[2].button("Reset", key=f"{key}__reset", width="stretch", on_click=reset, icon=":material/restart_alt:")
-    # The label sits in the value ("20 steps/tick"): the button row stays one line high, which keeps
+    # The label sits in the value ("steps per tick: 20"): the button row stays one line high, which keeps
     # the picture under it on a projector's first screen.
     speed = columns[3].slider("Steps per tick", 1, max_steps_per_tick, steps_per_tick, key=speed_key,
-                              format="%d steps/tick", label_visibility="collapsed",
+                              format="steps per tick: %d", label_visibility="collapsed",
                               help="Steps per Step click and per Play tick.")
 
     @st.fragment(run_every=interval if state[playing_key] else None)
