@@ -146,7 +146,12 @@ def contrastive_loss(energy: EnergyFn, data: torch.Tensor, negatives: torch.Tens
     """mean E(data) - mean_w E(negatives) + alpha (mean E(data)^2 + mean E(negatives)^2).
     Its gradient in theta is minus the log-likelihood's when the negatives are model samples
     (or grid points weighted by p_theta)."""
-    e_data, e_neg = energy(data), energy(negatives)
+    return contrastive_terms(energy(data), energy(negatives), negative_weights, alpha)
+
+
+def contrastive_terms(e_data: torch.Tensor, e_neg: torch.Tensor, negative_weights: torch.Tensor | None = None,
+                      alpha: float = 0.0) -> torch.Tensor:
+    """``contrastive_loss`` from the energies of the data and of the negatives (already computed)."""
     weights = (torch.full_like(e_neg, 1.0 / len(e_neg)) if negative_weights is None
                else negative_weights.to(e_neg.dtype))
     loss = e_data.mean() - (weights * e_neg).sum()
@@ -242,9 +247,9 @@ class EnergyTrainer(TorchStepper):
             elif c.start == "buffer":
                 self.buffer[index] = negatives  # in place: the guard keeps its own copy
             self.negatives = negatives
-            loss = contrastive_loss(self.model, batch, negatives, alpha=c.alpha)
-            with torch.no_grad():
-                metrics.update(energy_data=float(self.model(batch).mean()), energy_negatives=float(self.model(negatives).mean()))
+            e_data, e_neg = self.model(batch), self.model(negatives)  # one forward pass for the loss and the numbers
+            loss = contrastive_terms(e_data, e_neg, alpha=c.alpha)
+            metrics.update(energy_data=float(e_data.detach().mean()), energy_negatives=float(e_neg.detach().mean()))
         else:
             noise = torch.randn(batch.shape, generator=self.generator, device=self.device)
             noisy = (batch + c.dsm_sigma * noise).requires_grad_(True)
