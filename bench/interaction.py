@@ -37,15 +37,21 @@ PAGES = {
     "KDE vs GMM": ("KDE_vs_GMM", "", "h"),
 }
 
+# A redraw is a plotly_afterplot event of a main-picture chart, or a new main-picture chart element
+# (Streamlit may replace the element; its first plot happens before a hook could be attached).
 COUNTER = """() => {
   window.__pgRedraws = 0;
-  const hook = () => {
+  const hook = (counting) => {
     for (const gd of document.querySelectorAll('[class*="st-key-pg_main_"] .js-plotly-plot')) {
-      if (!gd.__pgHooked && gd.on) { gd.__pgHooked = true; gd.on('plotly_afterplot', () => { window.__pgRedraws += 1; }); }
+      if (!gd.__pgHooked && gd.on) {
+        gd.__pgHooked = true;
+        if (counting) { window.__pgRedraws += 1; }
+        gd.on('plotly_afterplot', () => { window.__pgRedraws += 1; });
+      }
     }
   };
-  hook();
-  if (!window.__pgHookTimer) { window.__pgHookTimer = setInterval(hook, 50); }
+  hook(false);
+  if (!window.__pgHookTimer) { window.__pgHookTimer = setInterval(() => hook(true), 20); }
 }"""
 
 PLAY = '[data-testid="stMain"] [class*="__play"] button'
