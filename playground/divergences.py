@@ -29,7 +29,6 @@ from scipy import special
 
 from playground.device import default_device, to_numpy
 from playground.metrics import gaussian_kernel, median_bandwidth, mmd2_samples, w1_samples_1d  # noqa: F401 (re-exported)
-from playground.seeding import torch_generator
 from playground.distributions import GaussianMixture, MixtureParams, compute_dtype, mixture_params  # noqa: F401
 
 LOG_2 = math.log(2.0)
