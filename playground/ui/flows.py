@@ -120,7 +120,7 @@ def change_of_variables_section(page: PageContext) -> None:
 def flow_1d_section(page: PageContext) -> None:
     """Fit a monotone 1D flow to a 1D target or CSV column by maximum likelihood."""
     controls, main = _split(page)
-    picker_column, steps_column = (controls, controls) if page.projection else st.columns([2, 1])
+    picker_column, steps_column = (controls, controls) if page.projection else controls.columns([2, 1])
     with picker_column:
         target = dataset_picker("d1", dims=(1,), default="three_bumps", label="1D data")
     with steps_column:
@@ -206,7 +206,7 @@ def flow_2d_section(page: PageContext) -> None:
     if not _enough_rows(data):
         return
     stages = model["num_layers"] + 1  # the data-side scale layer, then the couplings
-    view_columns = [controls, controls] if page.projection else st.columns([1.2, 2])
+    view_columns = [controls, controls] if page.projection else controls.columns([1.2, 2])
     with view_columns[0]:
         direction = linked(st.radio, "Direction", key="dir", default="generative",
                            options=["generative", "normalizing"], horizontal=True,
