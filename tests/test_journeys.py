@@ -55,6 +55,16 @@ def _signature(page) -> str:
     return page.evaluate(CHART_SIGNATURE)
 
 
+def _wait_for_change(page, before: str, timeout_ms: int = 60_000) -> None:
+    """Wait until a chart differs from ``before`` (a loaded machine may start the rerun after
+    ``wait_idle`` has already looked); the caller's assertion then says whether it happened."""
+    try:
+        page.wait_for_function("([signature, before]) => eval(signature)() !== before", arg=[CHART_SIGNATURE, before],
+                               timeout=timeout_ms, polling=200)
+    except sync_api.TimeoutError:
+        pass
+
+
 def _visible(page, selector):
     locator = page.locator(selector)
     for i in range(locator.count()):
@@ -83,6 +93,7 @@ def _open_stepper_tab(page) -> bool:
 def _step_and_play(page, before: str) -> None:
     """Press Step, then Play for a few seconds and Pause; each must change a chart."""
     _visible(page, STEP_BUTTON).click()
+    _wait_for_change(page, before)
     wait_idle(page)
     _no_exception(page)
     after_step = _signature(page)
@@ -164,6 +175,7 @@ def test_lecturer_journey(app_url, browser, info):
 
     # 1. the main control of the page (by widget key), else the first visible slider
     _nudge(page, MAIN_CONTROL.get(name))
+    _wait_for_change(page, before)
     wait_idle(page)
     _no_exception(page)
     after_control = _signature(page)
