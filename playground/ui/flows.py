@@ -64,18 +64,13 @@ def _enough_rows(data: np.ndarray) -> bool:
     return True
 
 
-def _split(page: PageContext) -> tuple:
-    """Projected: (controls column, picture column) side by side; otherwise one column for both."""
-    return page.split()
-
-
 # ----------------------------------------------------------------------------------
 # 1 · The change of variables in 1D
 # ----------------------------------------------------------------------------------
 
 def change_of_variables_section(page: PageContext) -> None:
     """Shape a monotone map F and watch the induced density p(x) = q(F(x)) |F'(x)|."""
-    controls, main = _split(page)
+    controls, main = page.split()
     columns = [controls] * 5 if page.projection else controls.columns(5)
     with columns[0]:
         slope = linked(st.slider, "Slope a", key="a", default=0.5, min_value=0.1, max_value=3.0, step=0.05,
@@ -119,7 +114,7 @@ def change_of_variables_section(page: PageContext) -> None:
 
 def flow_1d_section(page: PageContext) -> None:
     """Fit a monotone 1D flow to a 1D target or CSV column by maximum likelihood."""
-    controls, main = _split(page)
+    controls, main = page.split()
     picker_column, steps_column = (controls, controls) if page.projection else controls.columns([2, 1])
     with picker_column:
         target = dataset_picker("d1", dims=(1,), default="three_bumps", label="1D data")
@@ -198,7 +193,7 @@ def flow_2d_controls(stacked: bool = False) -> dict:
 
 def flow_2d_section(page: PageContext) -> None:
     """Train NICE / Real-NVP on 2D data and show the warping, density and log-determinants."""
-    controls, main = _split(page)
+    controls, main = page.split()
     with controls:
         model = flow_2d_controls(stacked=page.projection)
         target = dataset_picker("d2", dims=(2,), default="moons", label="2D data")

@@ -41,11 +41,6 @@ def _lines(*rows: str) -> str:
     return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
 
-def _split(page: PageContext) -> tuple:
-    """(side, main): see ``PageContext.split``."""
-    return page.split()
-
-
 def _row(page: PageContext, side, spec) -> list:
     """A row of controls: stacked in the side column when projected, else ``st.columns(spec)``."""
     count = spec if isinstance(spec, int) else len(spec)
@@ -88,7 +83,7 @@ def _period_text(period: int) -> str:
 def lcg_section(page: PageContext) -> None:
     """Pseudo-random numbers from X_{t+1} = (a X_t + c) mod m, good and bad."""
     names = list(S.LCG_PRESETS)
-    side, main = _split(page)
+    side, main = page.split()
     controls = _row(page, side, [1.8, 1.5, 1.1, 1.1, 1.0, 1.5])
     linked(controls[0].selectbox, "Preset", key="lcg", default="RANDU (IBM, bad)", options=names,
            on_change=_apply_preset, args=(LCG_WIDGET_PRESETS, "lcg"))
@@ -178,7 +173,7 @@ def lcg_section(page: PageContext) -> None:
 
 def box_muller_section(page: PageContext) -> None:
     """(U1, U2) -> (R, Theta) -> (Z1, Z2), linked panels, and the check against N(0, 1)."""
-    side, main = _split(page)
+    side, main = page.split()
     controls = _row(page, side, 3)
     n_pairs = linked(controls[0].select_slider, "Pairs drawn in the panels", key="bm_n", default=1_000,
                      options=[100, 300, 1_000, 3_000])
@@ -218,7 +213,7 @@ def box_muller_section(page: PageContext) -> None:
 
 def polar_section(page: PageContext) -> None:
     """Accept V in the unit disk, then Z = V sqrt(-2 ln S / S): no sine or cosine needed."""
-    side, main = _split(page)
+    side, main = page.split()
     n = linked(side.select_slider, "Candidate pairs", key="pol_n", default=2_000,
                options=[200, 500, 2_000, 5_000, 20_000, 100_000])
     stages = S.polar_stages(n, derive_seed(page.seed, "polar"))
@@ -264,7 +259,7 @@ def inverse_cdf_section(page: PageContext) -> None:
     labels = {"exponential": "Exponential (closed form)", "cauchy": "Cauchy (closed form)",
               "laplace": "Laplace (closed form)", "logistic": "Logistic (closed form)",
               **{name: f"{get_target(name).label} (numerical)" for name in registry}}
-    side, main = _split(page)
+    side, main = page.split()
     controls = _row(page, side, [2, 1, 1, 1])
     choice = linked(controls[0].selectbox, "Distribution", key="inv", default="exponential",
                     options=CLOSED_FORMS + registry, format_func=labels.get)
@@ -331,7 +326,7 @@ def _matrix(m: np.ndarray, digits: int = 2) -> str:
 
 def cholesky_section(page: PageContext) -> None:
     """x = mu + L z with L L^T = Sigma, drawn as three linked panels with 1-2-3 sigma curves."""
-    side, main = _split(page)
+    side, main = page.split()
     top = _row(page, side, [2.4, 1])
     linked(top[0].radio, "Covariance type", key="mvn", default="full", options=list(MVN_PRESETS),
            on_change=_apply_preset, args=(MVN_PRESETS, "mvn"), horizontal=True)
@@ -412,7 +407,7 @@ def _component_controls(k: int, narrow: bool = False) -> tuple[float, list[float
 
 def mixture_section(page: PageContext) -> None:
     """k ~ Cat(pi) by prefix sums, then x ~ N(mu_k, Sigma_k); points coloured by component."""
-    side, main = _split(page)
+    side, main = page.split()
     controls = _row(page, side, [1, 2])
     n_components = linked(controls[0].slider, "Components K", key="mix_k", default=3, min_value=1, max_value=5)
     n = linked(controls[1].select_slider, "Samples", key="mix_n", default=2_000,
@@ -468,7 +463,7 @@ PROPOSALS = {
 def rejection_section(page: PageContext) -> None:
     """Propose from q, accept under p: accepted and rejected points, acceptance rate against 1/M."""
     registry = [t.name for t in list_targets(1, with_log_prob=True)]
-    side, main = _split(page)
+    side, main = page.split()
     controls = _row(page, side, [1.6, 1.6, 1, 1, 1])
     name = linked(controls[0].selectbox, "Target p", key="rej", default="three_bumps", options=registry,
                   format_func=lambda t: get_target(t).label)
@@ -579,7 +574,7 @@ def mcmc_section(page: PageContext) -> None:
     from playground.mcmc import MCMC_TARGETS, METHODS, MCMCChains, energy_for
     from playground.ui.controls import stepper_panel
 
-    side, main = _split(page)
+    side, main = page.split()
     controls = _row(page, side, [1.6, 1.3, 1.5, 1.4])
     linked(controls[0].selectbox, "Preset", key="mc_pre", default="well tuned (MALA on the banana)",
            options=list(MCMC_PRESETS), on_change=_apply_preset, args=(MCMC_PRESETS, "mc_pre"))
