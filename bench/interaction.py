@@ -46,7 +46,9 @@ COUNTER = """() => {
       if (!gd.__pgHooked && gd.on) {
         gd.__pgHooked = true;
         if (counting) { window.__pgRedraws += 1; }
-        gd.on('plotly_afterplot', () => { window.__pgRedraws += 1; });
+        const count = () => { window.__pgRedraws += 1; window.__pgLast = performance.now(); };
+        gd.on('plotly_afterplot', count);
+        gd.on('plotly_animated', count);  // the browser-side player moves traces without a full redraw
       }
     }
   };
@@ -77,15 +79,27 @@ def measure(page, base_url: str, path: str, query: str, control: str | None) -> 
         page.wait_for_timeout(1500)  # the first ticks
         page.evaluate("() => { window.__pgRedraws = 0; }")
         start = time.perf_counter()
-        page.wait_for_timeout(10_000)
+        # up to 10 s, or until Play stops by itself (a fit that converged): the rate while playing
+        try:
+            page.wait_for_function(f"""() => Array.from(document.querySelectorAll('{PLAY}'))
+                                       .some(b => b.offsetParent !== null && b.innerText.includes('Play'))""",
+                                   timeout=10_000, polling=50)
+            result["stopped_by_itself"] = True
+        except Exception:  # noqa: BLE001 - still playing after 10 s
+            pass
         redraws = page.evaluate("() => window.__pgRedraws")
         result["updates_per_s"] = redraws / (time.perf_counter() - start)
-        latencies = []
+        if result.get("stopped_by_itself"):
+            _visible_play(page).click()  # play on (a converged fit steps on when asked)
+            page.wait_for_timeout(1500)
+        latencies, stops = [], []
         for _ in range(3):
             button = _visible_play(page)
             page.evaluate("() => { window.__pgRedraws = 0; }")
             start = time.perf_counter()
-            button.dispatch_event("click")
+            clicked = page.evaluate("(sel) => { const t = performance.now(); "
+                                    "Array.from(document.querySelectorAll(sel)).find(b => b.offsetParent !== null)"
+                                    ".click(); return t; }", PLAY)
             try:
                 page.wait_for_function(f"""() => Array.from(document.querySelectorAll('{PLAY}'))
                                            .some(b => b.offsetParent !== null && b.innerText.includes('Play'))""",
@@ -99,6 +113,10 @@ def measure(page, base_url: str, path: str, query: str, control: str | None) -> 
             page.wait_for_timeout(1500)
             after = page.evaluate("() => window.__pgRedraws")
             result.setdefault("redraws_after_pause", []).append(after)
+            # the animation's own stop: the last redraw of the main picture after the click
+            # (0 if none came); the button's relabel above also waits for the server's rerun
+            last = page.evaluate("() => window.__pgLast || 0")
+            stops.append(max(0.0, (last - clicked) / 1000.0))
             _visible_play(page).click()  # play again for the next sample
             page.wait_for_timeout(2000)
         for _ in range(5):  # pause before the slider test
@@ -109,6 +127,8 @@ def measure(page, base_url: str, path: str, query: str, control: str | None) -> 
             page.wait_for_timeout(2000)
         wait_idle(page)
         result["pause_latency_s"] = statistics.median(latencies)
+        result["picture_stop_s"] = statistics.median(stops)
+        result["picture_stop_max_s"] = max(stops)
         result["pause_latency_max_s"] = max(latencies)
     if control:
         slider = page.locator(f'[data-testid="stMain"] .st-key-{control} [role="slider"]').first

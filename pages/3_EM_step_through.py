@@ -11,7 +11,7 @@ import streamlit as st
 
 from playground.mixture import SingularCovarianceError
 from playground.ui.controls import stepper_panel
-from playground.ui.em import (STEPPER_KEY, EMConfig, build_stepper, data_controls, em_converged,
+from playground.ui.em import (STEPPER_KEY, EMConfig, build_stepper, data_controls, em_converged, em_picture,
                               em_vs_gradient_descent, half_step_buttons, model_controls, render_views,
                               restarts_section, scenario_picker)
 from playground.ui.page import setup_page
@@ -64,7 +64,7 @@ with main:
         STEPPER_KEY, lambda: build_stepper(X, config), config,
         lambda run: render_views(page, X, run, x_range),
         steps_per_tick=1, max_steps_per_tick=20, interval=0.7, step_label="Full step (E+M)", max_iterations=500,
-        converged=em_converged,
+        converged=em_converged, picture=lambda run: em_picture(page, X, run, x_range),
     )
 page.explain(
     "- **Colours**: each point is painted with the mix of component colours given by its responsibilities "

@@ -254,6 +254,8 @@ class TorchStepper(Stepper):
 
 
 def _clone(value: Any) -> Any:
+    if hasattr(value, "detach"):  # a torch tensor: a leaf copy (no autograd graph back to the live one)
+        return value.detach().clone().requires_grad_(value.requires_grad)
     if hasattr(value, "clone"):
         return value.clone()
     if isinstance(value, (list, tuple)):

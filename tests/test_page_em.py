@@ -9,6 +9,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from playground.ui import player
+
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_EM_step_through.py")
 TIMEOUT = 180
 
@@ -48,11 +50,14 @@ def test_e_m_full_step_play_and_history(at):
     button(at, "Full step").click().run()
     stepper = at.session_state["em_run"]
     assert stepper.iteration == 2 and [f.kind for f in stepper.half_steps] == ["init", "E", "M", "E", "M"]
-    # play one tick: the fragment advances the stepper
+    # Play computes the first chunk of frames ahead for the browser (playground.ui.player)
     button(at, "Play").click().run()
     assert at.session_state["em_run__playing"]
-    assert at.session_state["em_run"].iteration == 3
-    at.button(key="em_run__play").click().run()  # pause
+    assert at.session_state["em_run"].iteration == 2 + player.FIRST_CHUNK
+    # Pause puts the stepper back to the frame on the screen: no browser here, so no frame was drawn
+    at.button(key="em_run__play").click().run()
+    assert not at.session_state["em_run__playing"]
+    assert at.session_state["em_run"].iteration == 2
     # scrub back to the first E-step: the formula shows the E-step again
     at.select_slider(key="em_frame").set_value(1).run()
     assert not at.exception

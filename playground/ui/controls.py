@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Hashable, Sequence
 
 import streamlit as st
 
 from playground.stepper import Stepper, lock_for
 from playground.targets import Target, get_target, list_targets
+from playground.ui import player
 from playground.ui.deeplink import linked
 
 CSV_OPTION = "csv"
@@ -20,7 +22,8 @@ CSV_OPTION = "csv"
 def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
                   render: Callable[[Stepper], None], *, steps_per_tick: int = 1, max_steps_per_tick: int = 50,
                   interval: float = 0.6, step_label: str = "Step", max_iterations: int | None = None,
-                  converged: Callable[[Stepper], str | None] | None = None) -> Stepper:
+                  converged: Callable[[Stepper], str | None] | None = None,
+                  picture: Callable[[Stepper], Any] | None = None) -> Stepper:
     """Step / Play-Pause / Reset / speed controls that drive any ``Stepper``.
 
     The stepper lives in ``st.session_state[key]`` (one per viewer) and is rebuilt
@@ -30,6 +33,12 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     Every step and every render holds ``lock_for(stepper)`` (see ``playground.stepper``).
     ``converged(stepper)`` returns a note when there is nothing left to watch: Play then
     stops by itself and the note is shown.
+
+    ``picture(stepper)`` returns the page's main picture, themed (``page.themed``), as ``render``
+    draws it. When given, Play runs in the browser (``playground.ui.player``): chunks of ticks
+    computed ahead, drawn at ``player.FPS`` frames per second, Pause answered in the browser
+    and the stepper put back to the iteration on the screen. ``render`` then runs once per
+    chunk (its numbers lead the picture by at most a chunk while playing).
     """
     state = st.session_state
     config_key, playing_key = f"{key}__config", f"{key}__playing"
@@ -42,17 +51,54 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
 
     # Callbacks run before the rerun they trigger, so every label below already shows
     # the new state (a Play click reruns with "Pause" on the button).
+    play_key = f"{key}__browser"  # the browser-side Play in progress (see playground.ui.player)
+    use_player = picture is not None and _player_available()
+
+    def stop_browser_play(iteration: int | None) -> None:
+        """End a browser-side Play, with the stepper put back to ``iteration`` (the frame on the screen)."""
+        run = state.get(play_key)
+        state[play_key] = None
+        state[playing_key] = False
+        if run is not None and iteration is not None:
+            with lock_for(state[key]):
+                state[key] = _rewind(run, state[key], iteration)
+            if run.get("note") and iteration >= run["chunks"][-1]["last"]:
+                state[f"{key}__note"] = run["note"]
+
+    def on_player_event() -> None:
+        event = (state.get(player.player_key(key)) or {}).get("event") or {}
+        run = state.get(play_key)
+        if run is None or event.get("play") != run["id"]:
+            return  # from a Play already ended (a Reset, a config change)
+        run["have"] = max(run["have"], int(event.get("have", -1)))
+        shown = int(event.get("it", run["start"]))
+        if event.get("kind") in ("pause", "done"):
+            stop_browser_play(shown)
+            state[f"{key}__relabel"] = True
+        else:  # "more": drop the chunks already shown entirely, compute the next one
+            run["shown"] = shown
+            run["chunks"] = [c for c in run["chunks"] if c["last"] >= shown] or run["chunks"][-1:]
+            run["want"] = True
+
+    # Callbacks run before the rerun they trigger, so every label below already shows
+    # the new state (a Play click reruns with "Pause" on the button).
     def step_once() -> None:
+        if state.get(play_key) is not None:  # Step while playing in the browser: stop at the shown frame
+            stop_browser_play(state[play_key]["shown"])
         stepper = state[key]
         with lock_for(stepper):  # a double click waits for the first step instead of racing it
             stepper.step(state.get(speed_key, steps_per_tick))
 
     def toggle_play() -> None:
+        if state.get(play_key) is not None:  # a Pause the browser did not catch (its player was not drawn yet)
+            stop_browser_play(state[play_key]["shown"])
+            return
         state[playing_key] = not state[playing_key]
 
     def reset() -> None:
         state[key] = factory()
         state[playing_key] = False
+        state[play_key] = None
         state.pop(f"{key}__note", None)
 
     columns = st.columns([1, 1.15, 1, 1.4])  # buttons wide enough for projection-size labels
@@ -68,9 +114,20 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
                               format="steps per tick: %d", label_visibility="collapsed",
                               help="Steps per Step click and per Play tick.")
 
-    @st.fragment(run_every=interval if state[playing_key] else None)
+    if not state[playing_key]:
+        state[play_key] = None
+    elif state.get(play_key) is not None and not use_player:
+        state[play_key] = None
+
+    @st.fragment(run_every=interval if state[playing_key] and not use_player else None)
     def live() -> None:
+        if state.pop(f"{key}__relabel", False):  # a Pause answered in the browser: redraw the buttons
+            st.rerun()
         stepper: Stepper = state[key]
+        if state[playing_key] and use_player:
+            with lock_for(stepper):
+                _browser_play(stepper)
+            return
         with lock_for(stepper):  # one writer: no click's step runs while this tick steps or draws
             if state[playing_key]:
                 done = max_iterations is not None and stepper.iteration >= max_iterations
@@ -92,8 +149,76 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
             render(stepper)  # the picture right under the buttons: both on a projector's first screen
             st.caption(f"Iteration {stepper.iteration}" + (" · playing" if state[playing_key] else ""))
 
+    def _browser_play(stepper: Stepper) -> None:
+        run = state.get(play_key)
+        if run is None:
+            run = state[play_key] = {"id": int(state.get(f"{key}__plays", 0)) + 1, "chunks": [], "next": 0,
+                                     "start": stepper.iteration, "shown": stepper.iteration, "have": -1,
+                                     "want": True, "final": False, "note": None}
+            state[f"{key}__plays"] = run["id"]
+        if run["want"] and not run["final"]:
+            run["want"] = False
+            _compute_chunk(run, stepper, picture, state.get(speed_key, steps_per_tick), max_iterations, converged)
+        if stepper.stopped:
+            st.error(stepper.message, icon=":material/warning:")
+        pending = [c["message"] for c in run["chunks"] if c["message"]["chunk"] > run["have"]]
+        token = player.ACTIVE.set(lambda fill: player.mount(
+            key, play=run["id"], start=run["start"], chunks=pending, fill=fill, on_event=on_player_event))
+        try:
+            render(stepper)
+        finally:
+            player.ACTIVE.reset(token)
+
     live()
     return state[key]
+
+
+def _player_available() -> bool:
+    return player.plotly_js_ready()
+
+
+def _compute_chunk(run: dict, stepper: Stepper, picture: Callable[[Stepper], Any], speed: int,
+                   max_iterations: int | None, converged: Callable[[Stepper], str | None] | None) -> None:
+    """The next chunk of a browser-side Play: ticks stepped now, each tick's picture as a frame.
+
+    The stepper is snapshotted first; ``_rewind`` replays the recorded ticks from it.
+    """
+    size = player.FIRST_CHUNK if run["next"] == 0 else player.CHUNK
+    snapshot = copy.deepcopy(stepper)
+    start, frames, ticks, previous, final = stepper.iteration, [], [], None, False
+    for _ in range(size):
+        if stepper.stopped or (max_iterations is not None and stepper.iteration >= max_iterations):
+            final = True
+            break
+        stepper.step(speed)
+        ticks.append((speed, stepper.iteration))
+        parts = player.figure_parts(picture(stepper))
+        frames.append(player.encode_frame(stepper.iteration, parts, previous))
+        previous = parts
+        note = converged(stepper) if converged is not None else None
+        if note or stepper.stopped:
+            run["note"], final = note, True
+            break
+    run["final"] = final
+    run["chunks"].append({"snapshot": snapshot, "start": start, "ticks": ticks,
+                         "last": stepper.iteration,
+                         "message": {"chunk": run["next"], "frames": frames, "final": final}})
+    run["next"] += 1
+
+
+def _rewind(run: dict, stepper: Stepper, iteration: int) -> Stepper:
+    """The stepper as it was when the frame of ``iteration`` was drawn (``stepper`` if it is there)."""
+    if stepper.iteration == iteration:
+        return stepper
+    for chunk in run["chunks"]:
+        if chunk["start"] <= iteration <= chunk["last"]:
+            replay = copy.deepcopy(chunk["snapshot"])
+            for speed, reached in chunk["ticks"]:
+                if replay.iteration >= iteration:
+                    break
+                replay.step(speed)
+            return replay
+    return stepper  # not among the kept chunks (cannot happen): keep the newest state
 
 
 # ----------------------------------------------------------------------------------

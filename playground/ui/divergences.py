@@ -187,12 +187,17 @@ def fit_race_section(page: PageContext, target_params: MixtureParams, config: Fi
     def factory() -> FitRace:
         return FitRace(target, divergences, config, seed=page.seed)
 
+    local = optima if single else []
+    optimum = (mean_p, optimum_cov) if single else None
+
     def render(race: FitRace) -> None:
-        _draw_race(page, race, target, box, optima if single else [], (mean_p, optimum_cov) if single else None,
-                   key)
+        _draw_race(page, race, target, box, local, optimum, key)
+
+    def picture(race: FitRace):
+        return page.themed(_race_figure(race, target, box, local, optimum), main=True)
 
     return stepper_panel(RACE_KEY, factory, (key, divergences, config, page.seed), render, steps_per_tick=5,
-                         interval=0.5, max_iterations=3000, converged=race_converged)
+                         interval=0.5, max_iterations=3000, converged=race_converged, picture=picture)
 
 
 RACE_WINDOW, RACE_TOLERANCE = 50, 0.02  # iterations, nats
@@ -213,8 +218,9 @@ def race_converged(race: FitRace) -> str | None:
             f"{RACE_TOLERANCE:g}. Play stopped; try another start (🎲) or learning rate.")
 
 
-def _draw_race(page: PageContext, race: FitRace, target: GaussianMixture, box: np.ndarray, optima: list[dict],
-               optimum: tuple[np.ndarray, np.ndarray] | None, key: tuple) -> None:
+def _race_figure(race: FitRace, target: GaussianMixture, box: np.ndarray, optima: list[dict],
+                 optimum: tuple[np.ndarray, np.ndarray] | None):
+    """The race's main picture: the target and every fit, now."""
     snapshot = race.snapshot()
     models = race.models()
     if target.dim == 1:
@@ -230,7 +236,13 @@ def _draw_race(page: PageContext, race: FitRace, target: GaussianMixture, box: n
         paths = fit_paths(race)
         figure = fit_race_2d(grid.axes, target_density, snapshot, paths=paths, optimum=optimum,
                              local_optima=[(o["mean"], o["cov"]) for o in optima])
-    page.show(figure, key="race_fig", main=True)
+    return figure
+
+
+def _draw_race(page: PageContext, race: FitRace, target: GaussianMixture, box: np.ndarray, optima: list[dict],
+               optimum: tuple[np.ndarray, np.ndarray] | None, key: tuple) -> None:
+    models = race.models()
+    page.show(_race_figure(race, target, box, optima, optimum), key="race_fig", main=True)
 
     table = {name: divergence_table(target, model, mmd_bandwidth=MMD_BANDWIDTH) for name, model in models.items()}
     if race.history:

@@ -315,14 +315,24 @@ def selection_controls(n_points: int, n_components: int) -> tuple[int, int]:
     return int(point), int(component) - 1
 
 
+HALF_STEP_TITLES = {"init": "Start", "E": "After the E-step: colours = responsibilities",
+                    "M": "After the M-step: components moved"}
+
+
+def em_picture(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range):
+    """The main picture at the newest half-step (what Play animates in the browser)."""
+    frame = stepper.half_steps[-1]
+    point = min(int(st.session_state.get("pt", 0)), len(X) - 1)
+    return page.themed(main_figure(X, frame, point, x_range, HALF_STEP_TITLES[frame.kind]), main=True)
+
+
 def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range) -> None:
     """Everything drawn from the half-step on show (called inside the stepper panel's fragment)."""
     picture = st.container()  # the picture first, right under the buttons; the history scrubber under it
     index = frame_slider(stepper)
     frame = stepper.half_steps[index]
     previous = _previous_frame(stepper, index)
-    title = {"init": "Start", "E": "After the E-step: colours = responsibilities",
-             "M": "After the M-step: components moved"}[frame.kind]
+    title = HALF_STEP_TITLES[frame.kind]
     side = st.container()
     with side:
         point, component = selection_controls(len(X), len(frame.weights))

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.runtime.caching.cache_errors import UnhashableParamError
 
 from playground.figures.theme import style_figure, use_playground_template
-from playground.ui import deeplink
+from playground.ui import deeplink, player
 from playground.ui.navigation import HOME, available_pages
 
 # A local image: Material/emoji favicons are fetched from the internet by the browser.
@@ -222,8 +222,15 @@ class PageContext:
         ``key`` and ``height`` belong to ``show``; every other keyword goes to the builder.
         """
         fill = main and self.projection
+        mount_player = player.ACTIVE.get() if main else None
+        if mount_player is not None:  # this picture is playing in the browser (see playground.ui.player)
+            player.ACTIVE.set(None)
+            with st.container(key=f"pg_main_{key or 'picture'}"):
+                mount_player(fill)
+            return
         if isinstance(figure, go.Figure):
-            fig = style_figure(figure, self.projection, height=height, fill=fill)
+            fig = figure if getattr(figure, "_pg_themed", False) else \
+                style_figure(figure, self.projection, height=height, fill=fill)
         else:
             fig = shared_figure(figure, args, kwargs, self.projection, height, fill)
         if not main:
@@ -232,6 +239,12 @@ class PageContext:
         with st.container(key=f"pg_main_{key or 'picture'}"):
             st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False},
                             height="stretch" if fill else "content")
+
+    def themed(self, figure: go.Figure, *, height: int | None = None, main: bool = False) -> go.Figure:
+        """``figure`` themed exactly as ``show`` would draw it (what a stepper's ``picture`` returns)."""
+        fig = style_figure(figure, self.projection, height=height, fill=main and self.projection)
+        fig._pg_themed = True  # show() draws it as it is
+        return fig
 
     def split(self, ratio: float = 3.0) -> tuple[Any, Any]:
         """(side, main) containers. Projected: a narrow column of controls and numbers beside the

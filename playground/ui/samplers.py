@@ -602,16 +602,20 @@ def mcmc_section(page: PageContext) -> None:
 
     axes, log_p, marginals = _landscape(target_name)
 
+    def picture(chains: MCMCChains):
+        snapshot = chains.snapshot()
+        flat = chains.samples(burn_in=0.5).reshape(-1, 2)
+        return page.themed(F.mcmc_figure(axes, log_p, snapshot["path"], snapshot["positions"],
+                                         snapshot["recent_proposals"], S.marginal_histograms(flat, axes), marginals,
+                                         show_energy), height=640, main=True)
+
     def render(chains: MCMCChains) -> None:
         snapshot = chains.snapshot()
         kept = chains.samples(burn_in=0.5)
         flat = kept.reshape(-1, 2)
         left, right = (st.container(), numbers_slot) if page.projection else st.columns([1.6, 1])
         with left:
-            page.show(F.mcmc_figure(axes, log_p, snapshot["path"], snapshot["positions"],
-                                    snapshot["recent_proposals"], S.marginal_histograms(flat, axes), marginals,
-                                    show_energy),
-                      key="mc_fig", height=640, main=True)
+            page.show(picture(chains), key="mc_fig", main=True)
         with right:
             ess = chains.effective_sample_size(burn_in=0.5) if len(kept) >= 4 else np.array([np.nan, np.nan])
             mean = flat.mean(axis=0) if len(flat) else np.array([np.nan, np.nan])
@@ -629,7 +633,7 @@ def mcmc_section(page: PageContext) -> None:
         numbers_slot = st.container()  # projected, the numbers sit under the controls
     with main:
         stepper_panel("mcmc_chains", factory, config, render, steps_per_tick=5, max_steps_per_tick=50,
-                      interval=0.6, max_iterations=MAX_MCMC_ITERATIONS)
+                      interval=0.6, max_iterations=MAX_MCMC_ITERATIONS, picture=picture)
     page.explain(
         "An energy-based model gives p(x) = e^{−E(x)}/Z with an unknown Z. MCMC never needs Z: it builds a "
         "Markov chain whose stationary law is p, using only ratios p(y)/p(x) or the score ∇log p = −∇E.\n\n"
