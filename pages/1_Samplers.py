@@ -8,7 +8,7 @@ for densities known only up to a constant (energy-based models).
 
 import streamlit as st
 
-from playground.ui import samplers
+from playground.ui import deeplink, samplers
 from playground.ui.page import setup_page
 
 page = setup_page("Samplers", "🎲")
@@ -44,6 +44,7 @@ for tab, (label, section) in zip(tabs, SECTIONS.items()):
     if tab.open:
         with tab:
             section(page)
+deeplink.prune(keep=("section",))  # the link carries the open tab's controls only
 
 if page.projection:
     intro()

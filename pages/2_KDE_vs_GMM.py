@@ -92,7 +92,7 @@ with main:
             kde.estimates_section(page, target, train, fitted, shown)
         with formula:
             focus = linked(st.selectbox, "Formula of", key="focus", default="KDE", options=kde.ESTIMATORS)
-            kde.formula_section(focus, fitted, train, rules)
+            kde.formula_section(focus, fitted, train, rules, dataset=target.name)
         st.caption(f"N = {len(data):,} points: {len(train):,} for training, {len(test):,} held out. "
                    f"KDE bandwidth h = {bandwidth:.3g} ({bandwidth_from})."
                    + (f" The GMM is fitted on {kde.gmm_fit_points(n_components):,} of them (a random subset: "

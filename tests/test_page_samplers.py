@@ -167,3 +167,26 @@ def test_moving_an_mcmc_control_by_hand_leaves_the_preset():
     _check(at)
     assert at.selectbox(key="mc_pre").value == "custom"
     assert at.query_params["mc_pre"] == "custom"
+
+
+def test_a_link_reopens_the_chains_at_its_iteration_and_carries_only_the_open_tab():
+    at = _open("8 MCMC")
+    for _ in range(3):
+        at.button(key="mcmc_chains__step").click().run()
+    _check(at)
+    assert at.query_params["mcmc_chains_it"] == "15"
+    positions = at.session_state["mcmc_chains"].positions
+    # the same link in a new session: the chains are replayed from the seed to iteration 15
+    again = _open("8 MCMC", mcmc_chains_it="15", lcg_m="31", box_n="5000")
+    chains = again.session_state["mcmc_chains"]
+    assert chains.iteration == 15
+    assert (chains.positions == positions).all()
+    # another tab's controls (left in an edited link) are dropped from the URL
+    assert "lcg_m" not in again.query_params and "box_n" not in again.query_params
+    assert again.query_params["section"] == "8 MCMC"
+    # a hostile iteration is refused with a message, a huge one replayed to the cap
+    bad = _open("8 MCMC", mcmc_chains_it="-3")
+    assert bad.session_state["mcmc_chains"].iteration == 0 and bad.warning
+    # Reset takes the iteration out of the link
+    at.button(key="mcmc_chains__reset").click().run()
+    assert "mcmc_chains_it" not in at.query_params

@@ -127,3 +127,19 @@ def test_csv_option_without_upload_keeps_a_target():
     at = _app(data="csv")
     assert not at.exception
     assert any("Upload a file" in i.value for i in at.info)
+
+
+def test_hints_never_ask_for_what_is_already_set():
+    from playground.ui.kde import _gmm_hint
+    from playground.ui.samplers import _mcmc_hint
+
+    for k in range(1, 12):
+        hint = _gmm_hint(k, "three_bumps")
+        assert f"set K = {k}:" not in hint and not hint.startswith(f"set K = {k} ")
+    assert "pick 'Three bumps'" in _gmm_hint(2, "mog2d")
+    assert "pick 'Three bumps'" not in _gmm_hint(2, "three_bumps")
+    on_ring = _mcmc_hint("rwm", 0.5, "ring8", "isolated modes (ring of 8)")
+    assert "isolated-modes preset" not in on_ring and "HMC" in on_ring
+    assert "isolated-modes preset" in _mcmc_hint("mala", 0.5, "banana", "well tuned (MALA on the banana)")
+    assert "MALA" in _mcmc_hint("ula", 1.0, "gaussian2d", "ULA is biased, MALA is not")
+    assert "switch to HMC" not in _mcmc_hint("hmc", 0.6, "ring8", "custom")

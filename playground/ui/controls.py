@@ -9,7 +9,7 @@ import streamlit as st
 
 from playground.stepper import Stepper, lock_for
 from playground.targets import Target, get_target, list_targets
-from playground.ui import player
+from playground.ui import deeplink, player
 from playground.ui.deeplink import linked
 
 CSV_OPTION = "csv"
@@ -42,10 +42,14 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
     """
     state = st.session_state
     config_key, playing_key = f"{key}__config", f"{key}__playing"
-    if key not in state or state.get(config_key) != config:
+    link_key = f"{key}_it"  # the iteration in the link: a link reopens the run where it was
+    opened = key not in state
+    if opened or state.get(config_key) != config:
         state[key] = factory()
         state[config_key] = config
         state[playing_key] = False
+        if opened:
+            _replay_link(state[key], link_key, steps_per_tick, max_iterations)
 
     speed_key = f"{key}__speed"
 
@@ -170,7 +174,50 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
             player.ACTIVE.reset(token)
 
     live()
+    _write_link(link_key, state[key], playing=state[playing_key])
     return state[key]
+
+
+LINK_REPLAY_CAP = 2000  # iterations a link may ask to replay on open
+
+
+def _replay_link(stepper: Stepper, link_key: str, steps_per_tick: int, max_iterations: int | None) -> None:
+    """A link with ``<key>_it=N``: the run is replayed from its seed to iteration N (within a cap)."""
+    raw = st.query_params.get(link_key)
+    if raw is None:
+        return
+    try:
+        wanted = int(raw)
+        if wanted < 0:
+            raise ValueError
+    except ValueError:
+        st.warning(f"The link's iteration ({raw!r}) is not a count; the run starts from the beginning.",
+                   icon=":material/link_off:")
+        return
+    cap = min(LINK_REPLAY_CAP, max_iterations or LINK_REPLAY_CAP)
+    if wanted > cap:
+        st.warning(f"The link asks for iteration {wanted:,}; replayed to {cap:,}, the most a link reopens.",
+                   icon=":material/link_off:")
+        wanted = cap
+    with lock_for(stepper):
+        while stepper.iteration < wanted and not stepper.stopped:
+            before = stepper.iteration
+            stepper.step(max(1, min(steps_per_tick, wanted - stepper.iteration)))
+            if stepper.iteration == before:
+                break
+
+
+def _write_link(link_key: str, stepper: Stepper, *, playing: bool) -> None:
+    """The iteration goes into the link while the run stands still (not on every Play frame)."""
+    deeplink.drawn(link_key)
+    if playing:
+        return
+    wanted = str(stepper.iteration) if stepper.iteration > 0 else None
+    if st.query_params.get(link_key) != wanted:
+        if wanted is None:
+            del st.query_params[link_key]
+        else:
+            st.query_params[link_key] = wanted
 
 
 def _player_available() -> bool:

@@ -111,6 +111,7 @@ def linked(widget: Callable[..., Any], label: str, *, key: str, default: Any, pe
         state.pop(key, None)
         written.pop(key, None)
     owners[key] = page
+    drawn(key)
     raw = st.query_params.get(key)
     if key not in state:
         value = state.get(PERSIST_PREFIX + key, default) if persist else default
@@ -143,3 +144,25 @@ def _from_link(raw: str, fallback: Any, label: str, default: Any, kwargs: dict[s
         st.warning(f"The link's value for **{label}** ({error}) was ignored; using {_format(fallback)}.",
                    icon=":material/link_off:")
         return fallback
+
+
+DRAWN_KEY = "_deeplink_drawn"  # the URL keys written by this page's current full run
+
+
+def start_run() -> None:
+    """A full run of a page begins (``setup_page``): nothing drawn yet."""
+    st.session_state[DRAWN_KEY] = set()
+
+
+def drawn(key: str) -> None:
+    """``key`` belongs to what this run shows (``linked`` calls it; so does a stepper's iteration)."""
+    st.session_state.setdefault(DRAWN_KEY, set()).add(key)
+
+
+def prune(keep: tuple[str, ...] = ()) -> None:
+    """Drop from the URL every key this page's run did not draw (a closed tab's controls), so that a
+    link carries only the open tab's keys and the shared ones. Call it at the end of a page with tabs."""
+    shown = st.session_state.get(DRAWN_KEY, set()) | set(keep) | {"seed", "projection"}
+    for key in [k for k in st.query_params.keys() if k not in shown]:
+        del st.query_params[key]
+        st.session_state.get(WRITTEN_KEY, {}).pop(key, None)

@@ -233,6 +233,13 @@ def _formula(trainer: GANTrainer, frame_iteration: int | None) -> None:
     st.markdown("Quality at the last snapshot: " + " · ".join(summary))
 
 
+def _plane(trainer: GANTrainer, frame: dict[str, Any], views: dict[str, bool], title: str | None = None):
+    probability = trainer.config.objective in ("minimax", "nonsaturating")
+    return gan_plane(frame, trainer.bounds, show_critic=views["crit"], show_real=views["real"],
+                     show_fake=views["fake"], show_arrows=views["arrows"], show_manifold=views["mesh"],
+                     critic_label="D(x)" if probability else "critic D(x)", title=title)
+
+
 def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) -> None:
     """One refresh of the page's picture: plane + formula, then the curves."""
     plane_slot = st.container()  # the plane goes above the scrubber that chooses its frame
@@ -240,10 +247,7 @@ def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) ->
     probability = trainer.config.objective in ("minimax", "nonsaturating")
     with plane_slot:
         title = f"Snapshot at iteration {frame['iteration']}" if scrubbed is not None else None
-        page.show(gan_plane(frame, trainer.bounds, show_critic=views["crit"], show_real=views["real"],
-                            show_fake=views["fake"], show_arrows=views["arrows"], show_manifold=views["mesh"],
-                            critic_label="D(x)" if probability else "critic D(x)", title=title), key="gan_plane",
-                  main=True)
+        page.show(_plane(trainer, frame, views, title), key="gan_plane", main=True)
     _formula(trainer, scrubbed)
     curves = st.columns(2)
     if trainer.history and views.get("loss", True):
@@ -269,4 +273,5 @@ def training_section(page: PageContext, target: Target, config: GANConfig, views
     key = (config, _fingerprint(target), page.seed)
     stepper_panel(STATE_KEY, lambda: trainer_for_target(target, config, seed=page.seed), key,
                   lambda trainer: live_view(page, trainer, views), steps_per_tick=10, max_steps_per_tick=100,
-                  interval=0.6, step_label="Step ×speed")
+                  interval=0.6, step_label="Step ×speed",
+                  picture=lambda trainer: page.themed(_plane(trainer, trainer.snapshot(), views), main=True))

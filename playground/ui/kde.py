@@ -111,28 +111,36 @@ def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str,
     page.show(figures.marginals_2d, axes, panel_marginals(panels, axes), train, key="kde_marginals", height=380)
 
 
-def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, rules: dict[str, float]) -> None:
-    """The focused estimator's formula with its fitted numbers and what to try next."""
+def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, rules: dict[str, float],
+                    dataset: str = "three_bumps") -> None:
+    """The focused estimator's formula with its fitted numbers and what to try next (a hint that
+    depends on what is set: it never asks for what is already there)."""
     fit = fitted[focus]
     n, dim = train.shape
     if fit.model is None:
         st.warning(f"{focus} could not be fitted: {fit.error}")
         return
     model = fit.model
+    dim = train.shape[1]
     if focus == "Histogram":
         widths = [float(np.diff(e).mean()) for e in model.edges_]
         formula_panel(r"\hat p(x) = \frac{n_j}{N\,\Delta^d}\quad\text{for } x \text{ in cell } j",
                       {"N": n, "cells": int(model.counts_.size), "bin width Δ": widths[0],
                        "empty cells %": 100.0 * float(np.mean(model.counts_ == 0))},
-                      title="Histogram", try_next="Switch to 2D and count the empty cells; then open the curse of "
-                                                 "dimensionality tab.")
+                      title="Histogram", try_next=(
+                          "switch to 2D data and count the empty cells." if dim == 1 else
+                          f"{100.0 * float(np.mean(model.counts_ == 0)):.0f}% of the cells are empty already in 2D: "
+                          "open the curse-of-dimensionality view to see where that leads in 10D."))
     elif focus == "Gaussian (MLE)":
         values = {"N": n, "μ̂₁": float(model.mean_[0]), "σ̂₁": float(math.sqrt(model.covariance_[0, 0]))}
         if dim == 2:
             values["ρ̂"] = float(model.covariance_[0, 1] / math.sqrt(model.covariance_[0, 0] * model.covariance_[1, 1]))
         formula_panel(r"\begin{gathered}\hat\mu = \frac1N\sum_{n} x_n,\quad \hat\Sigma = \frac1N\sum_{n}(x_n-\hat\mu)"
                       r"(x_n-\hat\mu)^\top \\ \hat p = \mathcal N(\hat\mu, \hat\Sigma)\end{gathered}", values, title="One Gaussian by maximum likelihood",
-                      try_next="Pick 'Three bumps': one Gaussian puts its mass between the modes, where there is no data.")
+                      try_next=("pick 'Three bumps': one Gaussian puts its mass between the modes, where there is no "
+                                "data." if dataset != "three_bumps" else
+                                "one Gaussian puts its mass between the three bumps, where there is no data: compare "
+                                "its held-out log-likelihood with the KDE's in the table."))
     elif focus == "KDE":
         kernel_tex = {"gaussian": r"k_h(u) = (2\pi h^2)^{-d/2} e^{-\|u\|^2/2h^2}",
                       "epanechnikov": r"k_h(u) \propto (1 - \|u\|^2/h^2)_+",
@@ -141,7 +149,11 @@ def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, ru
                       + r"\end{gathered}",
                       {"h": model.bandwidth_, "N": n, **{f"h ({k})": v for k, v in rules.items()}},
                       title="Kernel density estimate",
-                      try_next="Drag h to 0.01: the training log-likelihood soars while the test one collapses.")
+                      try_next=("drag h to 0.01: the training log-likelihood soars while the held-out one "
+                                "collapses." if model.bandwidth_ > 0.02 else
+                                f"h = {model.bandwidth_:.3g} puts a spike on every training point: compare the training "
+                                "and held-out log-likelihoods in the table, then drag h back to Silverman's "
+                                f"{rules.get('Silverman', float('nan')):.3g}."))
     else:
         weights = np.sort(model.weights_)[::-1]
         formula_panel(r"\begin{gathered}p(x) = \sum_{k=1}^{K} \pi_k\, \mathcal N(x; \mu_k, \Sigma_k) \\ "
@@ -151,7 +163,21 @@ def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, ru
                        **({"fitted on": f"{gmm_fit_points(model.n_components):,} of {len(train):,} points"}
                           if len(train) > gmm_fit_points(model.n_components) else {})},
                       title=f"Gaussian mixture ({model.covariance_type} covariances), fitted by EM",
-                      try_next="Set K = 2 on 'Three bumps' (two Gaussians for three bumps), then K = 150.")
+                      try_next=_gmm_hint(int(model.n_components), dataset))
+
+
+def _gmm_hint(k: int, dataset: str) -> str:
+    if dataset != "three_bumps":
+        return "pick 'Three bumps' and set K = 2: two Gaussians for three bumps."
+    if k == 2:
+        return "K = 2 on three bumps: one Gaussian straddles two bumps. Now K = 3, then K = 150 (overfit)."
+    if k == 3:
+        return ("K = 3, one Gaussian per bump. Raise K to 150: the training log-likelihood keeps rising; watch the "
+                "held-out one in the table.")
+    if k < 3:
+        return "set K = 2: two Gaussians for three bumps."
+    return (f"K = {k} Gaussians for three bumps: compare the BIC with K = 3's (BIC charges P log N for every "
+            "extra parameter).")
 
 
 def table_section(table: pd.DataFrame) -> None:

@@ -331,6 +331,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
     ``uses_torch=False`` (the home page) shows the device without importing torch.
     """
     state = st.session_state
+    deeplink.start_run()
     raw = st.query_params.get("projection")
     if "projection" in state and raw == state.get(deeplink.WRITTEN_KEY, {}).get("projection", raw):
         wide = bool(state["projection"])  # the toggle's new value: the layout follows on the same rerun

@@ -624,7 +624,8 @@ def mcmc_section(page: PageContext) -> None:
                            "ESS/n": float(ess.min()) / flat.shape[0] if len(kept) >= 4 else "—",
                            "mean x1": mean[0], "mean x2": mean[1], "kept": flat.shape[0]},
                           title=METHODS[method],
-                          try_next=_mcmc_hint(method, chains.acceptance_rate))
+                          try_next=_mcmc_hint(method, chains.acceptance_rate, target_name,
+                                                st.session_state.get("mc_pre", "custom")))
             if len(snapshot["path"]) > 1:
                 page.show(F.trace_figure(snapshot["path"], chains.metric("acceptance_rate")), key="mc_trace",
                           height=300)
@@ -650,13 +651,22 @@ def mcmc_section(page: PageContext) -> None:
         "circles, rejected ones are crosses.")
 
 
-def _mcmc_hint(method: str, acceptance: float) -> str:
+def _mcmc_hint(method: str, acceptance: float, target: str = "banana", preset: str = "custom") -> str:
+    """What to try next, from the chains' state and the controls (never what is already set)."""
     if acceptance != acceptance:
         return "press Step or Play to run the chains."
     if method == "ula":
+        if preset == "ULA is biased, MALA is not":
+            return "now switch the sampler to MALA with the same ε: the histograms close in on the black marginals."
         return "ULA accepts everything: raise ε and compare the spread of the histograms with the black marginals."
     if acceptance > 0.95:
         return "almost every proposal is accepted: the steps are too small to explore. Raise the step size."
     if acceptance < 0.1:
         return "almost every proposal is rejected: the chain is stuck. Lower the step size."
+    if target == "ring8":
+        if method != "hmc":
+            return ("the chain stays near the mode it started in: switch to HMC with a long trajectory (L = 40), "
+                    "or spread the start points.")
+        return ("compare the histograms with the black marginals: a mode no chain has reached is missing from "
+                "them, however exact each step is.")
     return "switch to the isolated-modes preset: a correct sampler that cannot leave its mode."
