@@ -39,17 +39,21 @@ with controls:
     show_exact = target.mixture is not None
 
 
-def render(trainer: D.DiffusionTrainer) -> None:
+def picture(trainer: D.DiffusionTrainer):
+    """The main picture: noised data at t, the learned (and exact) score, q(x_t)."""
     noised = D.forward_noise(trainer.data[:800], schedule, t, page.seed).cpu().numpy()
     grid, learned = D.score_field(trainer.model.noise_predictor(), schedule, t, target.bounds)
     exact = D.score_field(D.ExactNoisePredictor(target.mixture, schedule), schedule, t, target.bounds)[1] \
         if show_exact else None
     density = U.density_grid(target, target.name, config.schedule, t, target.bounds) if show_exact else None
-    page.show(F.score_plane(target.bounds, noised=noised, grid=grid, learned=learned, exact=exact,
-                            density=None if density is None else density[2],
-                            density_axes=None if density is None else density[:2], t=t,
-                            title=f"q(x_t) and its score at t = {t:.2f}"), key="diffusion_plane", height=520,
-              main=True)
+    return page.themed(F.score_plane(target.bounds, noised=noised, grid=grid, learned=learned, exact=exact,
+                                     density=None if density is None else density[2],
+                                     density_axes=None if density is None else density[:2], t=t,
+                                     title=f"q(x_t) and its score at t = {t:.2f}"), height=520, main=True)
+
+
+def render(trainer: D.DiffusionTrainer) -> None:
+    page.show(picture(trainer), key="diffusion_plane", main=True)
     c = D.coefficients(schedule, t)
     loss = trainer.history[-1]["loss"] if trainer.history else float("nan")
     values = {"t": t, "s(t)": c["s"], "σ(t)": c["sigma"], "training loss": loss}
@@ -69,7 +73,7 @@ def render(trainer: D.DiffusionTrainer) -> None:
 with main:
     trainer: D.DiffusionTrainer = stepper_panel(
         U.STATE_KEY, lambda: D.DiffusionTrainer(target, config), (config, target.name, page.seed), render,
-        steps_per_tick=50, max_steps_per_tick=200, interval=0.5, step_label="Train ×speed")
+        steps_per_tick=50, max_steps_per_tick=200, interval=0.5, step_label="Train ×speed", picture=picture)
 
 # 2. Sampling: SDE against ODE from one network and one noise
 st.header("Sampling: the reverse SDE against the ODE")

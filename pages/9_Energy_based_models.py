@@ -33,12 +33,18 @@ with controls:
     target, config = U.training_controls(preset, page.seed)
 
 
-def render(trainer: E.EnergyTrainer) -> None:
+def picture(trainer: E.EnergyTrainer):
+    """The main picture: the normalised model density on the grid, the data and the negatives."""
     axes_x, axes_y, density = E.grid_density(trainer.model, trainer.bounds, 100)
     negatives = trainer.negatives.cpu().numpy() if config.method == "cd" and trainer.iteration else None
-    page.show(F.energy_plane((axes_x, axes_y), density, trainer.bounds, data=trainer.data[:600].cpu().numpy(),
-                             negatives=negatives, title=f"p_θ = e^(−E)/Z on the grid, iteration {trainer.iteration}"),
-              key="energy_plane", height=500, main=True)
+    return page.themed(F.energy_plane((axes_x, axes_y), density, trainer.bounds,
+                                      data=trainer.data[:600].cpu().numpy(), negatives=negatives,
+                                      title=f"p_θ = e^(−E)/Z on the grid, iteration {trainer.iteration}"),
+                       height=500, main=True)
+
+
+def render(trainer: E.EnergyTrainer) -> None:
+    page.show(picture(trainer), key="energy_plane", main=True)
     last = trainer.history[-1] if trainer.history else {}
     evaluated = [m for m in trainer.history if "held_out_log_likelihood" in m]
     values = {"loss": last.get("loss", float("nan"))}
@@ -60,7 +66,7 @@ def render(trainer: E.EnergyTrainer) -> None:
 with main:
     trainer: E.EnergyTrainer = stepper_panel(
         U.STATE_KEY, lambda: E.EnergyTrainer(target, config), (config, target.name, page.seed), render,
-        steps_per_tick=10, max_steps_per_tick=100, interval=0.5, step_label="Train ×speed")
+        steps_per_tick=10, max_steps_per_tick=100, interval=0.5, step_label="Train ×speed", picture=picture)
 
 st.header("Training curves: what Z tells us")
 left, right = st.columns(2)

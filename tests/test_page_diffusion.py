@@ -44,13 +44,15 @@ def test_page_loads_trains_and_moves_t(app):
 
 
 def test_play_ticks_and_pause(app):
+    # Play trains a first chunk of frames ahead for the browser (playground.ui.player)
     app.button(key="diffusion_trainer__play").click().run()
-    app.run()
-    assert _iteration(app) >= 100 and not app.exception
+    assert app.session_state["diffusion_trainer__playing"] and not app.exception
+    assert app.session_state["diffusion_trainer"].iteration >= 100
+    # Pause: the run goes back to the frame on the screen (no browser here: none was drawn)
     app.button(key="diffusion_trainer__play").click().run()
-    stopped = _iteration(app)
+    assert not app.session_state["diffusion_trainer__playing"] and _iteration(app) == 0
     app.run()
-    assert _iteration(app) == stopped
+    assert _iteration(app) == 0
 
 
 @pytest.mark.parametrize("preset, low, high", [("few_steps", "euler_maruyama", None), ("sde_ode", "euler_maruyama", "euler")])

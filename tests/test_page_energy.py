@@ -39,13 +39,15 @@ def test_page_loads_steps_and_shows_z(app):
 
 
 def test_play_and_pause(app):
+    # Play trains a first chunk of frames ahead for the browser (playground.ui.player)
     app.button(key="energy_trainer__play").click().run()
-    app.run()
-    assert _iteration(app) >= 20 and not app.exception
+    assert app.session_state["energy_trainer__playing"] and not app.exception
+    assert app.session_state["energy_trainer"].iteration >= 20
+    # Pause: the run goes back to the frame on the screen (no browser here: none was drawn)
     app.button(key="energy_trainer__play").click().run()
-    stopped = _iteration(app)
+    assert not app.session_state["energy_trainer__playing"] and _iteration(app) == 0
     app.run()
-    assert _iteration(app) == stopped
+    assert _iteration(app) == 0
 
 
 @pytest.mark.parametrize("preset, expected", [

@@ -132,17 +132,20 @@ def flow_1d_section(page: PageContext) -> None:
 
     low, high = target.bounds[0]
 
-    def render(trainer: FlowTrainer) -> None:
+    def picture(trainer: FlowTrainer):
         view = view_1d(trainer.flow, (low, high))
-        true_density = _true_density(target, view.x)
+        return page.themed(flow_1d_fit_figure(view.x, view.density, view.z, data, _true_density(target, view.x)),
+                           height=430, main=True)
+
+    def render(trainer: FlowTrainer) -> None:
         figure_column, formula_column = (st.container(), formula_slot) if page.projection else st.columns([1.7, 1])
         with figure_column:
-            page.show(flow_1d_fit_figure(view.x, view.density, view.z, data, true_density), key="fit1d_fig",
-                      height=430, main=True)
+            page.show(picture(trainer), key="fit1d_fig", main=True)
         with formula_column:
             log_base, log_derivative = likelihood_terms(trainer.flow, data)
+            view = view_1d(trainer.flow, (low, high))
             values = {"mass in view": float(np.trapezoid(view.density, view.x))}
-            if true_density is not None:
+            if _true_density(target, view.x) is not None:
                 values["NLL of the truth"] = float(-np.mean(target.log_prob(data)))
             formula_panel(
                 r"\underbrace{%.3f}_{\mathrm{NLL}} = -\Big(\underbrace{%.3f}_{\overline{\log q(F(x_i))}}"
@@ -156,7 +159,7 @@ def flow_1d_section(page: PageContext) -> None:
         formula_slot = st.container()  # projected, the formula sits under the controls
     with main:
         stepper_panel("flow1d", factory, config, render, steps_per_tick=20, max_steps_per_tick=100, interval=0.5,
-                      max_iterations=3000)
+                      max_iterations=3000, picture=picture)
 
 
 def _true_density(target: Target, x: np.ndarray) -> np.ndarray | None:
