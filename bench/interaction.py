@@ -131,7 +131,7 @@ def measure(page, base_url: str, path: str, query: str, control: str | None) -> 
         result["picture_stop_max_s"] = max(stops)
         result["pause_latency_max_s"] = max(latencies)
     if control:
-        slider = page.locator(f'[data-testid="stMain"] .st-key-{control} [role="slider"]').first
+        slider = page.locator(f'[data-testid="stMain"] .st-key-{control} input[type="range"]').first
         if slider.count():
             timings = []
             for _ in range(3):

@@ -119,7 +119,7 @@ def test_a_presenters_clicker_drives_the_stepper(app_url, browser):
         wait_idle(page)
         assert _iteration(page) > after_one, "PageDown did not step"
         # one step per frame: the race plays for several seconds before it settles
-        page.locator('.st-key-kl_race__speed [role="slider"]').focus()
+        page.locator('.st-key-kl_race__speed input[type="range"]').focus()
         page.keyboard.press("Home")
         wait_idle(page)
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
