@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 # page path, tab to open (query), the control moved for slider-to-redraw (widget key)
 PAGES = {
     "Samplers (MCMC)": ("Samplers", "section=8+MCMC", "mc_h"),
-    "EM step-through": ("EM_step_through", "", None),
+    "EM step-through": ("EM_step_through", "data=mog2d&k=8", None),  # K = 8 for 4 modes: a long run
     "Flow warping (2D)": ("Flow_warping", "fsection=3+%C2%B7+2D+flows%3A+NICE+and+Real-NVP", "layer"),
     "GAN training": ("GAN_training", "", None),
     "Forward vs reverse KL": ("KL_divergences", "", "sep"),
@@ -46,7 +46,11 @@ COUNTER = """() => {
       if (!gd.__pgHooked && gd.on) {
         gd.__pgHooked = true;
         if (counting) { window.__pgRedraws += 1; }
-        const count = () => { window.__pgRedraws += 1; window.__pgLast = performance.now(); };
+        const player = gd.classList.contains('pg-player-chart');  // Play drawn in the browser
+        const count = () => {
+          window.__pgRedraws += 1;
+          if (player) { window.__pgLastPlayer = performance.now(); } else { window.__pgLast = performance.now(); }
+        };
         gd.on('plotly_afterplot', count);
         gd.on('plotly_animated', count);  // the browser-side player moves traces without a full redraw
       }
@@ -115,8 +119,11 @@ def measure(page, base_url: str, path: str, query: str, control: str | None) -> 
             result.setdefault("redraws_after_pause", []).append(after)
             # the animation's own stop: the last redraw of the main picture after the click
             # (0 if none came); the button's relabel above also waits for the server's rerun
-            last = page.evaluate("() => window.__pgLast || 0")
+            # With Play in the browser, the picture stops with the player's last frame (the chart the
+            # page draws after the server's rerun shows that same frame).
+            last = page.evaluate("() => (window.__pgLastPlayer || 0) > 0 ? window.__pgLastPlayer : (window.__pgLast || 0)")
             stops.append(max(0.0, (last - clicked) / 1000.0))
+            page.evaluate("() => { window.__pgLastPlayer = 0; window.__pgLast = 0; }")
             _visible_play(page).click()  # play again for the next sample
             page.wait_for_timeout(2000)
         for _ in range(5):  # pause before the slider test

@@ -47,7 +47,7 @@ def test_play_ticks_and_pause(app):
     # Play trains a first chunk of frames ahead for the browser (playground.ui.player)
     app.button(key="diffusion_trainer__play").click().run()
     assert app.session_state["diffusion_trainer__playing"] and not app.exception
-    assert app.session_state["diffusion_trainer"].iteration >= 100
+    assert app.session_state["diffusion_trainer"].iteration >= 50  # at least one tick of 50 (chunks are time-boxed)
     # Pause: the run goes back to the frame on the screen (no browser here: none was drawn)
     app.button(key="diffusion_trainer__play").click().run()
     assert not app.session_state["diffusion_trainer__playing"] and _iteration(app) == 0

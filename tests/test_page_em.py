@@ -53,7 +53,7 @@ def test_e_m_full_step_play_and_history(at):
     # Play computes the first chunk of frames ahead for the browser (playground.ui.player)
     button(at, "Play").click().run()
     assert at.session_state["em_run__playing"]
-    assert at.session_state["em_run"].iteration == 2 + player.FIRST_CHUNK
+    assert 2 < at.session_state["em_run"].iteration <= 2 + player.FIRST_CHUNK
     # Pause puts the stepper back to the frame on the screen: no browser here, so no frame was drawn
     at.button(key="em_run__play").click().run()
     assert not at.session_state["em_run__playing"]

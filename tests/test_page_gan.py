@@ -62,7 +62,7 @@ def test_play_ticks_advance_training_and_pause_stops(app):
     # Play trains a first chunk ahead for the browser; Pause puts the run back to the frame on the
     # screen (no browser here: none was drawn, so iteration 100)
     app.button(key="gan_trainer__play").click().run()
-    assert app.session_state["gan_trainer"].iteration == 100 + 50 * player.FIRST_CHUNK
+    assert 100 < app.session_state["gan_trainer"].iteration <= 100 + 50 * player.FIRST_CHUNK
     app.button(key="gan_trainer__play").click().run()  # pause
     paused_at = _iteration(app)
     assert paused_at == "Iteration 100"

@@ -74,7 +74,8 @@ def _race_state(race: FitRace) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("make, state", [(_mcmc, _mcmc_state), (_race, _race_state)], ids=["mcmc", "kl-race"])
-def test_pause_puts_the_stepper_back_to_the_frame_on_the_screen(make, state):
+def test_pause_puts_the_stepper_back_to_the_frame_on_the_screen(make, state, monkeypatch):
+    monkeypatch.setattr(player, "CHUNK_SECONDS", 600.0)  # whole chunks, however loaded the machine
     stepper = make()
     stepper.step(4)
     run = {"id": 1, "chunks": [], "next": 0, "start": stepper.iteration, "shown": stepper.iteration,
@@ -107,7 +108,8 @@ def test_pause_puts_the_stepper_back_to_the_frame_on_the_screen(make, state):
     assert _rewind(run, stepper, stepper.iteration) is stepper
 
 
-def test_a_chunk_ends_at_convergence_and_at_the_iteration_cap():
+def test_a_chunk_ends_at_convergence_and_at_the_iteration_cap(monkeypatch):
+    monkeypatch.setattr(player, "CHUNK_SECONDS", 600.0)
     stepper = _mcmc()
     run = {"id": 1, "chunks": [], "next": 0, "start": 0, "shown": 0, "have": -1, "want": True, "final": False,
            "note": None}
@@ -126,3 +128,12 @@ def test_the_browser_plotly_is_the_installed_one():
     assert player.plotly_js_ready()
     path = player.STATIC_DIR / player.PLOTLY_FILE
     assert path.read_text(encoding="utf-8") == get_plotlyjs()
+
+
+def test_a_chunk_ends_after_its_time_budget(monkeypatch):
+    monkeypatch.setattr(player, "CHUNK_SECONDS", 0.0)  # every tick is over budget: one frame per chunk
+    stepper = _mcmc()
+    run = {"id": 1, "chunks": [], "next": 0, "start": 0, "shown": 0, "have": -1, "want": True, "final": False,
+           "note": None}
+    _compute_chunk(run, stepper, lambda s: _figure(float(s.iteration)), 2, max_iterations=None, converged=None)
+    assert len(run["chunks"][-1]["message"]["frames"]) == 1 and not run["final"] and stepper.iteration == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any, Callable, Hashable, Sequence
 
 import streamlit as st
@@ -233,7 +234,12 @@ def _compute_chunk(run: dict, stepper: Stepper, picture: Callable[[Stepper], Any
     size = player.FIRST_CHUNK if run["next"] == 0 else player.CHUNK
     snapshot = copy.deepcopy(stepper)
     start, frames, ticks, previous, final = stepper.iteration, [], [], None, False
+    began = time.perf_counter()
     for _ in range(size):
+        # A chunk also ends after CHUNK_SECONDS of work (training pages): a Pause waits for the chunk
+        # being computed, then for a replay of at most one chunk.
+        if frames and time.perf_counter() - began > player.CHUNK_SECONDS:
+            break
         if stepper.stopped or (max_iterations is not None and stepper.iteration >= max_iterations):
             final = True
             break

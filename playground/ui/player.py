@@ -40,6 +40,7 @@ STATIC_DIR = ROOT / "static"
 FPS = 20            # frames per second in the browser
 FIRST_CHUNK = 6     # frames in the first chunk: Play starts moving after a few ticks, not a whole chunk
 CHUNK = 16          # frames in each later chunk
+CHUNK_SECONDS = 0.5  # ... or fewer: a chunk ends after this much compute (bounds what a Pause waits for)
 AHEAD = 32          # the browser asks for more while it holds fewer frames than this
 
 
