@@ -50,6 +50,9 @@ PLANNED: tuple[PageInfo, ...] = (
              "Noise the data, learn the score, and sample back by SDE or ODE.", ("Diffusion",)),
     PageInfo("pages/9_Energy_based_models.py", "Energy-based models", ":material/landscape:",
              "Learn an energy, sample it with Langevin, and see the partition function.", ("Energy-based",)),
+    PageInfo("pages/10_Autoregressive.py", "Autoregressive models", ":material/format_list_numbered:",
+             "The chain rule made visible: a 2D grid one coordinate at a time, then next-character prediction.",
+             ("Autoregressive",)),
 )
 
 

@@ -1,0 +1,75 @@
+"""The autoregressive page: its controls drive the grid model, the sampler and the character model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "10_Autoregressive.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=180).run()
+
+
+def _metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def test_opens_steps_and_learns_towards_the_truth(app):
+    assert not app.exception
+    start = float(_metrics(app)["held-out NLL"])
+    truth = float(_metrics(app)["truth NLL"])
+    app.slider(key="ar_grid__speed").set_value(100).run()
+    for _ in range(3):
+        app.button(key="ar_grid__step").click().run()
+    assert not app.exception and app.session_state["ar_grid"].iteration == 300
+    learned = float(_metrics(app)["held-out NLL"])
+    assert learned < start - 0.5 and abs(learned - truth) < 0.3
+    assert len(app.get("plotly_chart")) >= 3  # joint panels, conditional, samples
+
+
+def test_controls_rebuild_the_model(app):
+    app.select_slider(key="bins").set_value(12).run()
+    app.radio(key="order").set_value("x2_first").run()
+    app.select_slider(key="ndata").set_value(100).run()
+    assert not app.exception
+    model = app.session_state["ar_grid"]
+    assert model.config.bins == 12 and model.config.order == "x2_first" and len(model.train_cells) == 100
+    assert _metrics(app)["cells"] == "144"
+    app.slider(key="slice").set_value(3).run()
+    app.select_slider(key="artemp").set_value(0.5).run()
+    app.select_slider(key="nsamp").set_value(1000).run()
+    assert not app.exception
+
+
+def test_character_model_controls_and_bad_input(app):
+    app.button(key="ar_chars__step").click().run()
+    assert app.session_state["ar_chars"].iteration == 20
+    app.text_input(key="prefix").input("Jo").run()
+    app.select_slider(key="ctemp").set_value(0.1).run()
+    app.select_slider(key="topk").set_value(3).run()
+    assert not app.exception
+    assert _metrics(app)["next letters kept"] == "3"
+    app.select_slider(key="topk").set_value(27).run()
+    app.select_slider(key="topp").set_value(0.5).run()
+    assert int(_metrics(app)["next letters kept"]) < 27
+    app.text_input(key="prefix").input("ab3").run()  # not a letter: a message, the page goes on
+    assert not app.exception and any("cannot be used" in w.value for w in app.warning)
+    app.text_input(key="prefix").input("ma").run()
+    app.text_input(key="word").input("zoë").run()
+    assert not app.exception and any("cannot be scored" in w.value for w in app.warning)
+    app.text_input(key="word").input("emma").run()
+    assert any("log p(“emma.”)" in c.value for c in app.caption)
+
+
+def test_a_csv_of_two_columns_is_accepted_without_a_truth(app):
+    app.selectbox(key="ardata").set_value("moons").run()  # sample-only: no truth panel
+    assert not app.exception
+    assert "truth NLL" not in _metrics(app)
+    samples = app.session_state["ar_grid"].sample(50, seed=0)["points"]
+    assert np.isfinite(samples).all()
