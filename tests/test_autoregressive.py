@@ -163,8 +163,8 @@ def test_char_model_learns_and_samples_by_the_rules():
     model = A.CharModel(A.CharConfig(seed=0))
     start = model.step(1)["held_out_nll"]
     model.step(300)
-    assert model.metric("held_out_nll").min() < start - 0.5
-    assert model.metric("held_out_nll").min() < math.log(27) - 0.5  # better than uniform letters
+    assert np.nanmin(model.metric("held_out_nll")) < start - 0.5
+    assert np.nanmin(model.metric("held_out_nll")) < math.log(27) - 0.5  # better than uniform letters
     greedy = model.sample(20, seed=1, temperature=0.0)
     assert len(set(greedy)) == 1  # temperature 0: one path, the argmax at every step
     names = model.sample(200, seed=1, top_k=1)
@@ -190,5 +190,6 @@ def test_char_model_memorises_the_names_the_pages_hint():
     model = A.CharModel(A.CharConfig(seed=0))
     model.step(800)
     held_out = model.metric("held_out_nll")
-    assert held_out.argmin() < 700 and held_out[-1] > held_out.min() + 0.05
+    assert np.isnan(held_out[1]) and np.isfinite(held_out[0]) and np.isfinite(held_out[4])  # every 5 steps
+    assert np.nanargmin(held_out) < 700 and held_out[-1] > np.nanmin(held_out) + 0.05
     assert model.history[-1]["loss"] < held_out[-1] - 0.5  # training loss far below: memorised

@@ -80,6 +80,7 @@ def nll_curves(history: Mapping[str, np.ndarray], *, truth: float | None = None,
                y_title: str = "negative log-likelihood") -> go.Figure:
     """Training and held-out negative log-likelihood against the iteration."""
     series = {"training batch": Series(history["loss"], x=history["iteration"], role="data"),
-              "held out": Series(history["held_out_nll"], x=history["iteration"], role="model")}
+              "held out": Series(history["held_out_nll"], x=history["iteration"], role="model",
+                                 finite_only=True)}  # evaluated every few steps
     return curves(series, x_title="iteration", y_title=f"{y_title} ({unit})",
                   references=None if truth is None else {"truth (held out)": truth}, empty_text="press Step or Play")
