@@ -132,24 +132,48 @@ with controls:
     temperature = linked(st.select_slider, "Temperature", key="artemp", default=1.0,
                          options=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0],
                          help="Divides every conditional's logits: < 1 sharpens, > 1 flattens.")
+    one_by_one = st.toggle("One point at a time", key="onebyone",
+                           help="Draw the points one by one: first coordinate, then the second given it.")
 with lock_for(grid_model):
     drawn = grid_model.sample(int(n_samples), seed=page.seed, temperature=float(temperature))
     model_table = np.exp(grid_model.log_table())
+    first_axis = 0 if order == "x1_first" else 1  # the coordinate drawn first
+    first_name, second_name = ("x₁", "x₂") if order == "x1_first" else ("x₂", "x₁")
+count = len(drawn["cells"])
+if one_by_one:
+    with controls:
+        buttons = st.columns(2)
+        if buttons[0].button("Draw the next point", key="ar_next", icon=":material/skip_next:", width="stretch"):
+            st.session_state["ar_shown"] = min(int(st.session_state.get("ar_shown", 0)) + 1, count)
+        if buttons[1].button("Start again", key="ar_again", icon=":material/restart_alt:", width="stretch"):
+            st.session_state["ar_shown"] = 0
+    count = min(int(st.session_state.get("ar_shown", 0)), count)
+last = count - 1
 with shown:
-    page.show(F.joint_panels(centers, {"model, with its samples": model_table}, points=drawn["points"]),
+    line = float(centers[first_axis][drawn["cells"][last, first_axis]]) if one_by_one and count else None
+    page.show(F.joint_panels(centers, {"model, with its samples": model_table}, points=drawn["points"][:count],
+                             slice_at=line, slice_axis="x1" if first_axis == 0 else "x2"),
               key="ar_samples", height=380)
 with controls:
-    first_name, second_name = ("x₁", "x₂") if order == "x1_first" else ("x₂", "x₁")
     rows = []
-    for i in range(min(6, len(drawn["cells"]))):
+    for i in range(max(0, count - 6), count):
         cell = drawn["cells"][i]
-        rows.append({f"1 · draw {first_name}": f"{centers[0 if order == 'x1_first' else 1][cell[0 if order == 'x1_first' else 1]]:.2f}"
-                     f" (p = {drawn['p_first'][i]:.3f})",
-                     f"2 · then {second_name}": f"{centers[1 if order == 'x1_first' else 0][cell[1 if order == 'x1_first' else 0]]:.2f}"
-                     f" (p = {drawn['p_second'][i]:.3f})"})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption("The first draws, each with the probability it had (at the chosen temperature). A point is drawn "
-               "uniformly inside its cell.")
+        rows.append({"#": i + 1,
+                     f"1 · draw {first_name}": f"{centers[first_axis][cell[first_axis]]:.2f} (p = {drawn['p_first'][i]:.3f})",
+                     f"2 · then {second_name}": f"{centers[1 - first_axis][cell[1 - first_axis]]:.2f} "
+                                               f"(p = {drawn['p_second'][i]:.3f})"})
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if one_by_one and count:
+        st.caption(f"Point {count}: {first_name} = {centers[first_axis][drawn['cells'][last, first_axis]]:.2f} "
+                   f"drawn from p({first_name}) (p = {drawn['p_first'][last]:.3f}), then {second_name} from "
+                   f"p({second_name} | {first_name}) on the dotted line (p = {drawn['p_second'][last]:.3f}); "
+                   f"log p(cell) = {np.log(drawn['p_first'][last] * drawn['p_second'][last]):.3f}.")
+    elif one_by_one:
+        st.caption("Press **Draw the next point**.")
+    else:
+        st.caption("The last draws, each with the probability it had (at the chosen temperature). A point is drawn "
+                   "uniformly inside its cell.")
 
 # 4. Next-character prediction ----------------------------------------------------------------------------
 st.header("Next-character prediction: a tiny language model")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +75,24 @@ def test_a_csv_of_two_columns_is_accepted_without_a_truth(app):
     assert "truth NLL" not in _metrics(app)
     samples = app.session_state["ar_grid"].sample(50, seed=0)["points"]
     assert np.isfinite(samples).all()
+
+
+def test_ancestral_sampling_one_point_at_a_time(app):
+    app.toggle(key="onebyone").set_value(True).run()
+    assert not app.exception and any("Draw the next point" in c.value for c in app.caption)
+    for _ in range(3):
+        app.button(key="ar_next").click().run()
+    caption = next(c.value for c in app.caption if c.value.startswith("Point 3:"))
+    model = app.session_state["ar_grid"]
+    drawn = model.sample(300, seed=0)
+    p_first, p_second = drawn["p_first"][2], drawn["p_second"][2]
+    assert f"(p = {p_first:.3f})" in caption and f"log p(cell) = {np.log(p_first * p_second):.3f}" in caption
+    assert np.log(p_first * p_second) == pytest.approx(model.log_prob(drawn["cells"][2:3])[0], abs=1e-4)
+    spec = json.loads(app.get("plotly_chart")[2].proto.spec)  # joint panels, conditional, samples
+    xs = next(t["x"] for t in spec["data"] if t.get("name") == "samples")
+    if isinstance(xs, dict):  # a base64 typed array
+        xs = np.frombuffer(base64.b64decode(xs["bdata"]), dtype=np.dtype(xs["dtype"]))
+    assert len(xs) == 3  # the three points drawn so far
+    assert spec["layout"]["shapes"]  # the dotted line of the last first-coordinate draw
+    app.button(key="ar_again").click().run()
+    assert any("Draw the next point" in c.value for c in app.caption)
