@@ -181,9 +181,37 @@ st.markdown(
     f"The same chain rule on words: $p(w) = \\prod_t p(c_t \\mid c_{{t-3}}, c_{{t-2}}, c_{{t-1}})$, the "
     f"end of the word being one more character (\".\"). Trained by teacher forcing on {len(A.NAMES)} given names "
     "(10 % held out); the sampling rules below are those of large language models.")
+
+
+def _next_character(seed: int) -> None:
+    """Draw one character after the prefix with the current rules; the end mark finishes the word."""
+    model: A.CharModel | None = st.session_state.get("ar_chars")
+    prefix_now = str(st.session_state.get("prefix", "")).lower()
+    st.session_state.pop("ar_finished", None)
+    if model is None:
+        return
+    try:
+        with lock_for(model):
+            char = model.sample_next(prefix_now, seed=seed, temperature=float(st.session_state.get("ctemp", 1.0)),
+                                     top_k=int(st.session_state.get("topk", 27)),
+                                     top_p=float(st.session_state.get("topp", 1.0)))
+    except ValueError:
+        return  # the prefix has other characters: the page says so
+    if char == A.BOUNDARY or len(prefix_now) >= 20:
+        st.session_state["ar_finished"] = prefix_now
+        st.session_state["prefix"] = ""
+    else:
+        st.session_state["prefix"] = prefix_now + char
+
+
 char_side, char_main = st.columns([1, 2])
 with char_side:
-    prefix = linked(st.text_input, "Prefix (letters a-z)", key="prefix", default="ma", max_chars=12)
+    prefix = linked(st.text_input, "Prefix (letters a-z)", key="prefix", default="ma", max_chars=20)
+    st.button("Sample the next character", key="ar_nextchar", on_click=_next_character, args=(page.seed,),
+              icon=":material/keyboard_tab:", help="Generation one character at a time: the drawn character is "
+              "appended to the prefix; the end mark \".\" finishes the name.")
+    if st.session_state.get("ar_finished"):
+        st.success(f"Generated: **{st.session_state['ar_finished']}** (the end mark was drawn).")
     char_temperature = linked(st.select_slider, "Temperature ", key="ctemp", default=1.0,
                               options=[0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
     top_k = linked(st.select_slider, "Top-k", key="topk", default=27, options=[1, 2, 3, 5, 10, 27],

@@ -368,6 +368,13 @@ class CharModel(TorchStepper):
         return to_numpy(filter_logits(self.net(self._context(prefix))[0].double(), temperature, top_k, top_p))
 
     @torch.no_grad()
+    def sample_next(self, prefix: str, seed: int = 0, temperature: float = 1.0, top_k: int | None = None,
+                    top_p: float | None = None) -> str:
+        """One character drawn from p(next | prefix) after the sampling rules ("." ends the word)."""
+        probs = np.exp(self.next_log_probs(prefix, temperature, top_k, top_p))
+        return self.vocabulary[int(rng(derive_seed(seed, "char-next", prefix)).choice(len(probs), p=probs / probs.sum()))]
+
+    @torch.no_grad()
     def log_prob(self, word: str) -> float:
         """log p(word) = sum over its characters and the end mark of log p(c_t | c_<t) (nats)."""
         self._context(word)  # refuses characters outside the vocabulary, with a clear message

@@ -96,3 +96,21 @@ def test_ancestral_sampling_one_point_at_a_time(app):
     assert spec["layout"]["shapes"]  # the dotted line of the last first-coordinate draw
     app.button(key="ar_again").click().run()
     assert any("Draw the next point" in c.value for c in app.caption)
+
+
+def test_generation_one_character_at_a_time(app):
+    app.slider(key="ar_chars__speed").set_value(200).run()
+    app.button(key="ar_chars__step").click().run()
+    app.text_input(key="prefix").input("").run()
+    app.select_slider(key="ctemp").set_value(0.1).run()  # close to the argmax: a likely name
+    typed = []
+    for _ in range(25):
+        app.button(key="ar_nextchar").click().run()
+        assert not app.exception
+        typed.append(app.text_input(key="prefix").value)
+        if app.success:
+            break
+    finished = app.session_state["ar_finished"]
+    assert app.success and finished and set(finished) <= set("abcdefghijklmnopqrstuvwxyz")
+    assert typed[:len(finished)] == [finished[:i + 1] for i in range(len(finished))]  # one letter per click
+    assert app.text_input(key="prefix").value == ""  # the end mark was drawn: a new word starts
