@@ -1,0 +1,103 @@
+"""Evaluating generative models on samples (lecture 003's evaluation tools, lecture 004's last lecture).
+
+- ``precision_recall_density_coverage``: the k-NN-ball metrics of Kynkäänniemi et al. (2019,
+  precision / recall) and Naeem et al. (2020, density / coverage), chunked so that no N x N
+  matrix is ever held (the ``prdc`` package builds one). A point on the boundary of a ball
+  counts as inside (<=; ``prdc`` uses <): the two agree except on exact ties.
+- ``frechet_distance``: FID's formula on raw points, ||mu_r - mu_f||^2 + Tr(S_r + S_f - 2 (S_r^1/2 S_f S_r^1/2)^1/2),
+  with the matrix square root taken through symmetric eigendecompositions, so it is always real.
+- ``wasserstein2_exact``: optimal transport between two empirical measures (an assignment for
+  equal sizes, a linear programme otherwise).
+
+Sample distances already in ``playground.metrics`` (sliced W2, MMD) are not repeated here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from playground.device import default_device
+from playground.metrics import _CHUNK, _as_points, _kth_neighbour_distance
+
+
+class PRDC(NamedTuple):
+    precision: float  # fraction of fake points inside some real ball
+    recall: float  # fraction of real points inside some fake ball
+    density: float  # mean number of real balls around a fake point, / k (can exceed 1)
+    coverage: float  # fraction of real balls that hold at least one fake point
+
+
+def precision_recall_density_coverage(real: Any, fake: Any, k: int = 5, *,
+                                      device: torch.device | None = None) -> PRDC:
+    """Precision, recall, density and coverage with k-th-nearest-neighbour balls.
+
+    A real point's ball has the radius of its k-th nearest *other* real point (likewise for fake
+    points). Memory: ``_CHUNK`` rows of distances at a time.
+    """
+    device = device or default_device()
+    real, fake = _as_points(real, device), _as_points(fake, device)
+    real_radii, fake_radii = _kth_neighbour_distance(real, k), _kth_neighbour_distance(fake, k)
+    balls_around_fake = []  # per fake point: how many real balls contain it
+    for start in range(0, fake.shape[0], _CHUNK):
+        distances = torch.cdist(fake[start:start + _CHUNK], real)  # (chunk, n_real)
+        balls_around_fake.append((distances <= real_radii[None, :]).sum(dim=1))
+    balls = torch.cat(balls_around_fake)
+    recalled, covered = [], []
+    for start in range(0, real.shape[0], _CHUNK):
+        distances = torch.cdist(real[start:start + _CHUNK], fake)  # (chunk, n_fake)
+        recalled.append((distances <= fake_radii[None, :]).any(dim=1))
+        covered.append(distances.min(dim=1).values <= real_radii[start:start + _CHUNK])
+    return PRDC(precision=float((balls > 0).double().mean()), recall=float(torch.cat(recalled).double().mean()),
+                density=float(balls.double().mean() / k), coverage=float(torch.cat(covered).double().mean()))
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def frechet_distance(real: Any, fake: Any) -> float:
+    """The Fréchet distance between Gaussians fitted to the two sets (FID's formula, on the points themselves).
+
+    Biased at small sample sizes (the fitted covariances are noisy): compare values at equal N only.
+    """
+    real, fake = np.atleast_2d(np.asarray(real, dtype=np.float64)), np.atleast_2d(np.asarray(fake, dtype=np.float64))
+    if real.shape[0] < 2 or fake.shape[0] < 2:
+        raise ValueError("each set needs at least two points")
+    mean_r, mean_f = real.mean(axis=0), fake.mean(axis=0)
+    cov_r, cov_f = np.atleast_2d(np.cov(real, rowvar=False)), np.atleast_2d(np.cov(fake, rowvar=False))
+    root_r = _sqrt_psd(cov_r)
+    cross = _sqrt_psd(root_r @ cov_f @ root_r)  # (S_r^1/2 S_f S_r^1/2)^1/2: symmetric PSD, so always real
+    return float(np.sum((mean_r - mean_f) ** 2) + np.trace(cov_r) + np.trace(cov_f) - 2 * np.trace(cross))
+
+
+def wasserstein2_exact(real: Any, fake: Any) -> float:
+    """W2 between the two empirical measures (uniform weights), by exact optimal transport.
+
+    Equal sizes: the optimal plan is a permutation (Birkhoff), found by ``linear_sum_assignment``.
+    Otherwise a transport linear programme (HiGHS), meant for a few hundred points a side.
+    """
+    from scipy.optimize import linear_sum_assignment, linprog
+    from scipy.spatial.distance import cdist
+
+    real, fake = np.atleast_2d(np.asarray(real, dtype=np.float64)), np.atleast_2d(np.asarray(fake, dtype=np.float64))
+    cost = cdist(real, fake, "sqeuclidean")
+    n, m = cost.shape
+    if n == m:
+        rows, cols = linear_sum_assignment(cost)
+        return float(np.sqrt(cost[rows, cols].mean()))
+    if n * m > 400_000:
+        raise ValueError("unequal sizes are solved as a linear programme: at most ~600 points a side")
+    rows = np.zeros((n + m, n * m))
+    for i in range(n):
+        rows[i, i * m:(i + 1) * m] = 1.0
+    for j in range(m):
+        rows[n + j, j::m] = 1.0
+    marginals = np.concatenate([np.full(n, 1.0 / n), np.full(m, 1.0 / m)])
+    result = linprog(cost.ravel(), A_eq=rows[:-1], b_eq=marginals[:-1], bounds=(0, None), method="highs")
+    if not result.success:
+        raise RuntimeError(f"the transport problem was not solved: {result.message}")
+    return float(np.sqrt(max(result.fun, 0.0)))

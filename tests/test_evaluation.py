@@ -1,0 +1,72 @@
+"""Sample-based evaluation metrics against the reference packages (prdc, POT) and closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from playground import evaluation as E
+
+prdc = pytest.importorskip("prdc")
+ot = pytest.importorskip("ot")
+
+
+@pytest.mark.parametrize("n_real, n_fake, k, shift", [(300, 300, 5, 0.0), (400, 250, 3, 0.7), (200, 500, 10, 2.0)])
+def test_prdc_matches_the_prdc_package(n_real, n_fake, k, shift, capsys):
+    rng = np.random.default_rng(n_real + k)
+    real = rng.normal(size=(n_real, 2))
+    fake = rng.normal(size=(n_fake, 2)) * 1.3 + shift
+    ours = E.precision_recall_density_coverage(real, fake, k, device=torch.device("cpu"))
+    theirs = prdc.compute_prdc(real, fake, k)  # continuous data: no ties, so <= and < agree
+    for name in ("precision", "recall", "density", "coverage"):
+        assert getattr(ours, name) == pytest.approx(float(theirs[name]), abs=1e-12), name
+
+
+def test_ties_count_inside_unlike_prdc():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(100, 2))
+    ours = E.precision_recall_density_coverage(real, real.copy(), 5)
+    assert ours.precision == ours.recall == ours.coverage == 1.0 and ours.density >= 1.0
+
+
+def test_metric_directions_on_constructed_sets():
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(1500, 2))
+    narrow = E.precision_recall_density_coverage(real, rng.normal(size=(1500, 2)) * 0.5, 5)
+    wide = E.precision_recall_density_coverage(real, rng.normal(size=(1500, 2)) * 2.0, 5)
+    assert narrow.precision > wide.precision and narrow.recall < wide.recall
+    centers = np.array([[-4.0, 0.0], [0.0, 0.0], [4.0, 0.0]])
+    modes = centers[rng.integers(0, 3, 1500)] + 0.4 * rng.normal(size=(1500, 2))
+    all_modes = E.precision_recall_density_coverage(modes, centers[rng.integers(0, 3, 1500)]
+                                                    + 0.4 * rng.normal(size=(1500, 2)), 5)
+    one_dropped = E.precision_recall_density_coverage(modes, centers[rng.integers(0, 2, 1500)]
+                                                      + 0.4 * rng.normal(size=(1500, 2)), 5)
+    assert one_dropped.recall < all_modes.recall - 0.2 and one_dropped.coverage < all_modes.coverage - 0.2
+
+
+def test_frechet_distance_approaches_the_closed_form():
+    rng = np.random.default_rng(2)
+    m1, m2 = np.array([0.0, 1.0]), np.array([1.5, -0.5])
+    c1, c2 = np.array([[1.0, 0.6], [0.6, 2.0]]), np.array([[0.5, -0.2], [-0.2, 0.8]])
+    from scipy.linalg import sqrtm
+
+    root = sqrtm(c1)
+    closed = float(np.sum((m1 - m2) ** 2) + np.trace(c1 + c2 - 2 * np.real(sqrtm(root @ c2 @ root))))
+    x = rng.multivariate_normal(m1, c1, 200_000)
+    y = rng.multivariate_normal(m2, c2, 200_000)
+    assert E.frechet_distance(x, y) == pytest.approx(closed, rel=0.01)
+    assert E.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-9)
+    # small samples: biased upwards (the issue's pitfall), and always a real number
+    small = [E.frechet_distance(rng.multivariate_normal(m1, c1, 20), rng.multivariate_normal(m1, c1, 20))
+             for _ in range(50)]
+    assert np.mean(small) > 0.05 and all(np.isfinite(small))
+
+
+@pytest.mark.parametrize("n, m", [(200, 200), (120, 90)])
+def test_exact_w2_equals_pot(n, m):
+    rng = np.random.default_rng(n + m)
+    x, y = rng.normal(size=(n, 2)), rng.normal(size=(m, 2)) + [1.0, 0.5]
+    cost = ot.dist(x, y)  # squared Euclidean
+    reference = np.sqrt(ot.emd2(np.full(n, 1 / n), np.full(m, 1 / m), cost))
+    assert E.wasserstein2_exact(x, y) == pytest.approx(reference, rel=1e-7)
