@@ -260,7 +260,8 @@ with char_side:
         char_hint = "set the temperature to 0.1: nearly the same names every time (close to the argmax path)."
     else:
         char_hint = "set the temperature back to 1 and top-p to 0.5: only the likeliest letters survive."
-    formula_panel(r"p_T(c) \propto \exp(z_c / T),\ \text{then keep the top } k \text{ or the nucleus } p",
+    formula_panel(r"\begin{gathered}p_T(c) \propto \exp(z_c / T) \\ \text{then keep the top } k \\ "
+                  r"\text{or the nucleus } p\end{gathered}",
                   {"T": rules["temperature"], "k": rules["top_k"], "p": rules["top_p"], "next letters kept": kept},
                   title="Sampling rule", try_next=char_hint)
 
