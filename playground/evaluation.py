@@ -101,3 +101,72 @@ def wasserstein2_exact(real: Any, fake: Any) -> float:
     if not result.success:
         raise RuntimeError(f"the transport problem was not solved: {result.message}")
     return float(np.sqrt(max(result.fun, 0.0)))
+
+
+def knn_radii(points: Any, k: int, *, device: torch.device | None = None) -> np.ndarray:
+    """The radius of each point's ball: the distance to its k-th nearest other point of the same set."""
+    device = device or default_device()
+    return _kth_neighbour_distance(_as_points(points, device), k).cpu().numpy().astype(np.float64)
+
+
+# ----------------------------------------------------------------------------------
+# The sandbox: a "generated" set made from the real distribution with known defects
+# ----------------------------------------------------------------------------------
+
+class Defects(NamedTuple):
+    """What is wrong with a made-up generator: each knob moves the metrics a known way."""
+
+    shift: float = 0.0  # every point moved right by this much
+    scale: float = 1.0  # spread around the mean: < 1 too narrow (precision up, recall down), > 1 too wide
+    dropped_modes: int = 0  # mixture components never generated (mode collapse)
+    outliers: float = 0.0  # fraction of points replaced by uniform noise over a box twice the target's
+    memorised: float = 0.0  # fraction of points that are copies of training points (no novelty)
+
+
+def generated_set(target: Any, n: int, defects: Defects = Defects(), *, seed: int = 0,
+                  training: np.ndarray | None = None) -> np.ndarray:
+    """``n`` points from ``target`` with ``defects`` (see ``Defects``); ``training`` is what is memorised."""
+    from playground.distributions import GaussianMixture
+    from playground.seeding import derive_seed, rng
+
+    draw = rng(derive_seed(seed, "generated"))
+    mixture = getattr(target, "mixture", None)
+    if defects.dropped_modes:
+        if mixture is None or len(mixture.weights) <= defects.dropped_modes:
+            raise ValueError("dropping modes needs a mixture target with more modes than that")
+        weights = np.array(mixture.weights, dtype=np.float64)
+        weights[np.argsort(-weights, kind="stable")[:defects.dropped_modes]] = 0.0  # the largest modes vanish
+        points = GaussianMixture(weights, mixture.means, mixture.covariances, device="cpu").sample(n, draw)
+    else:
+        points = np.asarray(target.sample(n, derive_seed(seed, "generated-target")), dtype=np.float64)
+    center = points.mean(axis=0)
+    points = center + defects.scale * (points - center)
+    points[:, 0] += defects.shift
+    if defects.outliers > 0:
+        count = int(round(defects.outliers * n))
+        low = np.array([b[0] for b in target.bounds], dtype=np.float64)
+        high = np.array([b[1] for b in target.bounds], dtype=np.float64)
+        middle, half = (low + high) / 2, (high - low)  # a box twice as wide as the target's
+        points[:count] = middle - half + 2 * half * draw.random((count, points.shape[1]))
+    if defects.memorised > 0:
+        if training is None:
+            raise ValueError("memorised points need the training set")
+        count = int(round(defects.memorised * n))
+        points[n - count:] = training[draw.choice(len(training), size=count, replace=True)]
+    return points
+
+
+def sample_size_curves(target: Any, defects: Defects, sizes: list[int], k: int = 5, *, seed: int = 0) -> dict:
+    """PRDC and the Fréchet distance against the sample size N (fresh real and generated sets of N each):
+    the bias the issue's users trip on (density and FID move with N, coverage much less)."""
+    from playground.seeding import derive_seed
+
+    rows = {name: [] for name in ("precision", "recall", "density", "coverage", "frechet")}
+    for n in sizes:
+        real = np.asarray(target.sample(n, derive_seed(seed, "curve-real", n)), dtype=np.float64)
+        fake = generated_set(target, n, defects, seed=derive_seed(seed, "curve-fake", n), training=real)
+        scores = precision_recall_density_coverage(real, fake, min(k, n - 1))
+        for name in ("precision", "recall", "density", "coverage"):
+            rows[name].append(getattr(scores, name))
+        rows["frechet"].append(frechet_distance(real, fake))
+    return {"sizes": np.asarray(sizes), **{name: np.asarray(v) for name, v in rows.items()}}

@@ -70,3 +70,45 @@ def test_exact_w2_equals_pot(n, m):
     cost = ot.dist(x, y)  # squared Euclidean
     reference = np.sqrt(ot.emd2(np.full(n, 1 / n), np.full(m, 1 / m), cost))
     assert E.wasserstein2_exact(x, y) == pytest.approx(reference, rel=1e-7)
+
+
+def test_knn_radii_are_the_k_th_other_neighbour():
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(500, 2))
+    distances, _ = cKDTree(points).query(points, k=6)  # itself first, then 5 others
+    np.testing.assert_allclose(E.knn_radii(points, 5), distances[:, 5], rtol=1e-4)  # float32 on the device
+
+
+def test_the_sandbox_defects_move_the_metrics_the_documented_way():
+    from playground.targets import get_target
+
+    target = get_target("mog2d")
+    real = np.asarray(target.sample(1500, 1))
+    clean = E.generated_set(target, 1500, seed=2)
+    assert clean.shape == (1500, 2) and np.isfinite(clean).all()
+    base = E.precision_recall_density_coverage(real, clean, 5)
+    narrow = E.precision_recall_density_coverage(real, E.generated_set(target, 1500, E.Defects(scale=0.5), seed=2), 5)
+    dropped = E.precision_recall_density_coverage(real, E.generated_set(target, 1500, E.Defects(dropped_modes=1),
+                                                                        seed=2), 5)
+    noisy = E.generated_set(target, 1500, E.Defects(outliers=0.2), seed=2)
+    copied = E.generated_set(target, 1500, E.Defects(memorised=0.5), seed=2, training=real)
+    assert narrow.precision > base.precision - 0.01 and narrow.recall < base.recall - 0.1
+    assert dropped.recall < base.recall - 0.1 and dropped.coverage < base.coverage - 0.1
+    assert E.precision_recall_density_coverage(real, noisy, 5).precision < base.precision - 0.1
+    # memorised points sit exactly on training points: half of the set is found in the training set
+    assert np.mean([np.any(np.all(real == p, axis=1)) for p in copied[-750:]]) == 1.0
+    assert E.frechet_distance(real, E.generated_set(target, 1500, E.Defects(shift=1.0), seed=2)) > \
+        E.frechet_distance(real, clean) + 0.8  # a shift of 1 adds ~1 to the squared mean difference
+    with pytest.raises(ValueError):
+        E.generated_set(get_target("banana"), 10, E.Defects(dropped_modes=1))
+
+
+def test_sample_size_bias_density_and_frechet_move_with_n():
+    from playground.targets import get_target
+
+    curves = E.sample_size_curves(get_target("gaussian2d"), E.Defects(), [20, 2000], seed=0)
+    # the same distribution on both sides: the Fréchet distance (true value 0) shrinks with N
+    assert curves["frechet"][0] > 5 * curves["frechet"][1]
+    assert abs(curves["coverage"][1] - curves["coverage"][0]) < 0.3
