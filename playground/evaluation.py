@@ -170,3 +170,28 @@ def sample_size_curves(target: Any, defects: Defects, sizes: list[int], k: int =
             rows[name].append(getattr(scores, name))
         rows["frechet"].append(frechet_distance(real, fake))
     return {"sizes": np.asarray(sizes), **{name: np.asarray(v) for name, v in rows.items()}}
+
+
+def balls_holding(centers: Any, radii: Any, others: Any, *, device: torch.device | None = None) -> np.ndarray:
+    """For each ball B(centers[i], radii[i]): whether it holds at least one of ``others`` (<=)."""
+    device = device or default_device()
+    centers, others = _as_points(centers, device), _as_points(others, device)
+    radii = torch.as_tensor(np.asarray(radii), dtype=centers.dtype, device=device)
+    hit = []
+    for start in range(0, centers.shape[0], _CHUNK):
+        distances = torch.cdist(centers[start:start + _CHUNK], others)
+        hit.append(distances.min(dim=1).values <= radii[start:start + _CHUNK])
+    return torch.cat(hit).cpu().numpy()
+
+
+def closer_to_training(training: Any, fresh: Any, fake: Any, *, device: torch.device | None = None) -> float:
+    """Fraction of generated points whose nearest training point is nearer than their nearest fresh
+    (held-out) real point. A generator that does not copy scores about 1/2 when the two real sets
+    have the same size; copies of training points push it towards 1 (no novelty)."""
+    device = device or default_device()
+    training, fresh, fake = (_as_points(p, device) for p in (training, fresh, fake))
+    closer = []
+    for start in range(0, fake.shape[0], _CHUNK):
+        chunk = fake[start:start + _CHUNK]
+        closer.append(torch.cdist(chunk, training).min(dim=1).values < torch.cdist(chunk, fresh).min(dim=1).values)
+    return float(torch.cat(closer).double().mean())

@@ -112,3 +112,38 @@ def test_sample_size_bias_density_and_frechet_move_with_n():
     # the same distribution on both sides: the Fréchet distance (true value 0) shrinks with N
     assert curves["frechet"][0] > 5 * curves["frechet"][1]
     assert abs(curves["coverage"][1] - curves["coverage"][0]) < 0.3
+
+
+def test_balls_holding_and_closer_to_training():
+    from playground.targets import get_target
+
+    rng = np.random.default_rng(4)
+    centers = rng.normal(size=(300, 2))
+    others = rng.normal(size=(200, 2)) + 3
+    radii = E.knn_radii(centers, 5)
+    direct = (np.linalg.norm(centers[:, None] - others[None], axis=2) <= radii[:, None]).any(axis=1)
+    np.testing.assert_array_equal(E.balls_holding(centers, radii, others), direct)
+    target = get_target("mog2d")
+    training, fresh = np.asarray(target.sample(1000, 1)), np.asarray(target.sample(1000, 2))
+    honest = E.generated_set(target, 1000, seed=3)
+    copying = E.generated_set(target, 1000, E.Defects(memorised=0.5), seed=3, training=training)
+    assert abs(E.closer_to_training(training, fresh, honest) - 0.5) < 0.06
+    assert E.closer_to_training(training, fresh, copying) > 0.7
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_pages_hints_hold(seed):
+    """What the page's hints promise, on its default sizes (N = 300, k = 5, the 3-Gaussian mixture)."""
+    from playground.targets import get_target
+
+    target = get_target("mog2d")
+    real = np.asarray(target.sample(300, seed))
+
+    def scores(defects):
+        return E.precision_recall_density_coverage(real, E.generated_set(target, 300, defects, seed=seed), 5)
+
+    clean, wide = scores(E.Defects()), scores(E.Defects(scale=1.8))
+    dropped, noisy = scores(E.Defects(dropped_modes=1)), scores(E.Defects(outliers=0.1))
+    assert wide.precision < clean.precision - 0.2 and wide.recall >= clean.recall - 0.02  # wide: recall barely moves
+    assert dropped.precision > clean.precision - 0.05 and dropped.coverage < clean.coverage - 0.3  # collapse
+    assert abs((clean.precision - noisy.precision) - 0.1) < 0.05 and noisy.coverage > clean.coverage - 0.05

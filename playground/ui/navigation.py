@@ -53,6 +53,8 @@ PLANNED: tuple[PageInfo, ...] = (
     PageInfo("pages/10_Autoregressive.py", "Autoregressive models", ":material/format_list_numbered:",
              "The chain rule made visible: a 2D grid one coordinate at a time, then next-character prediction.",
              ("Autoregressive",)),
+    PageInfo("pages/11_Evaluation.py", "Evaluating generative models", ":material/leaderboard:",
+             "Precision, recall, density, coverage, FID and W₂ on a generator with known defects.", ()),
 )
 
 

@@ -1,0 +1,49 @@
+"""The evaluation page: presets move the metrics the way the page says, every control works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "11_Evaluation.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=180).run()
+
+
+def _metrics(app: AppTest) -> dict[str, float]:
+    return {m.label: float(m.value) for m in app.metric}
+
+
+def test_presets_move_the_metrics_as_described(app):
+    assert not app.exception
+    narrow = _metrics(app)  # the default preset: too narrow
+    app.selectbox(key="ev_pre").set_value("perfect copy").run()
+    perfect = _metrics(app)
+    assert narrow["precision"] >= perfect["precision"] - 0.02 and narrow["recall"] < perfect["recall"] - 0.2
+    app.selectbox(key="ev_pre").set_value("too wide (recall up, precision down)").run()
+    wide = _metrics(app)
+    assert wide["precision"] < perfect["precision"] - 0.2 and wide["recall"] >= perfect["recall"] - 0.02
+    app.selectbox(key="ev_pre").set_value("mode collapse (one mode dropped)").run()
+    collapsed = _metrics(app)
+    assert collapsed["coverage"] < perfect["coverage"] - 0.3 and collapsed["precision"] > 0.9
+    app.selectbox(key="ev_pre").set_value("memorised training points (50 %)").run()
+    copied = _metrics(app)
+    assert copied["closer to training"] > 0.7 > perfect["closer to training"]
+    assert not app.exception
+
+
+def test_every_control_and_a_target_without_modes(app):
+    app.selectbox(key="ev_t").set_value("banana").run()  # no modes: the dropped-modes slider is disabled
+    assert not app.exception
+    app.select_slider(key="ev_shift").set_value(1.0).run()
+    assert app.selectbox(key="ev_pre").value == "custom"
+    app.select_slider(key="ev_n").set_value(50).run()
+    app.slider(key="ev_k").set_value(12).run()
+    app.radio(key="ev_balls").set_value("generated").run()
+    app.select_slider(key="ev_out").set_value(0.2).run()
+    assert not app.exception and len(app.get("plotly_chart")) == 2
