@@ -39,9 +39,11 @@ def test_controls_rebuild_the_model(app):
     app.select_slider(key="bins").set_value(12).run()
     app.radio(key="order").set_value("x2_first").run()
     app.select_slider(key="ndata").set_value(100).run()
+    app.select_slider(key="arlr").set_value(3e-3).run()
     assert not app.exception
     model = app.session_state["ar_grid"]
     assert model.config.bins == 12 and model.config.order == "x2_first" and len(model.train_cells) == 100
+    assert model.config.lr == 3e-3 and model.optimizer.param_groups[0]["lr"] == 3e-3
     assert _metrics(app)["cells"] == "144"
     app.slider(key="slice").set_value(3).run()
     app.select_slider(key="artemp").set_value(0.5).run()
