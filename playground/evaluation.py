@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from playground.device import default_device
+from playground.distributions import compute_dtype
 from playground.metrics import _CHUNK, _as_points, _kth_neighbour_distance
 
 
@@ -38,7 +39,8 @@ def precision_recall_density_coverage(real: Any, fake: Any, k: int = 5, *,
     points). Memory: ``_CHUNK`` rows of distances at a time.
     """
     device = device or default_device()
-    real, fake = _as_points(real, device), _as_points(fake, device)
+    dtype = compute_dtype(device)  # float64 (float32 on MPS): ties at a ball's edge decided as NumPy would
+    real, fake = _as_points(real, device).to(dtype), _as_points(fake, device).to(dtype)
     real_radii, fake_radii = _kth_neighbour_distance(real, k), _kth_neighbour_distance(fake, k)
     balls_around_fake = []  # per fake point: how many real balls contain it
     for start in range(0, fake.shape[0], _CHUNK):
@@ -195,3 +197,41 @@ def closer_to_training(training: Any, fresh: Any, fake: Any, *, device: torch.de
         chunk = fake[start:start + _CHUNK]
         closer.append(torch.cdist(chunk, training).min(dim=1).values < torch.cdist(chunk, fresh).min(dim=1).values)
     return float(torch.cat(closer).double().mean())
+
+
+def mmd_permutation_test(real: Any, fake: Any, bandwidth: float | None = None, *, permutations: int = 200,
+                         seed: int = 0, device: torch.device | None = None) -> tuple[float, float]:
+    """(MMD², p-value) of the two-sample test "both sets come from one distribution".
+
+    The kernel matrix of the pooled sets is computed once; each permutation relabels it. The
+    p-value is (1 + #{permuted MMD² >= observed}) / (1 + permutations) (Phipson and Smyth), so it is
+    never 0. ``bandwidth=None``: the median heuristic on the pooled sets.
+    """
+    from playground.metrics import gaussian_kernel, median_bandwidth
+    from playground.seeding import torch_generator
+
+    device = device or default_device()
+    x, y = _as_points(real, device).double(), _as_points(fake, device).double()
+    n, m = x.shape[0], y.shape[0]
+    if n < 2 or m < 2:
+        raise ValueError("each set needs at least two points")
+    h = bandwidth if bandwidth is not None else median_bandwidth(x, y)
+    pooled = torch.cat([x, y])
+    kernel = gaussian_kernel(pooled, pooled, h)
+    kernel.fill_diagonal_(0.0)  # the unbiased statistic leaves k(x_i, x_i) out
+
+    def statistic(labels: torch.Tensor) -> torch.Tensor:
+        a, b = labels.double(), 1.0 - labels.double()
+        within_a = a @ kernel @ a / (n * (n - 1))
+        within_b = b @ kernel @ b / (m * (m - 1))
+        across = a @ kernel @ b / (n * m)
+        return within_a + within_b - 2 * across
+
+    labels = torch.cat([torch.ones(n, device=device), torch.zeros(m, device=device)])
+    observed = statistic(labels)
+    generator = torch_generator(seed, device)
+    exceed = 0
+    for _ in range(permutations):
+        shuffled = labels[torch.randperm(n + m, generator=generator, device=device)]
+        exceed += int(statistic(shuffled) >= observed)
+    return float(observed), (1 + exceed) / (1 + permutations)

@@ -147,3 +147,17 @@ def test_the_pages_hints_hold(seed):
     assert wide.precision < clean.precision - 0.2 and wide.recall >= clean.recall - 0.02  # wide: recall barely moves
     assert dropped.precision > clean.precision - 0.05 and dropped.coverage < clean.coverage - 0.3  # collapse
     assert abs((clean.precision - noisy.precision) - 0.1) < 0.05 and noisy.coverage > clean.coverage - 0.05
+
+
+def test_mmd_permutation_test_statistic_and_calibration():
+    from playground.metrics import mmd
+
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(150, 2)), rng.normal(size=(120, 2)) + [0.6, 0.0]
+    value, p = E.mmd_permutation_test(x, y, bandwidth=1.0, permutations=200, seed=1)
+    assert value == pytest.approx(mmd(x, y, bandwidth=1.0, device=torch.device("cpu")), rel=1e-5)
+    assert p < 0.01
+    # under the null the p-values are roughly uniform: about 10 % fall below 0.1
+    small = [E.mmd_permutation_test(rng.normal(size=(60, 2)), rng.normal(size=(60, 2)), permutations=99,
+                                    seed=s)[1] < 0.1 for s in range(60)]
+    assert 0.0 <= np.mean(small) <= 0.25

@@ -34,6 +34,7 @@ def test_presets_move_the_metrics_as_described(app):
     app.selectbox(key="ev_pre").set_value("memorised training points (50 %)").run()
     copied = _metrics(app)
     assert copied["closer to training"] > 0.7 > perfect["closer to training"]
+    assert collapsed["p-value (200 permutations)"] < 0.01  # a dropped mode: the two-sample test notices
     assert not app.exception
 
 
@@ -45,5 +46,6 @@ def test_every_control_and_a_target_without_modes(app):
     app.select_slider(key="ev_n").set_value(50).run()
     app.slider(key="ev_k").set_value(12).run()
     app.radio(key="ev_balls").set_value("generated").run()
+    app.select_slider(key="ev_h").set_value(0.3).run()
     app.select_slider(key="ev_out").set_value(0.2).run()
     assert not app.exception and len(app.get("plotly_chart")) == 2
