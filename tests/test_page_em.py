@@ -154,3 +154,23 @@ def test_play_stops_at_convergence_with_a_note():
     note = em_converged(stepper)
     assert note is not None and f"{stepper.iteration} iterations" in note
     assert all(row["improvement"] >= EM_TOLERANCE for row in stepper.history[:-1])
+
+
+def test_a_link_reopens_the_run_and_the_scrubbed_back_half_step():
+    app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    app.query_params["n"] = "150"
+    app.run()
+    for _ in range(3):
+        button(app, "Full step").click().run()
+    app.select_slider(key="em_frame").set_value(3).run()  # back to the second E-step
+    assert app.query_params["em_run_it"] == "3" and app.query_params["em_frame"] == "3"
+    shown = metric_values(app)
+    again = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for key in ("n", "em_run_it", "em_frame"):
+        again.query_params[key] = app.query_params[key]
+    again.run()
+    assert not again.exception
+    assert again.session_state["em_run"].iteration == 3 and again.select_slider(key="em_frame").value == 3
+    assert metric_values(again) == shown  # the same half-step, the same numbers
+    again.select_slider(key="em_frame").set_value(6).run()  # the newest: left out of the link
+    assert "em_frame" not in again.query_params

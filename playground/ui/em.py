@@ -17,6 +17,7 @@ from playground.figures.mixture import (em_vs_gd_figure, log_likelihood_figure, 
 from playground.mixture import COVARIANCE_TYPES, mixture_curves_1d
 from playground.seeding import derive_seed
 from playground.stepper import lock_for
+from playground.ui import deeplink
 from playground.ui.controls import dataset_picker, formula_panel
 from playground.ui.deeplink import linked
 from playground.ui.page import PageContext
@@ -204,15 +205,28 @@ def frame_slider(stepper: EMStepper) -> int:
     """History slider over every half-step computed so far; follows the newest unless scrubbed back."""
     count = len(stepper.half_steps)
     state = st.session_state
+    linked_frame = st.query_params.get("em_frame")
+    if "em__frames_seen" not in state and linked_frame is not None:  # a link opened at a past half-step
+        state["em__frames_seen"] = count
+        state["em_frame"] = int(linked_frame) if linked_frame.isdigit() and int(linked_frame) < count else count - 1
     if state.get("em__frames_seen") != count or "em_frame" not in state or state["em_frame"] >= count:
         state["em_frame"] = count - 1
         state["em__frames_seen"] = count
+    deeplink.drawn("em_frame")
     if count < 2:
         st.caption("History: only the start so far. Take a half-step.")
         return 0
     labels = {i: _frame_label(frame) for i, frame in enumerate(stepper.half_steps)}
-    return st.select_slider("History (scrub back through every half-step)", options=list(range(count)),
-                            key="em_frame", format_func=labels.get)
+    index = st.select_slider("History (scrub back through every half-step)", options=list(range(count)),
+                             key="em_frame", format_func=labels.get)
+    # The link keeps a scrubbed-back position (the newest half-step is the default, left out).
+    wanted = None if index == count - 1 else str(index)
+    if st.query_params.get("em_frame") != wanted:
+        if wanted is None:
+            del st.query_params["em_frame"]
+        else:
+            st.query_params["em_frame"] = wanted
+    return index
 
 
 def _frame_label(frame: HalfStep) -> str:
