@@ -114,9 +114,10 @@ with main:
 
 with numbers:
     formula_panel(
-        r"\begin{gathered}\text{precision} = \tfrac1M \textstyle\sum_j \mathbb 1[\hat y_j \in \cup_i B(x_i, r_i)]\\"
-        r"\text{density} = \tfrac{1}{kM} \textstyle\sum_j \sum_i \mathbb 1[\hat y_j \in B(x_i, r_i)]\\"
-        r"\text{coverage} = \tfrac1N \textstyle\sum_i \mathbb 1[\exists j: \hat y_j \in B(x_i, r_i)]\end{gathered}",
+        r"\begin{gathered}B_i = B(x_i, r_i),\ r_i = \text{k-NN radius} \\ "
+        r"\text{precision} = \tfrac1M \textstyle\sum_j \mathbb 1[\hat y_j \in \cup_i B_i] \\ "
+        r"\text{density} = \tfrac{1}{kM} \textstyle\sum_{i,j} \mathbb 1[\hat y_j \in B_i] \\ "
+        r"\text{coverage} = \tfrac1N \textstyle\sum_i \mathbb 1[\exists j: \hat y_j \in B_i]\end{gathered}",
         {"precision": scores.precision, "recall": scores.recall, "density": scores.density,
          "coverage": scores.coverage, "closer to training": novelty},
         title="Fidelity, diversity, novelty", try_next=_hint())
