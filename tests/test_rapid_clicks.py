@@ -34,7 +34,8 @@ STEPPING = ['[class*="__step"] button', '[class*="st-key-em_e"] button', '[class
             '[class*="st-key-gan_d"] button', '[class*="st-key-gan_g"] button', '[class*="st-key-gan_it"] button',
             '[class*="__reset"] button']
 PLAY = '[class*="__play"] button'
-STEPPER_PAGES = [p for p in available_pages() if "KDE" not in p.title]  # the KDE page has nothing to step
+# the KDE page (instant estimators) and the evaluation page (a metric sandbox) have nothing to step
+STEPPER_PAGES = [p for p in available_pages() if "KDE" not in p.title and "Evaluating" not in p.title]
 
 
 def _burst(page, locator, clicks: int = 3) -> None:
