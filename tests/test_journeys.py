@@ -12,6 +12,7 @@ them; the README shows them).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlparse
 
@@ -79,11 +80,19 @@ def _open_stepper_tab(page) -> bool:
     if _visible(page, STEP_BUTTON) is not None:
         return True
     tabs = page.locator('[data-testid="stMain"] [role="tab"]')
-    for i in range(tabs.count()):
-        tabs.nth(i).click()
-        wait_idle(page)
-        if _visible(page, STEP_BUTTON) is not None:
-            return True
+    # Two passes: the second waits longer in each tab. On a cold server (a test module with a server of
+    # its own) a tab's first run can still be importing when wait_idle looks.
+    for patience_ms in (0, 15_000):
+        for i in range(tabs.count()):
+            tabs.nth(i).click()
+            wait_idle(page)
+            deadline = time.monotonic() + patience_ms / 1000
+            while True:
+                if _visible(page, STEP_BUTTON) is not None:
+                    return True
+                if time.monotonic() >= deadline:
+                    break
+                page.wait_for_timeout(250)
     if tabs.count():
         tabs.first.click()
         wait_idle(page)
