@@ -171,17 +171,11 @@ class GridAutoregressive(TorchStepper):
         return -(first + second)
 
     def _step(self) -> dict[str, float]:
-        index = torch.randint(0, len(self._train), (self.config.batch_size,), generator=self.generator,
-                              device=self.device)
-        loss = self._nll(self._train[index]).mean()  # cross-entropy of both conditionals, teacher-forced
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        metrics = {"loss": float(loss.detach())}
-        if self.iteration == 0 or (self.iteration + 1) % max(1, self.config.eval_every) == 0:
-            with torch.no_grad():
-                held_out = float(self._nll(self._held_out).mean())
-            metrics.update(held_out_nll=held_out, held_out_bits_per_dim=held_out / (2 * math.log(2)))
+        # cross-entropy of both conditionals, teacher-forced (the true first coordinate is fed in)
+        metrics = _teacher_forced_step(self, len(self._train), lambda index: self._nll(self._train[index]).mean(),
+                                       lambda: self._nll(self._held_out).mean())
+        if "held_out_nll" in metrics:
+            metrics["held_out_bits_per_dim"] = metrics["held_out_nll"] / (2 * math.log(2))
         return metrics
 
     @torch.no_grad()
@@ -218,6 +212,22 @@ class GridAutoregressive(TorchStepper):
 
     def snapshot(self) -> dict[str, Any]:
         return {"iteration": self.iteration, "log_table": self.log_table()}
+
+
+def _teacher_forced_step(trainer: Any, n_rows: int, batch_loss: Any, held_out_loss: Any) -> dict[str, float]:
+    """One Adam step on a random minibatch of row indices (``batch_loss(index)``), and the held-out
+    NLL (``held_out_loss()``) at step 1 and every ``config.eval_every`` steps: both models' step."""
+    config = trainer.config
+    index = torch.randint(0, n_rows, (config.batch_size,), generator=trainer.generator, device=trainer.device)
+    loss = batch_loss(index)
+    trainer.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    trainer.optimizer.step()
+    metrics = {"loss": float(loss.detach())}
+    if trainer.iteration == 0 or (trainer.iteration + 1) % max(1, config.eval_every) == 0:
+        with torch.no_grad():
+            metrics["held_out_nll"] = float(held_out_loss())
+    return metrics
 
 
 @torch.no_grad()
@@ -347,17 +357,9 @@ class CharModel(TorchStepper):
     guard_every = 10
 
     def _step(self) -> dict[str, float]:
-        index = torch.randint(0, len(self._x), (self.config.batch_size,), generator=self.generator,
-                              device=self.device)
-        loss = nn.functional.cross_entropy(self.net(self._x[index]), self._y[index])
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        metrics = {"loss": float(loss.detach())}
-        if self.iteration == 0 or (self.iteration + 1) % max(1, self.config.eval_every) == 0:
-            with torch.no_grad():
-                metrics["held_out_nll"] = float(nn.functional.cross_entropy(self.net(self._hx), self._hy))
-        return metrics
+        return _teacher_forced_step(
+            self, len(self._x), lambda index: nn.functional.cross_entropy(self.net(self._x[index]), self._y[index]),
+            lambda: nn.functional.cross_entropy(self.net(self._hx), self._hy))
 
     def _context(self, prefix: str) -> torch.Tensor:
         index = {c: i for i, c in enumerate(self.vocabulary)}
