@@ -53,6 +53,20 @@ def _mark_custom() -> None:
     st.session_state["ev_pre"] = "custom"
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _size_curves(name: str, defects: E.Defects, k: int, seed: int) -> dict:
+    """Against N: 12 fresh sets up to 3,000 points (the slowest part of the page), once per setting."""
+    return E.sample_size_curves(get_target(name), defects, [20, 50, 100, 300, 1000, 3000], k, seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _distances(real: np.ndarray, fake: np.ndarray, bandwidth: float | None, seed: int) -> dict:
+    """The exact W₂ (an assignment problem) and the 200-permutation MMD test, once per pair of sets:
+    moving the ball radio or k does not redo them."""
+    mmd2, p_value = E.mmd_permutation_test(real, fake, bandwidth, permutations=200, seed=seed)
+    return {"w2": E.wasserstein2_exact(real, fake), "mmd2": mmd2, "p": p_value}
+
+
 side, main = page.split() if page.projection else st.columns([1, 2.5], gap="medium")
 with side:
     linked(st.selectbox, "Preset", key="ev_pre", default="too narrow (precision up, recall down)",
@@ -128,16 +142,15 @@ bandwidth = linked(st.select_slider, "MMD kernel bandwidth h", key="ev_h", defau
                    help="The Gaussian kernel's width: 'median' = the median distance between the pooled points. "
                         "A tiny h sees only the points themselves, a huge one only the means.")
 W2_MAX = 1000
-with st.spinner("Exact optimal transport…"):
-    exact = E.wasserstein2_exact(real[:W2_MAX], fake[:W2_MAX])
+with st.spinner("Exact optimal transport and the permutation test…"):
+    slow = _distances(real[:W2_MAX], fake[:W2_MAX], None if bandwidth == "median" else float(bandwidth), page.seed)
+exact, mmd2, p_value = slow["w2"], slow["mmd2"], slow["p"]
 distances = {
     "Fréchet distance (FID's formula on the points)": (E.frechet_distance(real, fake),
                                                        r"\lVert\mu_r-\mu_g\rVert^2+\mathrm{Tr}(\Sigma_r+\Sigma_g-2(\Sigma_r^{1/2}\Sigma_g\Sigma_r^{1/2})^{1/2})"),
     "exact W₂ (optimal transport)": (exact, r"W_2 = \big(\min_{\pi}\tfrac1N\textstyle\sum_i \lVert x_i - y_{\pi(i)}\rVert^2\big)^{1/2}"),
     "sliced W₂ (64 directions)": (M.sliced_wasserstein(real, fake, 64, seed=page.seed), r"\big(\mathbb E_\theta W_2^2(\theta^\top x, \theta^\top y)\big)^{1/2}"),
 }
-mmd2, p_value = E.mmd_permutation_test(real[:W2_MAX], fake[:W2_MAX], None if bandwidth == "median" else float(bandwidth),
-                                       permutations=200, seed=page.seed)
 distances["MMD² and its two-sample test"] = (
     mmd2, r"\mathbb E k(x,x') + \mathbb E k(y,y') - 2\,\mathbb E k(x,y),\ k = e^{-\lVert x-y\rVert^2/2h^2}")
 columns = st.columns(len(distances))
@@ -156,8 +169,8 @@ st.caption(f"Exact W₂ and the MMD test on the first {min(int(n), W2_MAX)} poin
            "a fresh real one; about 1/2 without copying).")
 
 st.header("The same numbers against the sample size")
-sizes = [20, 50, 100, 300, 1000, 3000]
-curves = E.sample_size_curves(target, defects, sizes, int(k), seed=page.seed)
+curves = _size_curves(name, defects, int(k), page.seed)
+sizes = list(curves["sizes"])
 page.show(F.size_curves(curves), key="ev_sizes", height=380)
 table = pd.DataFrame({"N": sizes, **{name: np.round(curves[name], 3) for name in
                                      ("precision", "recall", "density", "coverage", "frechet")}})
