@@ -235,3 +235,122 @@ def mmd_permutation_test(real: Any, fake: Any, bandwidth: float | None = None, *
         shuffled = labels[torch.randperm(n + m, generator=generator, device=device)]
         exceed += int(statistic(shuffled) >= observed)
     return float(observed), (1 + exceed) / (1 + permutations)
+
+
+# ----------------------------------------------------------------------------------
+# Images: scores in the feature space of a small digit classifier ("Inception-like")
+# ----------------------------------------------------------------------------------
+
+class DigitClassifier:
+    """A small MLP classifier of 8x8 digits (64 -> 128 -> 32 -> 10, ReLU), trained full-batch
+    with Adam on a seeded split. Its 32 penultimate activations play the role Inception-v3's
+    2,048 pool features play in FID; its softmax the role of Inception's class probabilities in
+    the Inception score. It is *not* Inception: numbers computed here are comparable with each
+    other, never with published FID or IS values."""
+
+    def __init__(self, x_train: np.ndarray, y_train: np.ndarray, *, epochs: int = 400, seed: int = 0,
+                 device: torch.device | None = None) -> None:
+        from playground.nets import make_optimizer, mlp
+        from playground.seeding import torch_generator
+
+        self.device = device or default_device()
+        generator = torch_generator(seed, "cpu")
+        self.body = mlp([x_train.shape[1], 128, 32], generator=generator).to(self.device)
+        self.head = mlp([32, int(np.max(y_train)) + 1], generator=generator).to(self.device)
+        x = torch.as_tensor(x_train, dtype=torch.float32, device=self.device)
+        y = torch.as_tensor(y_train, dtype=torch.long, device=self.device)
+        optimizer = make_optimizer("adam", [*self.body.parameters(), *self.head.parameters()], 1e-2)
+        for _ in range(int(epochs)):
+            loss = torch.nn.functional.cross_entropy(self.head(torch.relu(self.body(x))), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        self.body.eval(), self.head.eval()
+
+    @torch.no_grad()
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The penultimate activations (n, 32), float64."""
+        x = torch.as_tensor(np.asarray(images), dtype=torch.float32, device=self.device)
+        return torch.relu(self.body(x)).double().cpu().numpy()
+
+    @torch.no_grad()
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """p(y | x) for each image (n, 10), float64."""
+        x = torch.as_tensor(np.asarray(images), dtype=torch.float32, device=self.device)
+        return torch.softmax(self.head(torch.relu(self.body(x))).double(), dim=1).cpu().numpy()
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+        return float(np.mean(self.probabilities(images).argmax(axis=1) == np.asarray(labels)))
+
+
+def inception_score(probabilities: Any) -> float:
+    """exp(E_x KL(p(y|x) || p(y))), p(y) the mean of p(y|x) over the set: between 1 (every image
+    gets the same class distribution) and the number of classes (each image one sure class, the
+    classes used equally). It never looks at real data."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    marginal = p.mean(axis=0, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (np.log(p) - np.log(marginal)), 0.0)
+    return float(np.exp(terms.sum(axis=1).mean()))
+
+
+def digit_sets(x_train: np.ndarray, x_fresh: np.ndarray, y_fresh: np.ndarray, *, n: int = 300, seed: int = 0,
+               vae_samples: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Made-up "generators" of digits whose defects are known, each ``n`` images in [0, 1]:
+    real digits never used elsewhere (``x_fresh``), the same with pixel noise, one class only
+    (mode collapse), copies of ``x_train`` (memorised), uniform noise; plus a VAE's samples when given."""
+    g = np.random.default_rng(seed)
+    x_test, y_test = x_fresh, y_fresh
+    real = x_test[g.choice(len(x_test), n, replace=len(x_test) < n)]
+    noisy = np.clip(real + 0.35 * g.standard_normal(real.shape), 0, 1)
+    ones = x_test[y_test == 1]
+    collapsed = ones[g.choice(len(ones), n, replace=len(ones) < n)]
+    copies = x_train[g.choice(len(x_train), n, replace=len(x_train) < n)]
+    sets = {"held-out real digits": real, "real + pixel noise": noisy, "one class only (collapse)": collapsed,
+            "copies of training digits": copies, "uniform noise": g.random(real.shape)}
+    if vae_samples is not None:
+        sets["VAE samples"] = np.asarray(vae_samples)[:n]
+    return {name: images.astype(np.float32) for name, images in sets.items()}
+
+
+def feature_space_scores(classifier: DigitClassifier, reference: np.ndarray, images: np.ndarray,
+                         training: np.ndarray | None = None, k: int = 5) -> dict[str, float]:
+    """Inception-like score, Fréchet distance, precision and recall of ``images`` in the
+    classifier's feature space against ``reference`` (held-out real images), and, with
+    ``training``, the share of images whose nearest feature neighbour is a training image rather
+    than a held-out one (1/2 without copying)."""
+    real_features, fake_features = classifier.features(reference), classifier.features(images)
+    scores = precision_recall_density_coverage(real_features, fake_features, k)
+    out = {"Inception-like score": inception_score(classifier.probabilities(images)),
+           "Fréchet distance (features)": frechet_distance(real_features, fake_features),
+           "precision": scores.precision, "recall": scores.recall}
+    if training is not None:
+        same_size = np.asarray(training)[:len(reference)]  # equal sizes: 1/2 means no copying
+        out["closer to training"] = closer_to_training(classifier.features(same_size), real_features, fake_features)
+    return out
+
+
+def digits_report(*, seed: int = 0, n: int = 300, vae_epochs: int = 30, classifier_epochs: int = 400,
+                  device: torch.device | None = None) -> dict[str, Any]:
+    """Everything the evaluation page's digits section shows, from scikit-learn's bundled digits.
+
+    The 1,797 digits are split (seeded) into training images (the classifier and the VAE learn
+    from them) and held-out ones; the held-out images are halved into the *reference* set every
+    score compares with and a *fresh* set the "held-out real digits" generator draws from, so
+    that no generated set shares an image with the reference. Copies and the novelty test use the
+    first ``len(reference)`` training images (equal sizes: "closer to training" is 1/2 without copying).
+    """
+    from playground.autoencoders import AutoencoderConfig, AutoencoderTrainer
+    from playground.images import load_digits
+
+    split = load_digits().split(0.4, seed=seed)
+    half = len(split.x_test) // 2
+    reference, fresh, y_fresh = split.x_test[:half], split.x_test[half:], split.y_test[half:]
+    training = split.x_train[:half]
+    classifier = DigitClassifier(split.x_train, split.y_train, epochs=classifier_epochs, seed=seed, device=device)
+    vae = AutoencoderTrainer(split.x_train, config=AutoencoderConfig(seed=seed), device=device)
+    vae.step(int(vae_epochs))
+    sets = digit_sets(training, fresh, y_fresh, n=n, seed=seed, vae_samples=vae.sample_prior(n, seed))
+    scores = {name: feature_space_scores(classifier, reference, images, training) for name, images in sets.items()}
+    return {"accuracy": classifier.accuracy(reference, split.y_test[:half]), "sets": sets, "scores": scores,
+            "n_reference": half, "vae_epochs": int(vae_epochs)}

@@ -3,10 +3,11 @@ and metrics against the sample size."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from playground.figures.primitives import Series, curves
 from playground.figures.theme import ROLE_COLORS
@@ -61,4 +62,59 @@ def size_curves(data: Mapping[str, np.ndarray]) -> go.Figure:
     fig.update_layout(xaxis={"type": "log"}, yaxis2={"overlaying": "y", "side": "right", "title": "Fréchet",
                                                      "showgrid": False, "rangemode": "tozero"},
                       legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def board_samples(samples: Mapping[str, np.ndarray], labels: Mapping[str, str], real: np.ndarray,
+                  bounds: Sequence[Sequence[float]], *, columns: int = 5, max_points: int = 600) -> go.Figure:
+    """Small multiples: each family's samples (orange) over the held-out real points (faint blue),
+    on one shared box so that the panels compare at a glance."""
+    names = list(samples)
+    rows = int(np.ceil(len(names) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[labels[name] for name in names],
+                        horizontal_spacing=0.02, vertical_spacing=0.08)
+    shown_real = real[:max_points]
+    for i, name in enumerate(names):
+        row, col = i // columns + 1, i % columns + 1
+        fake = samples[name][:max_points]
+        fig.add_trace(go.Scatter(x=shown_real[:, 0], y=shown_real[:, 1], mode="markers", name="held-out real",
+                                 marker={"color": ROLE_COLORS["data"], "size": 3}, opacity=0.35, hoverinfo="skip",
+                                 showlegend=i == 0, legendgroup="real"), row=row, col=col)
+        fig.add_trace(go.Scatter(x=fake[:, 0], y=fake[:, 1], mode="markers", name="generated",
+                                 marker={"color": ROLE_COLORS["samples"], "size": 3}, showlegend=i == 0,
+                                 legendgroup="fake"), row=row, col=col)
+    fig.update_xaxes(range=list(bounds[0]), showticklabels=False, constrain="domain")
+    fig.update_yaxes(range=list(bounds[1]), showticklabels=False, constrain="domain")
+    for i in range(len(names)):
+        fig.update_yaxes(scaleanchor=f"x{i + 1 if i else ''}", scaleratio=1, row=i // columns + 1,
+                         col=i % columns + 1)
+    fig.update_layout(legend={"orientation": "h", "y": -0.04}, margin={"t": 40})
+    return fig
+
+
+def precision_recall_map(table: Any) -> go.Figure:
+    """Precision against recall, one labelled point per family (top right = faithful and diverse)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=table["recall"], y=table["precision"], mode="markers+text", text=list(table.index),
+                             textposition="top center", marker={"size": 12, "color": ROLE_COLORS["samples"]},
+                             name="families", showlegend=False,
+                             hovertemplate="%{text}<br>recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"))
+    fig.update_layout(xaxis={"title": "recall (diversity)", "range": [-0.05, 1.08]},
+                      yaxis={"title": "precision (fidelity)", "range": [-0.05, 1.12]},
+                      title="Fidelity against diversity")
+    return fig
+
+
+def training_set(training: np.ndarray, held_out: np.ndarray, bounds: Sequence[Sequence[float]], *,
+                 title: str | None = None) -> go.Figure:
+    """The leaderboard's data: the training points (every family learns from them) and the held-out
+    points (every family is scored against them)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=training[:, 0], y=training[:, 1], mode="markers", name=f"training ({len(training):,})",
+                             marker={"color": ROLE_COLORS["data"], "size": 4}))
+    fig.add_trace(go.Scatter(x=held_out[:, 0], y=held_out[:, 1], mode="markers", name=f"held out ({len(held_out):,})",
+                             marker={"color": ROLE_COLORS["truth"], "size": 4, "symbol": "x"}, opacity=0.5))
+    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
+                      xaxis={"range": list(bounds[0]), "constrain": "domain"},
+                      yaxis={"range": list(bounds[1]), "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
     return fig
