@@ -321,8 +321,8 @@ def feature_space_scores(classifier: DigitClassifier, reference: np.ndarray, ima
     than a held-out one (1/2 without copying)."""
     real_features, fake_features = classifier.features(reference), classifier.features(images)
     scores = precision_recall_density_coverage(real_features, fake_features, k)
-    out = {"Inception-like score": inception_score(classifier.probabilities(images)),
-           "Fréchet distance (features)": frechet_distance(real_features, fake_features),
+    out = {"IS-like": inception_score(classifier.probabilities(images)),
+           "Fréchet (features)": frechet_distance(real_features, fake_features),
            "precision": scores.precision, "recall": scores.recall}
     if training is not None:
         same_size = np.asarray(training)[:len(reference)]  # equal sizes: 1/2 means no copying

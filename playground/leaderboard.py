@@ -44,6 +44,9 @@ FAMILIES: dict[str, str] = {
     "energy": "energy-based (CD)",
     "autoregressive": "autoregressive (grid)",
 }
+SHORT: dict[str, str] = {"truth": "fresh data", "histogram": "histogram", "kde": "KDE", "gmm": "GMM", "flow": "flow",
+                         "vae": "VAE", "gan": "GAN", "diffusion": "diffusion", "energy": "EBM",
+                         "autoregressive": "autoregressive"}
 TRAINED = ("flow", "vae", "gan", "diffusion", "energy", "autoregressive")
 
 # Training steps per family: "quick" is a classroom demo, "standard" what each page reaches

@@ -125,16 +125,16 @@ def test_digits_report_promises_hold(digits):
     one, copies, noise, vae = (s["one class only (collapse)"], s["copies of training digits"], s["uniform noise"],
                                s["VAE samples"])
     assert digits["accuracy"] > 0.93
-    assert real["Inception-like score"] > 9 and abs(real["closer to training"] - 0.5) < 0.08
-    assert copies["closer to training"] == 1.0 and copies["Inception-like score"] > 9
-    assert one["Inception-like score"] < 1.5 and one["precision"] > 0.9 and one["recall"] < 0.15
-    assert noise["Inception-like score"] > 1.5 and noise["precision"] < 0.5
-    assert noisy["Inception-like score"] > real["Inception-like score"] - 2
-    assert noisy["Fréchet distance (features)"] > 8 * real["Fréchet distance (features)"]
+    assert real["IS-like"] > 9 and abs(real["closer to training"] - 0.5) < 0.08
+    assert copies["closer to training"] == 1.0 and copies["IS-like"] > 9
+    assert one["IS-like"] < 1.5 and one["precision"] > 0.9 and one["recall"] < 0.15
+    assert noise["IS-like"] > 1.5 and noise["precision"] < 0.5
+    assert noisy["IS-like"] > real["IS-like"] - 2
+    assert noisy["Fréchet (features)"] > 8 * real["Fréchet (features)"]
     assert vae["precision"] > 0.8 and vae["recall"] < 0.4
     for name, scores in s.items():
         if name != "held-out real digits":
-            assert scores["Fréchet distance (features)"] > real["Fréchet distance (features)"], name
+            assert scores["Fréchet (features)"] > real["Fréchet (features)"], name
 
 
 def test_the_sets_share_no_image_with_the_reference(digits):

@@ -88,6 +88,6 @@ def test_digits_tab_scores_every_set_and_the_copies_are_caught():
         at.radio(key="dg_set").set_value(name).run()
         shown[name] = _metrics(at)
     assert shown["copies of training digits"]["closer to training"] == 1.0
-    assert shown["one class only (collapse)"]["Inception-like score"] < 1.5
+    assert shown["one class only (collapse)"]["IS-like"] < 1.5
     assert "Inception" in at.markdown[-1].value or any("not Inception" in m.value for m in at.markdown)
     assert not at.exception

@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.figures.latent import image_mosaic
 from playground.figures.primitives import Series, curves
 from playground.figures.theme import ROLE_COLORS
 
@@ -66,7 +67,7 @@ def size_curves(data: Mapping[str, np.ndarray]) -> go.Figure:
 
 
 def board_samples(samples: Mapping[str, np.ndarray], labels: Mapping[str, str], real: np.ndarray,
-                  bounds: Sequence[Sequence[float]], *, columns: int = 5, max_points: int = 600) -> go.Figure:
+                  bounds: Sequence[Sequence[float]], *, columns: int = 5, max_points: int = 1000) -> go.Figure:
     """Small multiples: each family's samples (orange) over the held-out real points (faint blue),
     on one shared box so that the panels compare at a glance."""
     names = list(samples)
@@ -76,7 +77,9 @@ def board_samples(samples: Mapping[str, np.ndarray], labels: Mapping[str, str], 
     shown_real = real[:max_points]
     for i, name in enumerate(names):
         row, col = i // columns + 1, i % columns + 1
-        fake = samples[name][:max_points]
+        fake = samples[name]
+        if len(fake) > max_points:  # a spread-out subset: some samplers return their points grouped by mode
+            fake = fake[np.linspace(0, len(fake) - 1, max_points).astype(int)]
         fig.add_trace(go.Scatter(x=shown_real[:, 0], y=shown_real[:, 1], mode="markers", name="held-out real",
                                  marker={"color": ROLE_COLORS["data"], "size": 3}, opacity=0.35, hoverinfo="skip",
                                  showlegend=i == 0, legendgroup="real"), row=row, col=col)
@@ -117,4 +120,14 @@ def training_set(training: np.ndarray, held_out: np.ndarray, bounds: Sequence[Se
     fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
                       xaxis={"range": list(bounds[0]), "constrain": "domain"},
                       yaxis={"range": list(bounds[1]), "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
+    return fig
+
+
+def image_rows(images: np.ndarray, shape: tuple[int, int], row_names: Sequence[str], per_row: int, *,
+               title: str | None = None) -> go.Figure:
+    """``per_row`` images of each named set, one set per row, the set's name beside its row."""
+    fig = image_mosaic(images, shape, per_row, title=title)
+    step = shape[0] + 1
+    fig.update_yaxes(showticklabels=True, tickmode="array", ticktext=list(row_names),
+                     tickvals=[i * step + (shape[0] - 1) / 2 for i in range(len(row_names))])
     return fig

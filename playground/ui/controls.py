@@ -336,15 +336,15 @@ def format_number(value: Any, digits: int = 4) -> str:
 
 
 def formula_panel(latex: str, values: dict[str, Any] | None = None, *, title: str | None = None,
-                  try_next: str | None = None) -> None:
-    """The formula behind a figure, its live numbers, and what to try next."""
+                  try_next: str | None = None, columns: int = 4) -> None:
+    """The formula behind a figure, its live numbers (in up to ``columns`` columns), and what to try next."""
     with st.container(border=True):
         if title:
             st.markdown(f"**{title}**")
         st.latex(latex)
         if values:
-            columns = st.columns(min(len(values), 4))
+            cells = st.columns(min(len(values), columns))
             for i, (name, value) in enumerate(values.items()):
-                columns[i % len(columns)].metric(name, format_number(value))
+                cells[i % len(cells)].metric(name, format_number(value))
         if try_next:
             st.caption(f"**Try next:** {try_next}")

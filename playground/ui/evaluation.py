@@ -12,7 +12,6 @@ import streamlit as st
 from playground import evaluation as E
 from playground import leaderboard as L
 from playground.figures import evaluation as F
-from playground.figures.latent import image_mosaic
 from playground.targets import get_target
 from playground.ui.controls import formula_panel
 from playground.ui.deeplink import linked
@@ -82,24 +81,27 @@ def leaderboard_section(page: PageContext) -> None:
         samples[family] = row[1]
     bar.empty()
     table = L.board_table(rows)
-    labels = {family: L.FAMILIES[family] for family in samples}
+    labels = {family: L.SHORT[family] for family in samples}
     with main:
         page.show(F.board_samples(samples, labels, real, target.bounds), key="lb_main", height=560, main=True)
     with side:
         best = table.drop(index=L.FAMILIES["truth"]).replace(-np.inf, np.nan)
+        short_names = {L.FAMILIES[f]: L.SHORT[f] for f in L.FAMILIES}
         values = {}
         for column, short in (("precision", "precision"), ("recall", "recall"), ("held-out log-lik", "log-lik")):
             if best[column].notna().any():
                 family = best[column].idxmax()
-                values[f"best {short}: {family.split(' (')[0]}"] = float(best.loc[family, column])
+                values[f"best {short}: {short_names[family]}"] = float(best.loc[family, column])
         formula_panel(
-            r"\text{same } x_{\text{train}},\ \text{same } x_{\text{test}},\ \text{same metrics}",
-            values, title="One data set, every family", try_next=_hint(table, budget))
+            r"\begin{gathered}\text{same } x_{\text{train}}\ (2{,}000) \\ \text{same } x_{\text{test}}\ (1{,}000)"
+            r"\end{gathered}",
+            values, title="One data set, every family", try_next=_hint(table, budget),
+            columns=2 if page.projection else 3)
     shown = table.drop(columns=["how"]).copy()
     st.dataframe(shown.map(_fmt), width="stretch")
     columns = st.columns([1, 1.4])
     with columns[0]:
-        page.show(F.precision_recall_map(table.assign(label=list(samples)).set_index("label")),
+        page.show(F.precision_recall_map(table.assign(label=[L.SHORT[f] for f in samples]).set_index("label")),
                   key="lb_pr", height=440)
     with columns[1]:
         st.markdown("**How each family was trained and sampled**")
@@ -155,14 +157,14 @@ def digits_section(page: PageContext) -> None:
     scores = report["scores"][chosen]
     with main:
         images = np.concatenate([report["sets"][name][:12] for name in names])
-        page.show(image_mosaic(images, (8, 8), 12, title="Twelve images of each set, top to bottom: "
-                                                         + ", ".join(names)), key="dg_main", height=560, main=True)
+        page.show(F.image_rows(images, (8, 8), names, 12, title="Twelve images of each set"), key="dg_main",
+                  height=560, main=True)
     with side:
         formula_panel(
-            r"\begin{gathered}\text{IS} = \exp\big(\mathbb E_x\,\mathrm{KL}(p(y\mid x)\,\Vert\,p(y))\big) \\ "
-            r"\text{FD} = \lVert\mu_r-\mu_g\rVert^2+\mathrm{Tr}\big(\Sigma_r+\Sigma_g-2(\Sigma_r\Sigma_g)^{1/2}\big)"
+            r"\begin{gathered}\text{IS} = e^{\,\mathbb E_x \mathrm{KL}(p(y|x)\,\Vert\, p(y))} \\ "
+            r"\text{FD} = \lVert\mu_r-\mu_g\rVert^2 \\ +\,\mathrm{Tr}\big(\Sigma_r+\Sigma_g-2(\Sigma_r\Sigma_g)^{1/2}\big)"
             r"\end{gathered}",
-            scores, title=chosen, try_next=_digits_hint(chosen))
+            scores, title=chosen, try_next=_digits_hint(chosen), columns=2 if page.projection else 5)
     table = pd.DataFrame(report["scores"]).T
     st.dataframe(table.map(lambda v: f"{v:.3g}"), width="stretch")
     st.caption(f"The classifier (64 → 128 → 32 → 10) is trained on the training digits; it labels "
