@@ -31,14 +31,21 @@ class PRDC(NamedTuple):
     coverage: float  # fraction of real balls that hold at least one fake point
 
 
-def precision_recall_density_coverage(real: Any, fake: Any, k: int = 5, *,
-                                      device: torch.device | None = None) -> PRDC:
+def precision_recall_density_coverage(real: Any, fake: Any, k: int = 5, *, device: torch.device | None = None,
+                                      method: str = "auto") -> PRDC:
     """Precision, recall, density and coverage with k-th-nearest-neighbour balls.
 
     A real point's ball has the radius of its k-th nearest *other* real point (likewise for fake
-    points). Memory: ``_CHUNK`` rows of distances at a time.
+    points). Points in at most ``KD_TREE_MAX_DIM`` dimensions go through k-d trees (exact float64
+    distances, O(N log N), memory for the pairs inside balls only); higher dimensions through
+    ``_CHUNK`` rows of distances at a time on ``device`` (``method="trees"`` or ``"chunks"`` forces one).
     """
     device = device or default_device()
+    if method not in ("auto", "trees", "chunks"):
+        raise ValueError(f"unknown method {method!r}: 'auto', 'trees' or 'chunks'")
+    if method == "trees" or (method == "auto" and device.type == "cpu" and np.shape(real)[-1] <= KD_TREE_MAX_DIM):
+        real, fake = (p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else p for p in (real, fake))
+        return _prdc_kdtree(np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64), k)
     dtype = compute_dtype(device)  # float64 (float32 on MPS): ties at a ball's edge decided as NumPy would
     real, fake = _as_points(real, device).to(dtype), _as_points(fake, device).to(dtype)
     real_radii, fake_radii = _kth_neighbour_distance(real, k), _kth_neighbour_distance(fake, k)
@@ -54,6 +61,35 @@ def precision_recall_density_coverage(real: Any, fake: Any, k: int = 5, *,
         covered.append(distances.min(dim=1).values <= real_radii[start:start + _CHUNK])
     return PRDC(precision=float((balls > 0).double().mean()), recall=float(torch.cat(recalled).double().mean()),
                 density=float(balls.double().mean() / k), coverage=float(torch.cat(covered).double().mean()))
+
+
+KD_TREE_MAX_DIM = 3
+_TIE = 1 + 1e-12  # the tree compares squared distances with r²: a neighbour exactly on the edge stays inside
+
+
+def _prdc_kdtree(real: np.ndarray, fake: np.ndarray, k: int) -> PRDC:
+    """The same four numbers through k-d trees: each ball asks the other set's tree for the points
+    it holds (``query_ball_point`` with one radius per ball)."""
+    from itertools import chain
+
+    from scipy.spatial import cKDTree
+
+    real, fake = real.reshape(len(real), -1), fake.reshape(len(fake), -1)
+    for points in (real, fake):
+        if not 1 <= k < len(points):
+            raise ValueError(f"k must be between 1 and n - 1 = {len(points) - 1}, got {k}")
+    real_tree, fake_tree = cKDTree(real), cKDTree(fake)
+    real_radii = real_tree.query(real, k=k + 1)[0][:, k]  # column 0 is the point itself
+    fake_radii = fake_tree.query(fake, k=k + 1)[0][:, k]
+    held = fake_tree.query_ball_point(real, real_radii * _TIE)  # per real ball: the fake points inside
+    counts = np.fromiter(map(len, held), dtype=np.int64, count=len(real))
+    precise = np.zeros(len(fake), dtype=bool)
+    precise[np.fromiter(chain.from_iterable(held), dtype=np.int64)] = True
+    recalled = np.zeros(len(real), dtype=bool)
+    recalled[np.fromiter(chain.from_iterable(real_tree.query_ball_point(fake, fake_radii * _TIE)),
+                         dtype=np.int64)] = True
+    return PRDC(precision=float(precise.mean()), recall=float(recalled.mean()),
+                density=float(counts.sum() / (k * len(fake))), coverage=float((counts > 0).mean()))
 
 
 def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:

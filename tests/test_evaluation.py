@@ -12,12 +12,14 @@ prdc = pytest.importorskip("prdc")
 ot = pytest.importorskip("ot")
 
 
-@pytest.mark.parametrize("n_real, n_fake, k, shift", [(300, 300, 5, 0.0), (400, 250, 3, 0.7), (200, 500, 10, 2.0)])
-def test_prdc_matches_the_prdc_package(n_real, n_fake, k, shift, capsys):
+@pytest.mark.parametrize("path", ["trees", "chunks"])
+@pytest.mark.parametrize("n_real, n_fake, k, shift, dim", [(300, 300, 5, 0.0, 2), (400, 250, 3, 0.7, 2),
+                                                           (200, 500, 10, 2.0, 2), (300, 200, 4, 0.3, 3)])
+def test_prdc_matches_the_prdc_package(n_real, n_fake, k, shift, dim, path, capsys):
     rng = np.random.default_rng(n_real + k)
-    real = rng.normal(size=(n_real, 2))
-    fake = rng.normal(size=(n_fake, 2)) * 1.3 + shift
-    ours = E.precision_recall_density_coverage(real, fake, k, device=torch.device("cpu"))
+    real = rng.normal(size=(n_real, dim))
+    fake = rng.normal(size=(n_fake, dim)) * 1.3 + shift
+    ours = E.precision_recall_density_coverage(real, fake, k, device=torch.device("cpu"), method=path)
     theirs = prdc.compute_prdc(real, fake, k)  # continuous data: no ties, so <= and < agree
     for name in ("precision", "recall", "density", "coverage"):
         assert getattr(ours, name) == pytest.approx(float(theirs[name]), abs=1e-12), name
@@ -26,8 +28,9 @@ def test_prdc_matches_the_prdc_package(n_real, n_fake, k, shift, capsys):
 def test_ties_count_inside_unlike_prdc():
     rng = np.random.default_rng(0)
     real = rng.normal(size=(100, 2))
-    ours = E.precision_recall_density_coverage(real, real.copy(), 5)
-    assert ours.precision == ours.recall == ours.coverage == 1.0 and ours.density >= 1.0
+    for method in ("trees", "chunks"):
+        ours = E.precision_recall_density_coverage(real, real.copy(), 5, method=method)
+        assert ours.precision == ours.recall == ours.coverage == 1.0 and ours.density >= 1.0
 
 
 def test_metric_directions_on_constructed_sets():
