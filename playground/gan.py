@@ -26,6 +26,7 @@ gradient arrows, the warped latent grid).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -48,9 +49,80 @@ OBJECTIVES: dict[str, str] = {
     "wgan_clip": "WGAN, weight clipping",
     "wgan_gp": "WGAN-GP, gradient penalty",
     "hinge": "Hinge",
+    "f_kl": "f-GAN: KL",
+    "f_reverse_kl": "f-GAN: reverse KL",
+    "f_js": "f-GAN: Jensen–Shannon",
+    "f_pearson": "f-GAN: Pearson χ²",
+    "f_hellinger": "f-GAN: squared Hellinger",
+    "f_tv": "f-GAN: total variation",
 }
 PROBABILITY_OBJECTIVES = ("minimax", "nonsaturating")  # D(x) = sigmoid(score) is a probability
 NOISES = ("gaussian", "uniform")
+
+
+# ----------------------------------------------------------------------------------
+# f-GAN (Nowozin et al., 2016): D_f(P||Q) >= sup_T E_P[T] - E_Q[f*(T)], T = g_f(V(x))
+# ----------------------------------------------------------------------------------
+
+def _js_f(u: torch.Tensor) -> torch.Tensor:
+    return u * torch.log(u) - (u + 1) * torch.log((u + 1) / 2)
+
+
+# name -> (f(u), output activation g_f(v), conjugate f*(t), f'(u)): the generator of the divergence,
+# the activation that keeps T in the domain of f*, the convex conjugate, and the optimal T* = f'(p/q).
+F_DIVERGENCES: dict[str, tuple[Callable, Callable, Callable, Callable]] = {
+    "kl": (lambda u: u * torch.log(u), lambda v: v, lambda t: torch.exp(t - 1), lambda u: 1 + torch.log(u)),
+    "reverse_kl": (lambda u: -torch.log(u), lambda v: -torch.exp(-v), lambda t: -1 - torch.log(-t),
+                   lambda u: -1 / u),
+    "js": (_js_f, lambda v: math.log(2) - F.softplus(-v), lambda t: -torch.log(2 - torch.exp(t)),
+           lambda u: torch.log(2 * u / (u + 1))),
+    "pearson": (lambda u: (u - 1) ** 2, lambda v: v, lambda t: t ** 2 / 4 + t, lambda u: 2 * (u - 1)),
+    "hellinger": (lambda u: (torch.sqrt(u) - 1) ** 2, lambda v: 1 - torch.exp(-v), lambda t: t / (1 - t),
+                  lambda u: 1 - 1 / torch.sqrt(u)),
+    "tv": (lambda u: 0.5 * torch.abs(u - 1), lambda v: 0.5 * torch.tanh(v), lambda t: t,
+           lambda u: 0.5 * torch.sign(u - 1)),
+}
+# f*(g_f(v)) written directly in v where the composition is numerically kinder.
+_CONJUGATE_OF_ACTIVATION: dict[str, Callable] = {
+    "reverse_kl": lambda v: v - 1,
+    "js": lambda v: F.softplus(v) - math.log(2),
+    "hellinger": lambda v: torch.exp(v) - 1,
+}
+
+
+SMOOTHING = 0.1  # kernel bandwidth, in units of the data's scale, for the smoothed true divergence
+
+
+def f_name(objective: str) -> str | None:
+    """The f-divergence of an f-GAN objective ("f_kl" -> "kl"), None for the other objectives."""
+    return objective[2:] if objective.startswith("f_") else None
+
+
+def f_terms(real_scores: torch.Tensor, fake_scores: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(E_P[T], E_Q[f*(T)]) for raw scores v, T = g_f(v): their difference is the variational
+    lower bound on D_f(P||Q) that the discriminator maximises."""
+    _, activation, conjugate, _ = F_DIVERGENCES[name]
+    direct = _CONJUGATE_OF_ACTIVATION.get(name)
+    fake_term = direct(fake_scores) if direct else conjugate(activation(fake_scores))
+    return activation(real_scores).mean(), fake_term.mean()
+
+
+def f_divergence_on_grid(name: str, p: np.ndarray, q: np.ndarray, cell: float, floor: float = 1e-12) -> float:
+    """D_f(P||Q) = sum q f(p / q) * cell for densities on a grid (both floored at ``floor`` so that
+    the ratio stays finite; KL-type divergences of disjoint supports are then large, not infinite)."""
+    f = F_DIVERGENCES[name][0]
+    p = torch.as_tensor(np.maximum(p, floor), dtype=torch.float64)
+    q = torch.as_tensor(np.maximum(q, floor), dtype=torch.float64)
+    return float((q * f(p / q)).sum() * cell)
+
+
+def drs_acceptance(logits: torch.Tensor, max_logit: float, gamma: float = 0.0, eps: float = 1e-6) -> torch.Tensor:
+    """Discriminator rejection sampling's acceptance probability (Azadi et al., 2019):
+    F(x) = s(x) - D_M - log(1 - exp(s(x) - D_M - eps)) - gamma, accept with sigmoid(F(x)).
+    With gamma = 0 this is exp(s(x) - D_M): plain rejection sampling with bound M = e^{D_M} when
+    s = log p/q. gamma > 0 rejects more (sharper, fewer samples), gamma < 0 accepts more."""
+    d = torch.clamp(logits - max_logit, max=0.0)
+    return torch.sigmoid(d - torch.log1p(-torch.exp(d - eps)) - gamma)
 
 
 # ----------------------------------------------------------------------------------
@@ -64,6 +136,7 @@ def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, obj
     least squares: 1/2 E (s(x) - 1)^2 + 1/2 E s(G(z))^2
     WGAN (clip, GP): E s(G(z)) - E s(x)   (the penalty is added separately)
     hinge: E max(0, 1 - s(x)) + E max(0, 1 + s(G(z)))
+    f-GAN: -(E g_f(s(x)) - E f*(g_f(s(G(z)))))   (the negative variational bound on D_f(P||Q))
     """
     if objective in PROBABILITY_OBJECTIVES:
         # log sigmoid(s) = -softplus(-s) and log(1 - sigmoid(s)) = -softplus(s), computed stably.
@@ -74,6 +147,9 @@ def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, obj
         return fake_scores.mean() - real_scores.mean()
     if objective == "hinge":
         return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    if f_name(objective) in F_DIVERGENCES:
+        real_term, fake_term = f_terms(real_scores, fake_scores, f_name(objective))
+        return fake_term - real_term
     raise ValueError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
 
 
@@ -84,6 +160,8 @@ def generator_loss(fake_scores: torch.Tensor, objective: str) -> torch.Tensor:
     non-saturating: -E log sigmoid(s(G(z)))
     least squares: 1/2 E (s(G(z)) - 1)^2
     WGAN, hinge: -E s(G(z))
+    f-GAN: -E g_f(s(G(z)))   (Nowozin et al.'s practical step: G maximises T on its samples, as the
+           non-saturating loss does; descending the bound itself, +E f*(T), is unstable for KL)
     """
     if objective == "minimax":
         return -F.softplus(fake_scores).mean()
@@ -93,6 +171,8 @@ def generator_loss(fake_scores: torch.Tensor, objective: str) -> torch.Tensor:
         return 0.5 * (fake_scores - 1).square().mean()
     if objective in ("wgan_clip", "wgan_gp", "hinge"):
         return -fake_scores.mean()
+    if f_name(objective) in F_DIVERGENCES:  # Nowozin et al.'s practical generator step (their eq. 8)
+        return -F_DIVERGENCES[f_name(objective)][1](fake_scores).mean()
     raise ValueError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
 
 
@@ -465,7 +545,52 @@ class GANTrainer(TorchStepper):
             coverage = mode_coverage(fake, self.modes, self.mode_radius, device=self.device)
             result["modes_covered"] = float(coverage.covered)
             result["high_quality"] = coverage.high_quality
+        name = f_name(self.config.objective)
+        if name is not None:
+            result["f_smoothed"] = self.smoothed_f_divergence(np.asarray(fake))
         return result
+
+    def smoothed_f_divergence(self, fake: np.ndarray, resolution: int = 120) -> float:
+        """D_f between the real and the generated point clouds, each smoothed by the same Gaussian kernel
+        (bandwidth ``0.1 x`` the data's scale) and evaluated on a grid over the plotting box. Smoothing
+        both sides by one kernel is a Markov kernel applied to both: by the data-processing inequality
+        the value is a lower bound on D_f(P||Q_G), and 0 when the two clouds coincide."""
+        from playground.density import kde_log_density_grid
+
+        axes = [np.linspace(lo, hi, resolution) for lo, hi in self.bounds]
+        cell = float(np.prod([a[1] - a[0] for a in axes]))
+        h = SMOOTHING * self.scale
+        p, q = (np.exp(kde_log_density_grid(axes, points, h, device=self.device)).ravel()
+                for points in (self.real_show, np.asarray(fake)))
+        p, q = p / (p.sum() * cell), q / (q.sum() * cell)
+        return f_divergence_on_grid(f_name(self.config.objective), p, q, cell)
+
+    def rejection_sample(self, n_candidates: int, gamma: float = 0.0, seed: int = 0,
+                         burn_in: int = 10_000) -> dict[str, Any]:
+        """Discriminator rejection sampling (Azadi et al., 2019) for the log-loss objectives: D's logit
+        s(x) estimates log p(x)/q_G(x) at D's optimum; D_M is the largest logit over ``burn_in``
+        generated points (raised by any larger candidate); each candidate is accepted with
+        probability ``drs_acceptance(s, D_M, gamma)``."""
+        if self.config.objective not in PROBABILITY_OBJECTIVES:
+            raise ValueError("rejection sampling needs D(x) = sigmoid(s(x)): use the minimax or non-saturating "
+                             "objective (its logit estimates log p/q)")
+        generator = torch_generator(derive_seed(seed, "drs"), self.device)
+        self.discriminator.eval()
+        try:
+            with torch.no_grad():
+                burn = self.discriminator(self.generator(sample_noise(burn_in, self.config.latent_dim,
+                                                                       self.config.noise, generator, self.device)))
+                candidates = self.generator(sample_noise(n_candidates, self.config.latent_dim, self.config.noise,
+                                                         generator, self.device))
+                logits = self.discriminator(candidates)[:, 0]
+                max_logit = float(torch.maximum(burn.max(), logits.max()))
+                probability = drs_acceptance(logits, max_logit, gamma)
+                accepted = torch.rand(n_candidates, generator=generator, device=self.device) < probability
+        finally:
+            self.discriminator.train()
+        return {"points": self._to_data(candidates), "accepted": to_numpy(accepted).astype(bool),
+                "probability": to_numpy(probability).astype(np.float64), "max_logit": max_logit,
+                "rate": float(accepted.double().mean())}
 
     def frame(self, *, with_quality: bool = True) -> dict[str, Any]:
         """Everything one picture needs, at the current state (arrays in data units)."""

@@ -64,6 +64,14 @@ def test_discriminator_loss_matches_formula(objective):
         "wgan_clip": np.mean(fake) - np.mean(real),
         "wgan_gp": np.mean(fake) - np.mean(real),
         "hinge": np.mean(np.maximum(0, 1 - real)) + np.mean(np.maximum(0, 1 + fake)),
+        # f-GAN: -(E_P g_f(v) - E_Q f*(g_f(v))), Nowozin et al.'s Table 2, written out
+        "f_kl": -(np.mean(real) - np.mean(np.exp(fake - 1))),
+        "f_reverse_kl": -(np.mean(-np.exp(-real)) - np.mean(-1 - np.log(np.exp(-fake)))),
+        "f_js": -(np.mean(np.log(2) - np.log1p(np.exp(-real)))
+                  - np.mean(-np.log(2 - np.exp(np.log(2) - np.log1p(np.exp(-fake)))))),
+        "f_pearson": -(np.mean(real) - np.mean(fake**2 / 4 + fake)),
+        "f_hellinger": -(np.mean(1 - np.exp(-real)) - np.mean((1 - np.exp(-fake)) / np.exp(-fake))),
+        "f_tv": -(np.mean(0.5 * np.tanh(real)) - np.mean(0.5 * np.tanh(fake))),
     }[objective]
     assert discriminator_loss(SCORES_REAL, SCORES_FAKE, objective).item() == pytest.approx(expected, rel=1e-12)
 
@@ -78,6 +86,13 @@ def test_generator_loss_matches_formula(objective):
         "wgan_clip": -np.mean(fake),
         "wgan_gp": -np.mean(fake),
         "hinge": -np.mean(fake),
+        # f-GAN: G maximises E_Q g_f(v) (Nowozin et al.'s practical step)
+        "f_kl": -np.mean(fake),
+        "f_reverse_kl": np.mean(np.exp(-fake)),
+        "f_js": -np.mean(np.log(2) - np.log1p(np.exp(-fake))),
+        "f_pearson": -np.mean(fake),
+        "f_hellinger": -np.mean(1 - np.exp(-fake)),
+        "f_tv": -np.mean(0.5 * np.tanh(fake)),
     }[objective]
     assert generator_loss(SCORES_FAKE, objective).item() == pytest.approx(expected, rel=1e-12)
 
