@@ -7,7 +7,8 @@ on each generated point, the warped latent grid, and the loss and quality curves
 
 import streamlit as st
 
-from playground.ui.gan import preset_picker, single_step_buttons, training_controls, training_section, view_toggles
+from playground.ui.gan import (preset_picker, rejection_section, single_step_buttons, training_controls,
+                              training_section, view_toggles)
 from playground.ui.page import setup_page
 
 page = setup_page("GAN training", ":material/swords:")
@@ -28,6 +29,7 @@ with controls:
     views = view_toggles()
 with main:
     training_section(page, target, config, views)
+rejection_section(page)
 
 page.explain(
     (INTRO + "\n\n" if page.projection else "")
@@ -48,6 +50,15 @@ page.explain(
     "points covered by the generated manifold, *modes covered* counts the mixture's modes that receive at "
     "least 1% of the samples within 3 standard deviations, and sliced $W_2$ / MMD$^2$ measure the distance "
     "between the two clouds. The losses alone do not tell whether training works: compare them.\n\n"
+    "**f-GAN** (Nowozin et al., 2016): any f-divergence $D_f(P\\|Q) = \\mathbb{E}_Q f(p/q)$ has the variational "
+    "lower bound $\\sup_T \\mathbb{E}_P T - \\mathbb{E}_Q f^*(T)$ ($f^*$ the convex conjugate), tight at "
+    "$T = f'(p/q)$. $D$ outputs $V(x)$ and $T = g_f(V)$ keeps $T$ where $f^*$ is defined. The generator "
+    "step here is the paper's practical one (maximise $\\mathbb{E}_z T(G(z))$); with $f$ = Jensen–Shannon the "
+    "game is exactly the non-saturating GAN. The curve compares the bound with the divergence between the "
+    "real and generated clouds, each smoothed by the same Gaussian (a lower bound on the true divergence too).\n\n"
+    "**Discriminator rejection sampling** (Azadi et al., 2019): at the optimum, $D = p/(p+q)$, so its logit "
+    "$s(x)$ is $\\log p(x)/q(x)$. Accepting $G(z)$ with probability $e^{s - D_M}$ ($D_M$ the largest logit seen) "
+    "is rejection sampling from $q$ towards $p$; the shift $\\gamma$ trades samples for fidelity.\n\n"
     "**Try next:** the *Vanishing generator gradient* preset, then switch the objective to non-saturating "
     "without resetting anything else; the *Mode collapse* preset, then raise D steps per G step or switch to "
     "WGAN-GP; spectral normalisation with the hinge loss.",

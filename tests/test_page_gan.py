@@ -132,3 +132,29 @@ def test_too_small_csv_shows_an_error_and_the_page_survives():
     at.run()
     assert not at.exception  # no upload yet: a notice and the fallback dataset
     assert any("Upload a file" in info.value for info in at.info)
+
+
+def test_f_gan_objectives_show_the_bound_and_the_smoothed_divergence(app):
+    for objective in ("f_kl", "f_reverse_kl", "f_js", "f_pearson", "f_hellinger", "f_tv"):
+        app.selectbox(key="obj").set_value(objective).run()
+        app.button(key="gan_it").click().run()
+        assert not app.exception and not app.error, objective
+        metrics = _metrics(app)
+        assert "bound on D_f (−D loss)" in metrics and "D_f, smoothed clouds" in metrics, objective
+        assert any("f^*(t)" in latex.value for latex in app.latex), objective
+
+
+def test_rejection_sampling_filters_the_samples_and_reports_before_and_after(app):
+    app.toggle(key="drs").set_value(True).run()
+    assert not app.exception
+    assert any("Train the GAN first" in info.value for info in app.info)
+    for _ in range(3):
+        app.button(key="gan_it").click().run()
+    metrics = _metrics(app)
+    assert {"acceptance rate", "precision before", "D_M (max logit)"} <= set(metrics)
+    assert 0 < float(metrics["acceptance rate"]) <= 1
+    app.slider(key="drs_g").set_value(2.0).run()
+    assert float(_metrics(app)["acceptance rate"]) < float(metrics["acceptance rate"])
+    app.selectbox(key="obj").set_value("wgan_gp").run()
+    assert any("minimax or non-saturating" in info.value for info in app.info)
+    assert not app.exception

@@ -134,3 +134,32 @@ def quality_curves(iterations: np.ndarray, quality: Mapping[str, np.ndarray], *,
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, uirevision="gan-quality")
     return fig
 
+
+
+def f_divergence_curves(iterations: np.ndarray, bound: np.ndarray, snapshot_iterations: np.ndarray,
+                        smoothed: np.ndarray, divergence: str, *, marker_iteration: int | None = None) -> go.Figure:
+    """The f-GAN discriminator's variational lower bound (per batch) against the divergence between the
+    two smoothed clouds (at the snapshots)."""
+    series = {f"bound E_P[T] − E_Q[f*(T)] (−D loss)": Series(bound, x=iterations, role=PALETTE[0]),
+              f"{divergence} of the smoothed clouds": Series(smoothed, x=snapshot_iterations, role=PALETTE[3],
+                                                              mode="lines+markers")}
+    fig = curves(series, x_title="iteration", y_title=divergence, title=f"f-GAN: the bound and the divergence")
+    mark_current(fig, marker_iteration)
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}, uirevision="gan-f")
+    return fig
+
+
+def rejection_figure(real: np.ndarray, points: np.ndarray, accepted: np.ndarray,
+                     bounds: Sequence[Sequence[float]], title: str | None = None) -> go.Figure:
+    """Discriminator rejection sampling: candidates G(z) kept (orange) or rejected (grey) over the data."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=real[:, 0], y=real[:, 1], mode="markers", name="real", opacity=0.35,
+                             marker={"color": ROLE_COLORS["data"], "size": 4}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=points[~accepted, 0], y=points[~accepted, 1], mode="markers", name="rejected",
+                             marker={"color": "#9a9a9a", "size": 5, "symbol": "x"}))
+    fig.add_trace(go.Scatter(x=points[accepted, 0], y=points[accepted, 1], mode="markers", name="accepted",
+                             marker={"color": ROLE_COLORS["samples"], "size": 5}))
+    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
+                      xaxis={"range": list(bounds[0]), "constrain": "domain"},
+                      yaxis={"range": list(bounds[1]), "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
+    return fig

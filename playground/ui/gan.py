@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from playground.figures.gan import gan_plane, loss_curves, quality_curves
-from playground.gan import ACTIVATIONS, NOISES, OBJECTIVES, OPTIMIZERS, GANConfig, GANTrainer, trainer_for_target
+from playground.figures.gan import f_divergence_curves, gan_plane, loss_curves, quality_curves, rejection_figure
+from playground.gan import (ACTIVATIONS, NOISES, OBJECTIVES, OPTIMIZERS, PROBABILITY_OBJECTIVES, GANConfig, GANTrainer,
+                            f_name, trainer_for_target)
 from playground.stepper import lock_for
 from playground.targets import Target
 from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
@@ -81,6 +82,20 @@ OBJECTIVE_FORMULAS: dict[str, tuple[str, str]] = {
     "hinge": (r"\min_D\; \mathbb{E}_x \max(0, 1 - D(x)) + \mathbb{E}_z \max(0, 1 + D(G(z)))",
               r"\min_G\; -\mathbb{E}_z D(G(z))"),
 }
+# f-GAN: (f(u), g_f(v), f*(t)) as in Nowozin et al. (2016), Table 2.
+F_LATEX: dict[str, tuple[str, str, str]] = {
+    "kl": (r"u \log u", r"v", r"e^{t-1}"),
+    "reverse_kl": (r"-\log u", r"-e^{-v}", r"-1-\log(-t)"),
+    "js": (r"u\log u-(u{+}1)\log\tfrac{u+1}{2}", r"\log 2-\log(1{+}e^{-v})", r"-\log(2-e^{t})"),
+    "pearson": (r"(u-1)^2", r"v", r"t + t^2/4"),
+    "hellinger": (r"(\sqrt u-1)^2", r"1-e^{-v}", r"t/(1-t)"),
+    "tv": (r"\tfrac12|u-1|", r"\tfrac12\tanh v", r"t"),
+}
+for _name, (_f, _g, _conj) in F_LATEX.items():
+    OBJECTIVE_FORMULAS[f"f_{_name}"] = (
+        r"\max_V\; \mathbb{E}_x T(x) - \mathbb{E}_z f^*(T(G(z))),\ T = g_f(V) \\ "
+        + rf"f(u) = {_f},\ g_f(v) = {_g},\ f^*(t) = {_conj}",
+        r"\min_G\; -\mathbb{E}_z\, T(G(z))")
 
 
 def _apply_preset() -> None:
@@ -216,14 +231,22 @@ def _formula(trainer: GANTrainer, frame_iteration: int | None) -> None:
         values["critic's W₁ estimate"] = last.get("d_real", float("nan")) - last.get("d_fake", float("nan"))
     if objective == "wgan_gp":
         values["gradient penalty"] = last.get("penalty", float("nan"))
+    if f_name(objective) is not None:
+        values["bound on D_f (−D loss)"] = -last.get("d_loss", float("nan"))
+        if trainer.snapshots and "f_smoothed" in trainer.snapshots[-1]["quality"]:
+            values["D_f, smoothed clouds"] = trainer.snapshots[-1]["quality"]["f_smoothed"]
     values["‖∇θ L_G‖"] = last.get("g_grad_norm", float("nan"))
     values = {name: value for name, value in values.items() if np.isfinite(value)}
     if not values:
         st.caption("No step yet: press **Step D only**, **Step G only** or **▶ Play** to see the live values.")
     both = r"\begin{gathered}" + d_formula + r"\\[4pt]" + g_formula + r"\end{gathered}"  # one per line
+    try_next = ("Step D only a few times and watch the heatmap sharpen; then Step G only and see the orange points "
+                "move along the arrows.")
+    if f_name(objective) is not None:
+        try_next = ("the bound (−D loss) stays below the divergence of the smoothed clouds; switch f and compare "
+                    "which modes the generator keeps.")
     formula_panel(both, values, title=f"{OBJECTIVES[objective]} · D steps m = {trainer.config.d_steps}",
-                  try_next="Step D only a few times and watch the heatmap sharpen; then Step G only and see the "
-                  "orange points move along the arrows.")
+                  try_next=try_next)
     quality = (trainer.snapshots[-1] if frame_iteration is None else
                next(s for s in trainer.snapshots if s["iteration"] == frame_iteration))["quality"]
     summary = [f"precision **{quality['precision']:.2f}**", f"recall **{quality['recall']:.2f}**",
@@ -262,6 +285,11 @@ def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) ->
         with curves[1]:
             page.show(quality_curves(iterations, quality, n_modes=None if trainer.modes is None else len(trainer.modes),
                                      marker_iteration=scrubbed), key="gan_quality", height=380)
+        if "f_smoothed" in quality and trainer.history:
+            page.show(f_divergence_curves(_thin(trainer.metric("iteration")), -_thin(trainer.metric("d_loss")),
+                                          iterations, quality["f_smoothed"],
+                                          OBJECTIVES[trainer.config.objective].split(": ")[1],
+                                          marker_iteration=scrubbed), key="gan_f", height=340)
 
 
 def training_section(page: PageContext, target: Target, config: GANConfig, views: dict[str, bool]) -> None:
@@ -275,3 +303,51 @@ def training_section(page: PageContext, target: Target, config: GANConfig, views
                   lambda trainer: live_view(page, trainer, views), steps_per_tick=10, max_steps_per_tick=100,
                   interval=0.6, step_label="Step ×speed",
                   picture=lambda trainer: page.themed(_plane(trainer, trainer.snapshot(), views), main=True))
+
+
+def rejection_section(page: PageContext) -> None:
+    """Discriminator rejection sampling (Azadi et al., 2019) on the current trainer."""
+    trainer = st.session_state.get(STATE_KEY)
+    st.subheader("Discriminator rejection sampling")
+    shown = linked(st.toggle, "Filter the generator's samples with D (after training: pause first)", key="drs",
+                   default=False)
+    if trainer is None or not shown:
+        return
+    if trainer.config.objective not in PROBABILITY_OBJECTIVES:
+        st.info("Rejection sampling reads log p/q from D's logit: pick the minimax or non-saturating objective.")
+        return
+    columns = st.columns([1, 2.2], gap="medium")
+    with columns[0]:
+        gamma = linked(st.slider, "Shift γ", key="drs_g", default=0.0, min_value=-3.0, max_value=3.0, step=0.25,
+                       help="γ = 0: accept with probability exp(s(x) − D_M), plain rejection sampling if D were "
+                            "optimal. γ > 0 rejects more (sharper, fewer samples); γ < 0 accepts more.")
+        n = linked(st.select_slider, "Candidates G(z)", key="drs_n", default=2000, options=[500, 1000, 2000, 5000])
+    with lock_for(trainer):
+        if trainer.iteration == 0:
+            columns[1].info("Train the GAN first (Step or Play): an untrained D says nothing about p/q.")
+            return
+        result = trainer.rejection_sample(int(n), float(gamma), seed=page.seed)
+        points, accepted = result["points"], result["accepted"]
+        before = trainer.quality(points)
+        after = trainer.quality(points[accepted]) if accepted.sum() > 6 else None
+        real = trainer.real_show
+        bounds = trainer.bounds
+        iteration = trainer.iteration
+        n_modes = None if trainer.modes is None else len(trainer.modes)
+    with columns[1]:
+        page.show(rejection_figure(real, points, accepted, bounds,
+                                   title=f"Iteration {iteration}: {accepted.sum():,} of {len(points):,} kept"),
+                  key="drs_fig", height=460)
+    with columns[0]:
+        values = {"acceptance rate": result["rate"], "D_M (max logit)": result["max_logit"],
+                  "precision before": before["precision"], "recall before": before["recall"]}
+        if after is not None:
+            values.update({"precision after": after["precision"], "recall after": after["recall"]})
+            if n_modes:
+                values.update({"modes before": int(before["modes_covered"]), "modes after": int(after["modes_covered"])})
+        formula_panel(
+            r"\begin{gathered}F(x) = s(x) - D_M - \log\big(1 - e^{\,s(x) - D_M - \epsilon}\big) - \gamma \\ "
+            r"P(\text{accept } x) = \sigma(F(x))\end{gathered}",
+            values, title="Accept G(z) with D's density ratio", columns=2,
+            try_next="raise γ: precision rises and the acceptance rate falls; at γ = 0 DRS is exact rejection "
+                     "sampling only if D is the optimal discriminator.")
