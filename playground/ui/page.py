@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -324,6 +326,37 @@ def _device_label() -> str:
     return device_label()
 
 
+# Heavy imports warmed in the background by the first page any viewer opens (the home page imports
+# none of them itself): by the time the lecturer clicks a page, torch and the compute are loaded.
+WARM_MODULES = ("torch", "scipy.stats", "scipy.optimize", "sklearn.neighbors", "pandas", "playground.device",
+                "playground.distributions", "playground.mixture", "playground.density", "playground.sampling",
+                "playground.mcmc", "playground.em", "playground.kde_vs_gmm", "playground.divergence_fit",
+                "playground.flows", "playground.gan", "playground.autoencoders", "playground.diffusion",
+                "playground.energy", "playground.autoregressive", "playground.evaluation", "playground.leaderboard")
+_warm_started = threading.Event()
+
+
+def warm_imports() -> None:
+    """Import ``WARM_MODULES`` in a daemon thread, once per server process (idempotent);
+    ``PLAYGROUND_WARM_IMPORTS=0`` turns it off."""
+    import os
+
+    if _warm_started.is_set() or os.environ.get("PLAYGROUND_WARM_IMPORTS", "1") == "0":
+        return
+    _warm_started.set()
+
+    def run() -> None:
+        import importlib
+
+        for name in WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a warm-up must never break a page
+                pass
+
+    threading.Thread(target=run, name="playground-warm-imports", daemon=True).start()
+
+
 def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool = True) -> PageContext:
     """Configure the page and draw the shared sidebar; call it first on every page.
 
@@ -331,6 +364,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
     ``uses_torch=False`` (the home page) shows the device without importing torch.
     """
     state = st.session_state
+    warm_imports()
     deeplink.start_run()
     raw = st.query_params.get("projection")
     if "projection" in state and raw == state.get(deeplink.WRITTEN_KEY, {}).get("projection", raw):
