@@ -126,3 +126,17 @@ def test_smoothed_divergence_is_zero_for_identical_clouds_and_positive_otherwise
                                      seed=0, device="cpu")
     assert trainer.smoothed_f_divergence(trainer.real_show) == pytest.approx(0.0, abs=1e-9)
     assert trainer.smoothed_f_divergence(trainer.real_show * 0.5) > 0.1
+
+
+def test_forward_kl_preset_covers_the_ring_as_it_promises():
+    from playground.targets import get_target
+    from playground.ui.gan import PRESETS
+
+    settings = PRESETS["f_kl"].settings
+    config = gan.GANConfig(objective=settings["obj"], d_steps=settings["m"], lr_g=settings["lrg"],
+                           lr_d=settings["lrd"])
+    trainer = gan.trainer_for_target(get_target(settings["data"]), config, seed=PRESETS["f_kl"].seed, device="cpu")
+    trainer.step(1000)
+    shown = trainer.snapshots[-1]  # what the page's quality line and curves show at iteration 1,000
+    assert shown["iteration"] == 1000
+    assert shown["quality"]["modes_covered"] == 8 and shown["quality"]["recall"] > 0.9

@@ -65,6 +65,12 @@ PRESETS: dict[str, Preset] = {
         "The critic is kept 1-Lipschitz by the gradient penalty, so it gives useful gradients everywhere: the "
         "generated points spread to all eight modes (**modes covered** reaches 8) within a few hundred iterations.",
         {"data": "ring8", "obj": "wgan_gp", "m": 5, "opt": "adam", "lrg": 1e-3, "lrd": 1e-3, "gp": 0.1}, seed=0),
+    "f_kl": Preset(
+        "f-GAN, forward KL covers the modes",
+        "The KL divergence KL(P‖Q) punishes every real mode the generator misses, as on the KL page's forward "
+        "fit: with 5 D steps per G step the orange points reach all eight modes and recall passes 0.9 by "
+        "iteration 1,000. Watch the bound (−D loss) climb towards the smoothed divergence.",
+        {"data": "ring8", "obj": "f_kl", "m": 5, "opt": "adam", "lrg": 2e-4, "lrd": 2e-4}, seed=0),
 }
 
 OBJECTIVE_FORMULAS: dict[str, tuple[str, str]] = {
