@@ -3,6 +3,7 @@
 import streamlit as st
 
 from playground.ui import latent as ui
+from playground.ui import vq as vq_ui
 from playground.ui.page import setup_page
 
 page = setup_page("AE / VAE latent explorer", "🧭")
@@ -80,3 +81,19 @@ ui.swiss_roll_section(page, page.seed)
 page.explain("PCA can only project the 3D sheet onto its best plane, so points far apart along the roll "
              "land on top of each other (colours mix). A 2D auto-encoder can learn to unroll it; watch the "
              "colour order of its codes while it trains.")
+
+st.header("7 · VQ-VAE: discrete codes")
+vq_ui.vq_section(page)
+page.explain(
+    "A **VQ-VAE** (van den Oord et al., 2017) replaces the continuous code by the nearest of $K$ learned vectors "
+    "$e_1 \\dots e_K$ (the *codebook*). The nearest-neighbour step has no gradient, so the decoder's gradient is "
+    "copied straight through to the encoder ($z_q = z_e + \\mathrm{sg}[e_k - z_e]$). The codebook loss pulls each "
+    "used code towards its encodings (or, with **EMA**, each code becomes the running mean of its encodings); "
+    "the commitment term, weighted by $\\beta$, keeps the encoder near its codes. On 2D points the encoder is "
+    "the identity, so the codebook lives in the data space and training is online $k$-means: codes that win no "
+    "point never move (**dead codes**), which a reset fixes. **Perplexity** $e^{H}$ of the code usage counts the "
+    "codes effectively in use. To generate, fit a **prior over the codes** and decode its samples: here two codes "
+    "per digit, so the prior can be uniform, one categorical per slot, or autoregressive $p(c_1)\\,p(c_2\\mid c_1)$.",
+    title="How VQ-VAE works",
+)
+

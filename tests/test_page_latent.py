@@ -90,3 +90,44 @@ def test_post_hoc_density_ablation_and_swiss_roll(app: AppTest):
     _ok(app)
     assert _metric(app, "AE error") != before
     assert "only KL" in json.dumps(_chart_spec(app, "ablation_maps"))
+
+
+def _vq(**params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_vq_section_shows_dead_codes_and_their_reset():
+    at = _vq(vq_init="corner")
+    _ok(at)
+    at.slider(key="vq_trainer__speed").set_value(50).run()
+    for _ in range(4):
+        at.button(key="vq_trainer__step").click().run()
+    _ok(at)
+    stuck = int(_metric(at, "dead codes"))
+    assert stuck >= 12  # every code started in one corner: one wins, the others never move
+    assert "reset dead codes" in " ".join(c.value for c in at.caption)
+    at.toggle(key="vq_reset").set_value(True).run()
+    for _ in range(6):
+        at.button(key="vq_trainer__step").click().run()
+    assert int(_metric(at, "dead codes")) == 0
+    spec = _chart_spec(at, "vq_main")
+    assert any(trace.get("name") == "codes in use" for trace in spec["data"])
+
+
+def test_vq_on_digits_fits_three_priors_and_decodes_their_samples():
+    at = _vq(vq_d="digits", vq_k="32")
+    _ok(at)
+    assert any("at least 50 steps" in info.value for info in at.info)
+    at.slider(key="vq_trainer__speed").set_value(50).run()
+    for _ in range(4):
+        at.button(key="vq_trainer__step").click().run()
+    _ok(at)
+    nll = {m.label: float(m.value) for m in at.metric if m.label.startswith("NLL")}
+    assert len(nll) == 3
+    assert nll["NLL, autoregressive"] < nll["NLL, uniform codes"]
+    assert nll["NLL, uniform codes"] == pytest.approx(2 * __import__("math").log(32), rel=1e-3)
+    _chart_spec(at, "vq_priors")
+    _chart_spec(at, "vq_grid")
