@@ -19,9 +19,9 @@ from playground.ui.page import PageContext
 
 STATE_KEY = "vq_trainer"
 TARGETS_2D = ["ring8", "mog2d", "moons", "banana"]
-FORMULA = (r"\begin{gathered}k(x) = \arg\min_k \lVert z_e(x) - e_k\rVert,\quad z_q = z_e + \mathrm{sg}[e_k - z_e] \\ "
-           r"L = -\log p(x\mid z_q) + \lVert \mathrm{sg}[z_e] - e_k\rVert^2 + \beta\,\lVert z_e - \mathrm{sg}[e_k]"
-           r"\rVert^2\end{gathered}")
+FORMULA = (r"\begin{gathered}k(x) = \arg\min_k \lVert z_e(x) - e_k\rVert \\ z_q = z_e + \mathrm{sg}[e_k - z_e] \\ "
+           r"L = -\log p(x\mid z_q) \\ +\, \lVert \mathrm{sg}[z_e] - e_k\rVert^2 + \beta\,\lVert z_e - "
+           r"\mathrm{sg}[e_k]\rVert^2\end{gathered}")
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -74,16 +74,13 @@ def vq_section(page: PageContext) -> None:
 
     def render(trainer: vq.VQTrainer) -> None:
         page.show(picture(trainer), key="vq_main", height=500)
-        evaluated = trainer.history and "perplexity" in trainer.history[-1]
-        numbers, plots = st.columns([1, 1.6], gap="medium")
+        numbers, plots = st.columns([1.2, 1.6], gap="medium")
         with numbers:
             last = trainer.history[-1] if trainer.history else {}
             values = {"reconstruction": last.get("reconstruction", float("nan")),
                       "commitment": last.get("commitment", float("nan"))}
-            if evaluated:
-                values.update(perplexity=last["perplexity"], **{"dead codes": int(last["dead"])})
-            elif trainer.history:
-                values.update(perplexity=trainer.metric("perplexity")[-1], **{"dead codes": int(trainer.metric("dead")[-1])})
+            if _last(trainer, "perplexity") is not None:
+                values.update(perplexity=_last(trainer, "perplexity"), **{"dead codes": int(_last(trainer, "dead"))})
             values = {k: v for k, v in values.items() if v == v}
             formula_panel(FORMULA, values, title="VQ: the nearest code, straight through", columns=2,
                           try_next=_hint(config, trainer))
@@ -105,12 +102,21 @@ def vq_section(page: PageContext) -> None:
         _priors_section(page, trainer, x_train, x_test, config)
 
 
+def _last(trainer: vq.VQTrainer, name: str) -> float | None:
+    """The latest evaluated value of a metric recorded every ``eval_every`` steps (None before the first)."""
+    if not trainer.history:
+        return None
+    values = trainer.metric(name)
+    finite = values[~np.isnan(values)]
+    return float(finite[-1]) if len(finite) else None
+
+
 def _hint(config: vq.VQConfig, trainer: vq.VQTrainer) -> str:
-    dead = int(trainer.metric("dead")[-1]) if trainer.history else 0
+    dead = int(_last(trainer, "dead") or 0)
     if config.init == "corner" and not config.reset_dead:
         return "most codes stay dead in their corner: turn on 'reset dead codes' and press Play again."
     if dead and not config.reset_dead:
-        return f"{dead} codes are never used: turn on 'reset dead codes'."
+        return f"{dead} code{'s are' if dead > 1 else ' is'} never used: turn on 'reset dead codes'."
     if config.data == "2d":
         return "with EMA on, the codes settle faster; the cells are a k-means partition of the data."
     return "train a few hundred steps, then compare the priors below: which one's samples look like digits?"
@@ -136,8 +142,8 @@ def _priors_section(page: PageContext, trainer: vq.VQTrainer, x_train: np.ndarra
     with columns[0]:
         formula_panel(r"p(c_1, c_2) = p(c_1)\,p(c_2 \mid c_1)", {f"NLL, {k.split(':')[0]}": v for k, v in nll.items()},
                       title="Held-out codes: −log p (nats per image)", columns=1,
-                      try_next="the autoregressive prior gives the held-out codes the highest probability; "
-                               "uniform codes decode to mixtures of unrelated strokes.")
+                      try_next="the autoregressive prior gives the held-out codes the highest probability (the "
+                               "lowest NLL); train longer and compare the rows of samples.")
     with columns[1]:
         page.show(image_rows(np.concatenate(rows), (8, 8), names, 12, title="Samples: codes from each prior, decoded"),
                   key="vq_priors", height=300)
