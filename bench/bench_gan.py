@@ -111,6 +111,8 @@ def run(report) -> None:
     report.measure("ratio plain / (trainer + figure every 20), CPU", cpu, "x", note="interleaved; goal >= 0.8")
     report.measure("ratio plain / (trainer + figure every 20), wall", wall, "x", note="interleaved; goal >= 0.8")
 
+    _f_objectives(report, target)
+
     frame_config = GANConfig(n_show=2000, grid_resolution=100, n_arrows=200, manifold_lines=15)
     framer = trainer_for_target(target, frame_config, seed=0, device="cpu")
     framer.step(10)
@@ -132,6 +134,27 @@ def run(report) -> None:
     with cpu_threads(1):
         framer.quality(framer.frame(with_quality=False)["fake"])
     report.measure("quality metrics at a snapshot (2000 points)", (time.perf_counter() - start) * 1e3, "ms")
+
+
+def _f_objectives(report, target) -> None:
+    """Each f-GAN objective: the trainer drawing a figure every 20 iterations (what Play does, the
+    smoothed-divergence metric at every snapshot included) against the plain loop, interleaved."""
+    from playground.gan import F_DIVERGENCES
+
+    for name in F_DIVERGENCES:
+        trainer = trainer_for_target(target, GANConfig(objective=f"f_{name}"), seed=0, device="cpu")
+        plain = _plain_loop(trainer_data(trainer))
+        trainer.step(5)
+        plain(5)
+
+        def ticks(trainer=trainer) -> None:
+            for _ in range(ITERATIONS // STEPS_PER_TICK):
+                trainer.step(STEPS_PER_TICK)
+                gan_plane(trainer.snapshot(), trainer.bounds).to_json()
+
+        cpu, wall = _interleaved_ratios(ticks, lambda plain=plain: plain(ITERATIONS), rounds=4)
+        report.measure(f"f-GAN {name}: plain / (trainer + figure every 20), CPU", cpu, "x",
+                       note=f"wall {wall:.2f}x; interleaved; goal >= 0.8")
 
 
 def trainer_data(trainer) -> np.ndarray:
