@@ -6,7 +6,9 @@
 Three figures per page, each from the moment the user acts to the moment the browser shows it:
 - *cold*: the first page opened right after the server answers its health check (only for the
   first page of the list: the server is then warm);
-- *new tab*: the page opened by its URL in a fresh browser context, on a warm server;
+- *new tab*: the page opened by its URL in a new tab of a browser that has opened the app once
+  (its cache holds the front end, as a student's browser does after the first page), warm server;
+- *new browser*: the same in a fresh browser context (empty cache: the whole front end loads);
 - *sidebar*: the page reached by clicking its link in the sidebar from the previous page.
 "Title" is the page's h1; "chart" the first Plotly chart drawn (its SVG present). Results go to
 ``bench/page_open_results.json``.
@@ -57,26 +59,32 @@ def main(argv: list[str]) -> int:  # pragma: no cover - a measuring tool
     with AppServer() as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         first = True
+        shared = browser.new_context(viewport={"width": 1920, "height": 1080})
         for info in pages:
             slug = Path(info.path).stem.split("_", 1)[1]
-            context = browser.new_context(viewport={"width": 1920, "height": 1080})
-            page = context.new_page()
-            start = time.perf_counter()
-            page.goto(f"{server.url}/{slug}?seed=7", wait_until="commit")
-            title_s, chart_s = _wait_times(page, info.title, start)
-            rows.append({"page": info.title, "how": "cold (first page after start)" if first else "new tab",
-                         "title_s": title_s, "chart_s": chart_s})
-            print(f"{info.title:<36} {rows[-1]['how']:<30} title {title_s:6.2f} s  chart {chart_s:6.2f} s", flush=True)
+            for how in ("cold (first page after start)" if first else "new browser", "new tab"):
+                fresh = how != "new tab"
+                context = browser.new_context(viewport={"width": 1920, "height": 1080}) if fresh else shared
+                page = context.new_page()
+                start = time.perf_counter()
+                page.goto(f"{server.url}/{slug}?seed=7", wait_until="commit")
+                title_s, chart_s = _wait_times(page, info.title, start)
+                rows.append({"page": info.title, "how": how, "title_s": title_s, "chart_s": chart_s})
+                print(f"{info.title:<36} {how:<30} title {title_s:6.2f} s  chart {chart_s:6.2f} s", flush=True)
+                page.close()
+                if fresh:
+                    context.close()
             first = False
-            context.close()
+        shared.close()
         # Sidebar: from each page to the next one, in one tab.
         context = browser.new_context(viewport={"width": 1920, "height": 1080})
         page = context.new_page()
         page.goto(f"{server.url}/?seed=7", wait_until="domcontentloaded")
-        page.wait_for_selector('[data-testid="stSidebarNav"] a', timeout=60_000)
+        nav = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'
+        page.wait_for_selector(nav, timeout=60_000)
         time.sleep(1.0)
         for info in pages:
-            link = page.locator('[data-testid="stSidebarNav"] a', has_text=info.title).first
+            link = page.locator(nav, has_text=info.title).first
             start = time.perf_counter()
             link.click()
             title_s, chart_s = _wait_times(page, info.title, start)

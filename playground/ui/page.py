@@ -380,8 +380,7 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
         st.markdown("### Generative-models playground")
         navigation = st.container()  # filled below, once the seed and projection mode are known
         st.divider()
-        device = _device_label() if uses_torch else _device_label_without_torch()
-        st.markdown(f"**Compute device:** `{device}`")
+        device_slot = st.empty()  # filled after the title: the label may import torch (seconds, cold)
         seed = deeplink.linked(st.number_input, "Global seed", key="seed", default=0, persist=True,
                                min_value=0, max_value=2**31 - 1, step=1,
                                help="Every random draw on the page derives from this seed: same seed, same picture.")
@@ -402,6 +401,8 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
             st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
             st.html(FIT_MAIN_PICTURE, unsafe_allow_javascript=True)
     st.title(title)
+    device = _device_label() if uses_torch else _device_label_without_torch()
+    device_slot.markdown(f"**Compute device:** `{device}`")
     return PageContext(seed=int(seed), projection=bool(projection), device_label=device)
 
 
