@@ -328,7 +328,7 @@ def _device_label() -> str:
 
 # Heavy imports warmed in the background by the first page any viewer opens (the home page imports
 # none of them itself): by the time the lecturer clicks a page, torch and the compute are loaded.
-WARM_MODULES = ("torch", "scipy.stats", "scipy.optimize", "sklearn.neighbors", "pandas", "playground.device",
+WARM_MODULES = ("torch", "scipy.stats", "scipy.optimize", "sklearn.neighbors", "playground.device",
                 "playground.distributions", "playground.mixture", "playground.density", "playground.sampling",
                 "playground.mcmc", "playground.em", "playground.kde_vs_gmm", "playground.divergence_fit",
                 "playground.flows", "playground.gan", "playground.autoencoders", "playground.diffusion",
@@ -344,6 +344,9 @@ def warm_imports() -> None:
     if _warm_started.is_set() or os.environ.get("PLAYGROUND_WARM_IMPORTS", "1") == "0":
         return
     _warm_started.set()
+    # pandas first, in this thread: Plotly looks it up in sys.modules without importing it, and a
+    # half-imported pandas (the warm-up thread in the middle of it) breaks a figure being built.
+    import pandas  # noqa: F401
 
     def run() -> None:
         import importlib
