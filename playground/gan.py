@@ -550,7 +550,7 @@ class GANTrainer(TorchStepper):
             result["f_smoothed"] = self.smoothed_f_divergence(np.asarray(fake))
         return result
 
-    def smoothed_f_divergence(self, fake: np.ndarray, resolution: int = 96) -> float:
+    def smoothed_f_divergence(self, fake: np.ndarray, resolution: int = 64) -> float:
         """D_f between the real and the generated point clouds, each smoothed by the same Gaussian kernel
         (bandwidth ``SMOOTHING x`` the data's scale) and evaluated on a grid over the plotting box. Smoothing
         both sides by one kernel is a Markov kernel applied to both: by the data-processing inequality
