@@ -5,18 +5,21 @@ coordinate after the other; then next-character prediction on names, with the sa
 language models (temperature, top-k, top-p).
 """
 
+import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("Autoregressive models", ":material/format_list_numbered:")
+
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from playground import autoregressive as A
 from playground.figures import autoregressive as F
 from playground.stepper import lock_for
 from playground.ui.controls import dataset_picker, format_number, formula_panel, stepper_panel
 from playground.ui.deeplink import linked
-from playground.ui.page import setup_page
-
-page = setup_page("Autoregressive models", ":material/format_list_numbered:")
 
 INTRO = (
     "Any joint density factorises by the **chain rule**: $p(x) = \\prod_d p(x_d \\mid x_{<d})$. An autoregressive "
@@ -27,13 +30,11 @@ INTRO = (
 if not page.projection:
     st.markdown(INTRO)
 
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def _true_table(name: str, bounds: tuple, bins: int):
     from playground.targets import get_target
 
     return A.true_table(get_target(name), bounds, bins)
-
 
 # 1. The chain rule on a grid: the main picture ----------------------------------------------------
 side, main = page.split() if page.projection else st.columns([1, 2.5], gap="medium")
@@ -56,10 +57,8 @@ truth = _true_table(target.name, bounds, int(bins)) if target.has_log_prob and g
 centers = A.cell_centers(bounds, int(bins))
 slice_cell = min(int(st.session_state.get("slice", int(bins) // 2)), int(bins) - 1)
 
-
 def factory() -> A.GridAutoregressive:
     return A.GridAutoregressive(target, config)
-
 
 def picture(model: A.GridAutoregressive):
     """Data histogram, the model's joint (the product of its conditionals) and the truth, on one scale."""
@@ -70,7 +69,6 @@ def picture(model: A.GridAutoregressive):
         tables["truth"] = truth
     return page.themed(F.joint_panels(centers, tables, slice_at=float(centers[0][slice_cell])), height=430,
                        main=True)
-
 
 def render(model: A.GridAutoregressive) -> None:
     page.show(picture(model), key="ar_joint", main=True)
@@ -88,7 +86,6 @@ def render(model: A.GridAutoregressive) -> None:
             title="Chain rule; NLL of held-out data (nats per point)",
             try_next=_grid_hint(model, n_data, order))
 
-
 def _grid_hint(model: A.GridAutoregressive, n_data: int, order: str) -> str:
     if model.iteration == 0:
         return "press Play: the model's panel takes the shape of the data."
@@ -100,7 +97,6 @@ def _grid_hint(model: A.GridAutoregressive, n_data: int, order: str) -> str:
         return ("switch the order to x₂ first and Play to the same iteration: the same joint in theory, another "
                 "function in practice; both end on the data's own frequencies.")
     return "switch back to x₁ first: the two orders meet as both learn the training frequencies."
-
 
 with main:
     grid_model: A.GridAutoregressive = stepper_panel(
@@ -182,7 +178,6 @@ st.markdown(
     f"end of the word being one more character (\".\"). Trained by teacher forcing on {len(A.NAMES)} given names "
     "(10 % held out); the sampling rules below are those of large language models.")
 
-
 def _next_character(seed: int) -> None:
     """Draw one character after the prefix with the current rules; the end mark finishes the word."""
     model: A.CharModel | None = st.session_state.get("ar_chars")
@@ -203,7 +198,6 @@ def _next_character(seed: int) -> None:
     else:
         st.session_state["prefix"] = prefix_now + char
 
-
 char_side, char_main = st.columns([1, 2])
 with char_side:
     prefix = linked(st.text_input, "Prefix (letters a-z)", key="prefix", default="ma", max_chars=20)
@@ -222,7 +216,6 @@ with char_side:
     word = linked(st.text_input, "Score a word", key="word", default="emma", max_chars=20)
 
 rules = {"temperature": float(char_temperature), "top_k": int(top_k), "top_p": float(top_p)}
-
 
 def render_chars(model: A.CharModel) -> None:
     history = {name: model.metric(name) for name in ("iteration", "loss", "held_out_nll")}
@@ -243,7 +236,6 @@ def render_chars(model: A.CharModel) -> None:
                    f"per character ({'a training name' if word.lower() in model.train_words else 'not a training name'}).")
     except ValueError as error:
         st.warning(f"The word cannot be scored: {error}.")
-
 
 with char_main:
     char_model: A.CharModel = stepper_panel(

@@ -5,9 +5,15 @@ precision, recall, density and coverage; the Fréchet distance, exact and sliced
 same two sets; and how each number moves with the sample size.
 """
 
+import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("Evaluating generative models", ":material/leaderboard:")
+
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 from playground import evaluation as E
 from playground import metrics as M
@@ -17,9 +23,6 @@ from playground.ui.controls import formula_panel
 from playground.ui import deeplink
 from playground.ui.deeplink import linked
 from playground.ui.evaluation import digits_section, leaderboard_section
-from playground.ui.page import setup_page
-
-page = setup_page("Evaluating generative models", ":material/leaderboard:")
 
 INTRO = (
     "Good samples need **fidelity** (they look real: precision, density), **diversity** (they cover the data: "
@@ -45,21 +48,17 @@ PRESETS = {
                                           "ev_mem": 0.5},
 }
 
-
 def _apply_preset() -> None:
     for key, value in PRESETS[st.session_state["ev_pre"]].items():
         st.session_state[key] = value
 
-
 def _mark_custom() -> None:
     st.session_state["ev_pre"] = "custom"
-
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _size_curves(name: str, defects: E.Defects, k: int, seed: int) -> dict:
     """Against N: 12 fresh sets up to 3,000 points (the slowest part of the page), once per setting."""
     return E.sample_size_curves(get_target(name), defects, [20, 50, 100, 300, 1000, 3000], k, seed=seed)
-
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _distances(real: np.ndarray, fake: np.ndarray, bandwidth: float | None, seed: int) -> dict:
@@ -67,7 +66,6 @@ def _distances(real: np.ndarray, fake: np.ndarray, bandwidth: float | None, seed
     moving the ball radio or k does not redo them."""
     mmd2, p_value = E.mmd_permutation_test(real, fake, bandwidth, permutations=200, seed=seed)
     return {"w2": E.wasserstein2_exact(real, fake), "mmd2": mmd2, "p": p_value}
-
 
 def sandbox(page) -> None:
     side, main = page.split() if page.projection else st.columns([1, 2.5], gap="medium")
@@ -107,7 +105,6 @@ def sandbox(page) -> None:
     radii = E.knn_radii(centers, int(k))
     inside = E.balls_holding(centers, radii, fake if around == "real" else real)
     novelty = E.closer_to_training(training, real, fake)
-
 
     def _hint() -> str:
         if defects.memorised > 0:
@@ -193,7 +190,6 @@ def sandbox(page) -> None:
         "2D points themselves.",
         title="How to read the page",
     )
-
 
 SECTIONS = {
     "1 Metric sandbox": sandbox,

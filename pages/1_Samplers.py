@@ -7,12 +7,13 @@ for densities known only up to a constant (energy-based models).
 """
 
 import streamlit as st
-
-from playground.ui import deeplink, samplers
 from playground.ui.page import setup_page
 
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
 page = setup_page("Samplers", "🎲")
 
+from playground.ui import deeplink, samplers
 
 def intro() -> None:
     page.explain(
@@ -22,7 +23,6 @@ def intro() -> None:
         "seed (sidebar) always gives the same picture, and the link in the sidebar reopens the open tab.",
         title="What is sampling?",
     )
-
 
 if not page.projection:  # projected, the tabs and the picture come first; the intro goes below
     intro()

@@ -6,15 +6,17 @@ The four estimators are fitted to the same training points and judged on held-ou
 """
 
 import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("KDE vs GMM", "📊")
 
 from playground.density import BIN_RULES, KERNELS, scott_bandwidth, silverman_bandwidth
 from playground.mixture import COVARIANCE_TYPES
 from playground.ui import kde
 from playground.ui.controls import dataset_picker
 from playground.ui.deeplink import linked
-from playground.ui.page import setup_page
-
-page = setup_page("KDE vs GMM", "📊")
 
 if not page.projection:
     st.markdown(

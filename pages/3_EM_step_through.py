@@ -8,15 +8,17 @@ mixture, one half-step at a time.
 """
 
 import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("EM step-through", ":material/stairs:")
 
 from playground.mixture import SingularCovarianceError
 from playground.ui.controls import stepper_panel
 from playground.ui.em import (STEPPER_KEY, EMConfig, build_stepper, data_controls, em_converged, em_picture,
                               em_vs_gradient_descent, half_step_buttons, model_controls, render_views,
                               restarts_section, scenario_picker)
-from playground.ui.page import setup_page
-
-page = setup_page("EM step-through", ":material/stairs:")
 
 INTRO = (
     "A Gaussian mixture $p(x) = \\sum_k \\alpha_k \\mathcal N(x\\mid\\mu_k, \\Sigma_k)$ fitted by "

@@ -1,12 +1,14 @@
 """AE / VAE latent explorer: from PCA to auto-encoders to VAEs, and what their latent spaces generate."""
 
 import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("AE / VAE latent explorer", "🧭")
 
 from playground.ui import latent as ui
 from playground.ui import vq as vq_ui
-from playground.ui.page import setup_page
-
-page = setup_page("AE / VAE latent explorer", "🧭")
 
 if not page.projection:
     st.markdown(

@@ -7,11 +7,13 @@
 """
 
 import streamlit as st
-
-from playground.ui.flows import change_of_variables_section, flow_1d_section, flow_2d_section
 from playground.ui.page import setup_page
 
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
 page = setup_page("Normalizing-flow warping", ":material/waves:")
+
+from playground.ui.flows import change_of_variables_section, flow_1d_section, flow_2d_section
 
 INTRO = (
     "A flow is an **invertible** map $F$ between data space and a latent space of the same size. "
@@ -26,12 +28,10 @@ else:
     st.markdown(INTRO)
     areas = [st.container() for _ in SECTIONS]
 
-
 def heading(index: int, text: str) -> None:
     if not page.projection:
         st.header(SECTIONS[index])
         st.markdown(text)
-
 
 with areas[0]:
     heading(0, "A base density $q = \\mathcal{N}(0, 1)$ lives on $z$. A monotone map $F$ sends $x$ to $z$. "

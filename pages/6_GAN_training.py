@@ -6,12 +6,14 @@ on each generated point, the warped latent grid, and the loss and quality curves
 """
 
 import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("GAN training", ":material/swords:")
 
 from playground.ui.gan import (preset_picker, rejection_section, single_step_buttons, training_controls,
                               training_section, view_toggles)
-from playground.ui.page import setup_page
-
-page = setup_page("GAN training", ":material/swords:")
 
 INTRO = (
     "A **generator** $G$ turns noise $z \\sim Q$ into points $G(z)$; a **discriminator** $D$ scores points, "

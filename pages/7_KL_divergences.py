@@ -7,6 +7,11 @@
 """
 
 import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("Forward vs reverse KL", "↔️")
 
 from playground.ui.divergences import (
     RACE_KEY,
@@ -17,9 +22,6 @@ from playground.ui.divergences import (
     model_controls,
     target_controls,
 )
-from playground.ui.page import setup_page
-
-page = setup_page("Forward vs reverse KL", "↔️")
 
 INTRO = (
     "Fitting $q$ to $p$ = minimising a **divergence** $\\mathcal D(p\\,\\|\\,q)$. When $q$ is too simple, the "

@@ -5,17 +5,20 @@ path backwards: as a stochastic process (reverse SDE, DDPM) or as an ODE (probab
 DDIM with η = 0, flow matching), from the same network and the same starting noise.
 """
 
-import numpy as np
 import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("Diffusion and flow matching", ":material/blur_on:")
+
+import numpy as np
 
 from playground import diffusion as D
 from playground.figures import diffusion as F
 from playground.stepper import lock_for
 from playground.ui import diffusion as U
 from playground.ui.controls import formula_panel, stepper_panel
-from playground.ui.page import setup_page
-
-page = setup_page("Diffusion and flow matching", ":material/blur_on:")
 
 INTRO = (
     "Add Gaussian noise to the data little by little until nothing is left but noise: "
@@ -38,7 +41,6 @@ with controls:
         t = U.time_control(preset, schedule)
     show_exact = target.mixture is not None
 
-
 def picture(trainer: D.DiffusionTrainer):
     """The main picture: noised data at t, the learned (and exact) score, q(x_t)."""
     noised = D.forward_noise(trainer.data[:800], schedule, t, page.seed).cpu().numpy()
@@ -50,7 +52,6 @@ def picture(trainer: D.DiffusionTrainer):
                                      density=None if density is None else density[2],
                                      density_axes=None if density is None else density[:2], t=t,
                                      title=f"q(x_t) and its score at t = {t:.2f}"), height=520, main=True)
-
 
 def render(trainer: D.DiffusionTrainer) -> None:
     page.show(picture(trainer), key="diffusion_plane", main=True)
@@ -68,7 +69,6 @@ def render(trainer: D.DiffusionTrainer) -> None:
                   title=f"{schedule.label} · {D.OBJECTIVES[config.objective]}",
                   try_next="move t from 0.9 down to 0.05: the arrows point towards the data at every noise level, "
                   "and sharpen into the modes as t falls.")
-
 
 with main:
     trainer: D.DiffusionTrainer = stepper_panel(

@@ -6,15 +6,17 @@ the normalised density, the exact held-out likelihood, and how far the chains ar
 """
 
 import streamlit as st
+from playground.ui.page import setup_page
+
+# First: the title reaches the browser before the compute modules below are imported (seconds on a
+# cold server; a background thread warms them meanwhile).
+page = setup_page("Energy-based models", ":material/landscape:")
 
 from playground import energy as E
 from playground.figures import energy as F
 from playground.stepper import lock_for
 from playground.ui import energy as U
 from playground.ui.controls import formula_panel, stepper_panel
-from playground.ui.page import setup_page
-
-page = setup_page("Energy-based models", ":material/landscape:")
 
 INTRO = (
     "An energy-based model is any function $E_\\theta(x)$: low energy = likely, "
@@ -32,7 +34,6 @@ with controls:
     st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")
     target, config = U.training_controls(preset, page.seed)
 
-
 def picture(trainer: E.EnergyTrainer):
     """The main picture: the normalised model density on the grid, the data and the negatives."""
     axes_x, axes_y, density = E.grid_density(trainer.model, trainer.bounds, 100)
@@ -41,7 +42,6 @@ def picture(trainer: E.EnergyTrainer):
                                       data=trainer.data[:600].cpu().numpy(), negatives=negatives,
                                       title=f"p_θ = e^(−E)/Z on the grid, iteration {trainer.iteration}"),
                        height=500, main=True)
-
 
 def render(trainer: E.EnergyTrainer) -> None:
     page.show(picture(trainer), key="energy_plane", main=True)
@@ -61,7 +61,6 @@ def render(trainer: E.EnergyTrainer) -> None:
     formula_panel(loss, values, title=E.METHODS[config.method],
                   try_next="compare the held-out log-likelihood with the truth; then try the *Too few Langevin "
                   "steps* preset.")
-
 
 with main:
     trainer: E.EnergyTrainer = stepper_panel(
