@@ -52,11 +52,13 @@ class SpectralNormLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, generator: torch.Generator,
                  device: torch.device | None = None) -> None:
         super().__init__(in_features, out_features, device=device)
-        with torch.no_grad():  # PyTorch's default scale, but drawn from ``generator`` (not the global RNG)
+        # PyTorch's default scale, drawn from a generator derived from ``generator``'s seed (not the global
+        # RNG, and without advancing ``generator``: ``mlp`` draws the weights again from it, as before).
+        own = torch.Generator(device=generator.device).manual_seed(generator.initial_seed() + 1)
+        with torch.no_grad():
             bound = 1.0 / math.sqrt(in_features)
             for tensor in (self.weight, self.bias):
-                tensor.copy_(torch.empty(tensor.shape, device=generator.device).uniform_(-bound, bound,
-                                                                                        generator=generator))
+                tensor.copy_(torch.empty(tensor.shape, device=generator.device).uniform_(-bound, bound, generator=own))
         u = torch.randn(out_features, generator=generator, device=generator.device)
         self.register_buffer("u", F.normalize(u.to(device), dim=0))
         self.register_buffer("v", torch.zeros(in_features, device=device))

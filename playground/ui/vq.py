@@ -19,7 +19,7 @@ from playground.ui.page import PageContext
 
 STATE_KEY = "vq_trainer"
 TARGETS_2D = ["ring8", "mog2d", "moons", "banana"]
-FORMULA = (r"\begin{gathered}k(x) = \arg\min_k \lVert z_e(x) - e_k\rVert \\ z_q = z_e + \mathrm{sg}[e_k - z_e] \\ "
+FORMULA = (r"\begin{gathered}k = \arg\min_k \lVert z_e - e_k\rVert \\ z_q = z_e + \mathrm{sg}[e_k - z_e] \\ "
            r"L = -\log p(x\mid z_q) \\ +\, \lVert \mathrm{sg}[z_e] - e_k\rVert^2 + \beta\,\lVert z_e - "
            r"\mathrm{sg}[e_k]\rVert^2\end{gathered}")
 
@@ -74,7 +74,7 @@ def vq_section(page: PageContext) -> None:
 
     def render(trainer: vq.VQTrainer) -> None:
         page.show(picture(trainer), key="vq_main", height=500)
-        numbers, plots = st.columns([1.2, 1.6], gap="medium")
+        numbers, plots = st.columns([1.4, 1.6], gap="medium")
         with numbers:
             last = trainer.history[-1] if trainer.history else {}
             values = {"reconstruction": last.get("reconstruction", float("nan")),
