@@ -140,6 +140,11 @@ class Stepper:
         """One metric across the history, as an array (for curves)."""
         return np.array([m.get(name, np.nan) for m in self.history], dtype=np.float64)
 
+    def latest(self, name: str) -> float | None:
+        """The most recent value of a metric some steps do not record (an evaluation every few
+        steps); None before its first."""
+        return next((float(m[name]) for m in reversed(self.history) if name in m), None)
+
 
 class TorchStepper(Stepper):
     """A ``Stepper`` over torch state, with a guard that costs one fused copy.

@@ -34,6 +34,25 @@ def test_step_returns_last_metrics_and_records_history():
     assert stepper.iteration == 3 and not stepper.stopped
 
 
+class EveryThird(Doubler):
+    """Records ``x`` every step and ``checked`` only every third step (an evaluation)."""
+
+    def _step(self):
+        metrics = super()._step()
+        if (self.iteration + 1) % 3 == 0:
+            metrics["checked"] = metrics["x"] + 0.5
+        return metrics
+
+
+def test_latest_reads_the_last_recorded_value_of_a_sparse_metric():
+    stepper = EveryThird()
+    stepper.step(2)
+    assert stepper.latest("checked") is None
+    stepper.step(2)  # step 3 records it, step 4 does not
+    assert stepper.latest("checked") == 8.5 and stepper.latest("x") == 16.0
+    assert np.isnan(stepper.metric("checked")[-1])
+
+
 def test_overflow_stops_and_keeps_last_good_state():
     stepper = Doubler(factor=1e200)
     with np.errstate(over="ignore"):

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from playground.figures.latent import image_mosaic
-from playground.figures.primitives import Series, curves
+from playground.figures.primitives import Series, curves, data_plane
 from playground.figures.theme import ROLE_COLORS
 
 
@@ -46,10 +46,7 @@ def balls_figure(real: np.ndarray, fake: np.ndarray, radii: np.ndarray, inside: 
                                                                      np.r_[real[:, 1], fake[:, 1]]))]
     high = [max(b[1], float(np.nanmax(p))) for b, p in zip(bounds, (np.r_[real[:, 0], fake[:, 0]],
                                                                       np.r_[real[:, 1], fake[:, 1]]))]
-    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
-                      xaxis={"range": [low[0], high[0]], "constrain": "domain"},
-                      yaxis={"range": [low[1], high[1]], "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
-    return fig
+    return data_plane(fig, (low[0], high[0]), (low[1], high[1]), title=title)
 
 
 def size_curves(data: Mapping[str, np.ndarray]) -> go.Figure:
@@ -117,10 +114,7 @@ def training_set(training: np.ndarray, held_out: np.ndarray, bounds: Sequence[Se
                              marker={"color": ROLE_COLORS["data"], "size": 4}))
     fig.add_trace(go.Scatter(x=held_out[:, 0], y=held_out[:, 1], mode="markers", name=f"held out ({len(held_out):,})",
                              marker={"color": ROLE_COLORS["truth"], "size": 4, "symbol": "x"}, opacity=0.5))
-    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
-                      xaxis={"range": list(bounds[0]), "constrain": "domain"},
-                      yaxis={"range": list(bounds[1]), "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
-    return fig
+    return data_plane(fig, bounds[0], bounds[1], title=title)
 
 
 def image_rows(images: np.ndarray, shape: tuple[int, int], row_names: Sequence[str], per_row: int, *,

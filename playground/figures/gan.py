@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.primitives import Series, curves, mark_current
+from playground.figures.primitives import Series, curves, data_plane, mark_current
 from playground.figures.theme import PALETTE, ROLE_COLORS, WEBGL_THRESHOLD
 
 # Purple (fake) -> white -> green (real), as in GAN Lab; readable with the common colour-vision deficiencies.
@@ -159,7 +159,4 @@ def rejection_figure(real: np.ndarray, points: np.ndarray, accepted: np.ndarray,
                              marker={"color": "#9a9a9a", "size": 5, "symbol": "x"}))
     fig.add_trace(go.Scatter(x=points[accepted, 0], y=points[accepted, 1], mode="markers", name="accepted",
                              marker={"color": ROLE_COLORS["samples"], "size": 5}))
-    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
-                      xaxis={"range": list(bounds[0]), "constrain": "domain"},
-                      yaxis={"range": list(bounds[1]), "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
-    return fig
+    return data_plane(fig, bounds[0], bounds[1], title=title)

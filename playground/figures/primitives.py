@@ -52,6 +52,15 @@ class Series:
 CURRENT_LINE = {"width": 2, "dash": "dash"}
 
 
+def data_plane(fig: go.Figure, x_range: Any, y_range: Any, *, title: str | None = None) -> go.Figure:
+    """Lay ``fig`` out as a 2D data plane: the given ranges, one unit the same length on both axes,
+    and the legend in a row below."""
+    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
+                      xaxis={"range": list(x_range), "constrain": "domain"},
+                      yaxis={"range": list(y_range), "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
+    return fig
+
+
 def mark_current(fig: go.Figure, x: float | None, *, role: str = "accent") -> go.Figure:
     """A dashed vertical line at the current iteration (on every subplot of ``fig``)."""
     if x is not None:

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.primitives import Series, curves
+from playground.figures.primitives import Series, curves, data_plane
 from playground.figures.theme import PALETTE, ROLE_COLORS, component_color
 
 
@@ -33,10 +33,7 @@ def codebook_plane(points: np.ndarray, codes: np.ndarray, codebook: np.ndarray, 
                                  marker={"symbol": "x", "size": 12, "color": PALETTE[3]}))
     low = [min(b[0], float(codebook[:, d].min())) for d, b in enumerate(bounds)]
     high = [max(b[1], float(codebook[:, d].max())) for d, b in enumerate(bounds)]
-    fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
-                      xaxis={"range": [low[0], high[0]], "constrain": "domain"},
-                      yaxis={"range": [low[1], high[1]], "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"})
-    return fig
+    return data_plane(fig, (low[0], high[0]), (low[1], high[1]), title=title)
 
 
 def vq_curves(iterations: np.ndarray, losses: Mapping[str, np.ndarray], eval_iterations: np.ndarray,

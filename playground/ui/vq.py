@@ -79,8 +79,8 @@ def vq_section(page: PageContext) -> None:
             last = trainer.history[-1] if trainer.history else {}
             values = {"reconstruction": last.get("reconstruction", float("nan")),
                       "commitment": last.get("commitment", float("nan"))}
-            if _last(trainer, "perplexity") is not None:
-                values.update(perplexity=_last(trainer, "perplexity"), **{"dead codes": int(_last(trainer, "dead"))})
+            if trainer.latest("perplexity") is not None:
+                values.update(perplexity=trainer.latest("perplexity"), **{"dead codes": int(trainer.latest("dead"))})
             values = {k: v for k, v in values.items() if v == v}
             formula_panel(FORMULA, values, title="VQ: the nearest code, straight through", columns=2,
                           try_next=_hint(config, trainer))
@@ -102,17 +102,8 @@ def vq_section(page: PageContext) -> None:
         _priors_section(page, trainer, x_train, x_test, config)
 
 
-def _last(trainer: vq.VQTrainer, name: str) -> float | None:
-    """The latest evaluated value of a metric recorded every ``eval_every`` steps (None before the first)."""
-    if not trainer.history:
-        return None
-    values = trainer.metric(name)
-    finite = values[~np.isnan(values)]
-    return float(finite[-1]) if len(finite) else None
-
-
 def _hint(config: vq.VQConfig, trainer: vq.VQTrainer) -> str:
-    dead = int(_last(trainer, "dead") or 0)
+    dead = int(trainer.latest("dead") or 0)
     if config.init == "corner" and not config.reset_dead:
         return "most codes stay dead in their corner: turn on 'reset dead codes' and press Play again."
     if dead and not config.reset_dead:
