@@ -36,7 +36,9 @@ def run(report) -> None:
     options = dict(covariance_type="full", tol=0.0, max_iter=N_ITERATIONS, reg_covar=1e-6, **start)
 
     def ours() -> GaussianMixture:
-        return GaussianMixture(N_COMPONENTS, **options).fit(X)
+        with warnings.catch_warnings():  # tol = 0: both warn that max_iter ended the fit
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return GaussianMixture(N_COMPONENTS, **options).fit(X)
 
     def peer() -> SklearnMixture:
         with warnings.catch_warnings():

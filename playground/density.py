@@ -1,8 +1,9 @@
 """Non-parametric and simple parametric density estimators: histogram, Gaussian MLE, KDE.
 
-All three follow scikit-learn's estimator conventions (``fit``, ``score_samples`` =
-log density, ``score`` = total log-likelihood, ``sample(n, seed)``, fitted attributes
-end in ``_``). They are the lecture's basis expansions (seed 003)
+All three are scikit-learn estimators (``BaseEstimator`` + ``DensityMixin``: ``fit``,
+``score_samples`` = log density, ``score`` = total log-likelihood, ``get_params``,
+``clone``, ``GridSearchCV``; fitted attributes end in ``_``; input validated by
+scikit-learn's helpers, see ``playground.validation``), plus ``sample(n, seed)``. They are the lecture's basis expansions (seed 003)
 
     p_hat(x) = sum_j a_j k_h(x, mu_j),    a_j >= 0,  sum_j a_j = 1,
 
@@ -23,17 +24,23 @@ any grid point where they could lose precision.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
+from scipy import integrate
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils.validation import _check_sample_weight
 
 from playground.device import default_device
 from playground.distributions import GaussianMixture
 from playground.seeding import SeedLike, rng
+from playground.validation import check_is_fitted, check_X
 
-KERNELS = ("gaussian", "epanechnikov", "tophat")
+KERNELS = ("gaussian", "tophat", "epanechnikov", "exponential", "linear", "cosine")  # scikit-learn's six
+COMPACT_KERNELS = ("tophat", "epanechnikov", "linear", "cosine")  # zero beyond r = h
 BANDWIDTH_RULES = ("scott", "silverman")
 BIN_RULES = ("sturges", "fd")
 MAX_BINS_PER_AXIS = 5_000
@@ -58,31 +65,46 @@ def as_2d(X: np.ndarray) -> np.ndarray:
     return X
 
 
-def _check_fitted(estimator, attribute: str) -> None:
-    if not hasattr(estimator, attribute):
-        raise RuntimeError(f"{type(estimator).__name__} is not fitted yet: call fit(X) first")
+def effective_sample_size(weights: np.ndarray | None, n: int) -> float:
+    """(sum w)^2 / sum w^2 (Kish; SciPy's ``gaussian_kde.neff``); n without weights."""
+    if weights is None:
+        return float(n)
+    weights = np.asarray(weights, dtype=np.float64)
+    return float(weights.sum() ** 2 / np.sum(weights**2))
 
 
-def pooled_std(X: np.ndarray) -> float:
-    """sqrt of the mean per-axis variance (ddof=1): the scale used by the bandwidth rules."""
+def pooled_std(X: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """sqrt of the mean per-axis variance, unbiased (ddof = 1; with weights, NumPy's
+    ``cov(aweights=)`` correction, as SciPy's ``gaussian_kde``): the scale of the bandwidth rules."""
     X = as_2d(X)
     if len(X) < 2:
         return 1.0
-    return float(np.sqrt(np.mean(np.var(X, axis=0, ddof=1))))
+    if weights is None:
+        return float(np.sqrt(np.mean(np.var(X, axis=0, ddof=1))))
+    w = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    mean = w @ X
+    correction = 1.0 - np.sum(w**2)
+    if correction <= 0:
+        return 1.0
+    return float(np.sqrt(np.mean(w @ (X - mean) ** 2) / correction))
 
 
-def scott_bandwidth(X: np.ndarray) -> float:
-    """Scott's rule h = sigma * n^(-1/(d+4)) (SciPy's ``gaussian_kde`` factor times the data std)."""
+def scott_bandwidth(X: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Scott's rule h = sigma * n^(-1/(d+4)): SciPy's ``gaussian_kde`` factor times the data's spread
+    (n = the effective sample size with weights, as SciPy). scikit-learn's ``bandwidth="scott"``
+    is the factor alone, n^(-1/(d+4)), meant for standardised data."""
     X = as_2d(X)
-    n, d = X.shape
-    return pooled_std(X) * n ** (-1.0 / (d + 4))
+    d = X.shape[1]
+    return pooled_std(X, weights) * effective_sample_size(weights, len(X)) ** (-1.0 / (d + 4))
 
 
-def silverman_bandwidth(X: np.ndarray) -> float:
-    """Silverman's rule h = sigma * (n (d+2) / 4)^(-1/(d+4)); in 1D about 1.06 sigma n^(-1/5)."""
+def silverman_bandwidth(X: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Silverman's rule h = sigma * (n (d+2) / 4)^(-1/(d+4)); in 1D about 1.06 sigma n^(-1/5)
+    (SciPy's factor times the spread; scikit-learn's is the factor alone)."""
     X = as_2d(X)
-    n, d = X.shape
-    return pooled_std(X) * (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
+    d = X.shape[1]
+    n = effective_sample_size(weights, len(X))
+    return pooled_std(X, weights) * (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
 
 
 def sturges_bins(n: int) -> int:
@@ -101,7 +123,7 @@ def freedman_diaconis_width(x: np.ndarray) -> float:
 # Histogram
 # ----------------------------------------------------------------------------------
 
-class Histogram:
+class Histogram(DensityMixin, BaseEstimator):
     """Histogram density: p(x) = count(cell of x) / (N * cell volume), in any dimension.
 
     ``bins``: an int (bins per axis) or a rule, "sturges" or "fd" (Freedman-Diaconis);
@@ -140,9 +162,9 @@ class Histogram:
             return low + self.bin_width * np.arange(count + 1)
         return np.linspace(low, high, count + 1)
 
-    def fit(self, X: np.ndarray) -> "Histogram":
+    def fit(self, X: Any, y: Any = None) -> "Histogram":
         """Choose the edges per axis and count the points in each cell."""
-        X = as_2d(X)
+        X = check_X(self, X, reset=True)
         ranges = self.range or [(float(c.min()), float(c.max())) for c in X.T]
         if len(ranges) != X.shape[1]:
             raise ValueError(f"range has {len(ranges)} axes, the data have {X.shape[1]}")
@@ -167,19 +189,18 @@ class Histogram:
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """log p(x) per row; -inf outside the edges or in an empty cell."""
-        _check_fitted(self, "density_")
-        X = as_2d(X)
+        X = check_X(self, X, reset=False)
         index, inside = self._cell_index(X)
         with np.errstate(divide="ignore"):
             return np.where(inside, np.log(self.density_[index]), -np.inf)
 
-    def score(self, X: np.ndarray) -> float:
+    def score(self, X: Any, y: Any = None) -> float:
         """Total log-likelihood of X."""
         return float(self.score_samples(X).sum())
 
     def sample(self, n: int, seed: SeedLike = None) -> np.ndarray:
         """Pick a cell with probability count / N, then a uniform point inside it."""
-        _check_fitted(self, "density_")
+        check_is_fitted(self)
         generator = rng(seed)
         flat = self.counts_.ravel() / self.counts_.sum()
         cells = np.unravel_index(generator.choice(flat.size, size=n, p=flat), self.counts_.shape)
@@ -192,7 +213,7 @@ class Histogram:
     @property
     def n_parameters(self) -> int:
         """Free parameters: one probability per cell, minus one (they sum to 1)."""
-        _check_fitted(self, "counts_")
+        check_is_fitted(self)
         return int(self.counts_.size - 1)
 
 
@@ -200,7 +221,7 @@ class Histogram:
 # Single Gaussian by maximum likelihood
 # ----------------------------------------------------------------------------------
 
-class GaussianMLE:
+class GaussianMLE(DensityMixin, BaseEstimator):
     """One Gaussian fitted by maximum likelihood: mu = mean, Sigma = (1/N) sum (x - mu)(x - mu)^T.
 
     ``reg_covar`` is added to the diagonal (as in scikit-learn) so that a degenerate
@@ -210,9 +231,9 @@ class GaussianMLE:
     def __init__(self, reg_covar: float = 1e-6) -> None:
         self.reg_covar = reg_covar
 
-    def fit(self, X: np.ndarray) -> "GaussianMLE":
+    def fit(self, X: Any, y: Any = None) -> "GaussianMLE":
         """Closed-form MLE: the sample mean and the biased (1/N) sample covariance."""
-        X = as_2d(X)
+        X = check_X(self, X, reset=True)
         self.mean_ = X.mean(axis=0)
         centred = X - self.mean_
         self.covariance_ = centred.T @ centred / len(X) + self.reg_covar * np.eye(X.shape[1])
@@ -221,24 +242,23 @@ class GaussianMLE:
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """log N(x; mu, Sigma) (``playground.distributions``)."""
-        _check_fitted(self, "cholesky_")
-        X = as_2d(X)
+        X = check_X(self, X, reset=False)
         return GaussianMixture.gaussian(self.mean_, self.covariance_, "cpu").log_prob(X)
 
-    def score(self, X: np.ndarray) -> float:
+    def score(self, X: Any, y: Any = None) -> float:
         """Total log-likelihood of X."""
         return float(self.score_samples(X).sum())
 
     def sample(self, n: int, seed: SeedLike = None) -> np.ndarray:
         """x = mu + L z, z ~ N(0, I) (Cholesky sampling)."""
-        _check_fitted(self, "cholesky_")
+        check_is_fitted(self)
         z = rng(seed).standard_normal((n, len(self.mean_)))
         return self.mean_ + z @ self.cholesky_.T
 
     @property
     def n_parameters(self) -> int:
         """d means + d(d+1)/2 covariance entries."""
-        _check_fitted(self, "mean_")
+        check_is_fitted(self)
         d = len(self.mean_)
         return d + d * (d + 1) // 2
 
@@ -247,33 +267,61 @@ class GaussianMLE:
 # Kernel density estimation: the math
 # ----------------------------------------------------------------------------------
 
-def log_kernel_norm(bandwidth: float, dim: int, kernel: str) -> float:
-    """log of the constant that makes the kernel integrate to 1 in ``dim`` dimensions.
+def _unit_sphere_log_area(dim: int) -> float:
+    """log of the area of the unit sphere in R^d, 2 pi^(d/2) / Gamma(d/2)."""
+    return math.log(2.0) + 0.5 * dim * math.log(math.pi) - math.lgamma(0.5 * dim)
 
-    gaussian: (2 pi h^2)^(-d/2); tophat: 1 / V_d(h); epanechnikov: (d+2) / (2 V_d(h)),
-    with V_d(h) = pi^(d/2) h^d / Gamma(d/2 + 1) the volume of the ball of radius h.
-    """
-    log_ball = 0.5 * dim * math.log(math.pi) - math.lgamma(0.5 * dim + 1) + dim * math.log(bandwidth)
-    if kernel == "gaussian":
-        return -0.5 * dim * math.log(2 * math.pi) - dim * math.log(bandwidth)
+
+@functools.lru_cache(maxsize=64)
+def _log_radial_integral(kernel: str, dim: int) -> float:
+    """log of int_0^inf k(t) t^(d-1) dt for the kernel's profile k with h = 1."""
+    if kernel == "gaussian":  # int e^(-t^2/2) t^(d-1) dt = 2^(d/2 - 1) Gamma(d/2)
+        return (0.5 * dim - 1.0) * math.log(2.0) + math.lgamma(0.5 * dim)
     if kernel == "tophat":
-        return -log_ball
-    if kernel == "epanechnikov":
-        return -log_ball + math.log((dim + 2) / 2.0)
+        return -math.log(dim)
+    if kernel == "epanechnikov":  # 1/d - 1/(d+2)
+        return math.log(2.0 / (dim * (dim + 2)))
+    if kernel == "exponential":  # Gamma(d)
+        return math.lgamma(dim)
+    if kernel == "linear":  # 1/d - 1/(d+1)
+        return -math.log(dim * (dim + 1))
+    if kernel == "cosine":
+        value, _ = integrate.quad(lambda t: math.cos(0.5 * math.pi * t) * t ** (dim - 1), 0.0, 1.0,
+                                  epsabs=0.0, epsrel=1e-13)
+        return math.log(value)
     raise ValueError(f"unknown kernel {kernel!r}; use one of {KERNELS}")
+
+
+def log_kernel_norm(bandwidth: float, dim: int, kernel: str) -> float:
+    """log of the constant that makes the kernel integrate to 1 in ``dim`` dimensions:
+    1 / (area of the unit sphere * h^d * int_0^inf k(t) t^(d-1) dt), with k the profile
+    below (gaussian: (2 pi h^2)^(-d/2); tophat: 1 / V_d(h); epanechnikov: (d+2) / (2 V_d(h))).
+    """
+    return -(_unit_sphere_log_area(dim) + dim * math.log(bandwidth) + _log_radial_integral(kernel, dim))
 
 
 def log_kernel_profile(squared_distance: torch.Tensor, bandwidth: float, kernel: str) -> torch.Tensor:
-    """Unnormalised log kernel of r^2: -r^2/2h^2, log(1 - r^2/h^2) or 0 inside r < h (else -inf)."""
+    """Unnormalised log kernel of r^2, scikit-learn's six: gaussian -r^2/2h^2, exponential -r/h;
+    inside r < h (else -inf): tophat 0, epanechnikov log(1 - r^2/h^2), linear log(1 - r/h),
+    cosine log cos(pi r / 2h)."""
     scaled = squared_distance / (bandwidth * bandwidth)
     if kernel == "gaussian":
         return -0.5 * scaled
+    if kernel == "exponential":
+        return -torch.sqrt(scaled)
+    if kernel not in COMPACT_KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; use one of {KERNELS}")
     inside = scaled < 1.0
+    ratio = scaled.clamp(max=1.0)
     if kernel == "tophat":
-        return torch.where(inside, torch.zeros_like(scaled), torch.full_like(scaled, -math.inf))
-    if kernel == "epanechnikov":
-        return torch.where(inside, torch.log1p(-scaled.clamp(max=1.0)), torch.full_like(scaled, -math.inf))
-    raise ValueError(f"unknown kernel {kernel!r}; use one of {KERNELS}")
+        values = torch.zeros_like(scaled)
+    elif kernel == "epanechnikov":
+        values = torch.log1p(-ratio)
+    elif kernel == "linear":
+        values = torch.log1p(-torch.sqrt(ratio))
+    else:
+        values = torch.log(torch.cos(0.5 * math.pi * torch.sqrt(ratio)))
+    return torch.where(inside, values, torch.full_like(scaled, -math.inf))
 
 
 def _exp_floor(dtype: torch.dtype) -> float:
@@ -291,13 +339,15 @@ def logsumexp_rows(values: torch.Tensor) -> torch.Tensor:
     return torch.log(torch.exp(shifted).sum(dim=1)) + peak.squeeze(1)
 
 
-def _gaussian_logsumexp_(squared: torch.Tensor, bandwidth: float) -> torch.Tensor:
-    """logsumexp_j(-squared[:, j] / 2h^2), in place on ``squared`` (fewest passes over memory).
+def _gaussian_logsumexp_(squared: torch.Tensor, bandwidth: float, log_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """logsumexp_j(-squared[:, j] / 2h^2 + log w_j), in place on ``squared`` (fewest passes over memory).
 
     Arguments below the denormal floor are clamped to it: each such term is < e^-700
     (float64) or e^-80 (float32) of the largest, so the sum moves by far less than one ulp.
     """
     scaled = squared.mul_(-0.5 / (bandwidth * bandwidth))
+    if log_weights is not None:
+        scaled.add_(log_weights)
     peak = scaled.max(dim=1, keepdim=True).values
     total = scaled.sub_(peak).clamp_(min=_exp_floor(scaled.dtype)).exp_().sum(dim=1)
     return torch.log(total) + peak.squeeze(1)
@@ -319,8 +369,9 @@ def chunk_rows(n_data: int, dtype: torch.dtype, chunk_bytes: int = DEFAULT_CHUNK
 
 def kde_log_density(points: np.ndarray, data: np.ndarray, bandwidth: float, kernel: str = "gaussian", *,
                     device: torch.device | None = None, dtype: torch.dtype = torch.float64,
-                    chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
-    """log p_hat(x) = logsumexp_i log k_h(x - x_i) - log N + log norm, for each row of ``points``.
+                    chunk_bytes: int = DEFAULT_CHUNK_BYTES, weights: np.ndarray | None = None) -> np.ndarray:
+    """log p_hat(x) = logsumexp_i [log k_h(x - x_i) + log w_i] - log sum_i w_i + log norm, for each
+    row of ``points`` (w_i = 1 without ``weights``).
 
     The (points x data) work array is built ``chunk`` rows at a time so that one such
     array never exceeds ``chunk_bytes``. Compact kernels only visit the data whose first
@@ -329,9 +380,16 @@ def kde_log_density(points: np.ndarray, data: np.ndarray, bandwidth: float, kern
     points, data = as_2d(points), as_2d(data)
     device = device or default_device()
     n, dim = data.shape
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; use one of {KERNELS}")
     order = np.argsort(data[:, 0], kind="stable")
     data_sorted = data[order]
     data_t = torch.as_tensor(data_sorted, dtype=dtype, device=device)
+    log_weights = None
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            log_weights = torch.as_tensor(np.log(weights[order]), dtype=dtype, device=device)
     first_axis = data_t[:, 0].contiguous()
     point_order = np.argsort(points[:, 0], kind="stable")
     points_t = torch.as_tensor(points[point_order], dtype=dtype, device=device)
@@ -339,7 +397,7 @@ def kde_log_density(points: np.ndarray, data: np.ndarray, bandwidth: float, kern
         chunk_bytes = min(chunk_bytes, CACHE_CHUNK_BYTES)
     rows = chunk_rows(n, dtype, chunk_bytes)
     out = torch.empty(len(points), dtype=dtype, device=device)
-    compact = kernel != "gaussian"
+    compact = kernel in COMPACT_KERNELS
     for start in range(0, len(points), rows):
         chunk = points_t[start:start + rows]
         lo, hi = 0, n
@@ -350,13 +408,18 @@ def kde_log_density(points: np.ndarray, data: np.ndarray, bandwidth: float, kern
             out[start:start + rows] = -math.inf
             continue
         squared = _squared_distances(chunk, data_t[lo:hi])
-        if compact:
-            out[start:start + rows] = logsumexp_rows(log_kernel_profile(squared, bandwidth, kernel))
+        chunk_log_weights = None if log_weights is None else log_weights[lo:hi]
+        if kernel == "gaussian":
+            out[start:start + rows] = _gaussian_logsumexp_(squared, bandwidth, chunk_log_weights)
         else:
-            out[start:start + rows] = _gaussian_logsumexp_(squared, bandwidth)
+            profile = log_kernel_profile(squared, bandwidth, kernel)
+            if chunk_log_weights is not None:
+                profile = profile + chunk_log_weights
+            out[start:start + rows] = logsumexp_rows(profile)
     result = np.empty(len(points))
     result[point_order] = out.cpu().numpy()
-    return result - math.log(n) + log_kernel_norm(bandwidth, dim, kernel)
+    total = math.log(n) if weights is None else math.log(float(weights.sum()))
+    return result - total + log_kernel_norm(bandwidth, dim, kernel)
 
 
 # ----------------------------------------------------------------------------------
@@ -474,10 +537,11 @@ def _gaussian_grid_2d(axes: Sequence[np.ndarray], data: np.ndarray, h: float, de
 
 def kde_log_density_grid(axes: Sequence[np.ndarray], data: np.ndarray, bandwidth: float,
                          kernel: str = "gaussian", *, device: torch.device | None = None,
-                         dtype: torch.dtype = torch.float64, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+                         dtype: torch.dtype = torch.float64, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                         weights: np.ndarray | None = None) -> np.ndarray:
     """log p_hat on the grid spanned by ``axes`` (as ``targets.grid``): shape (len(x),) in 1D,
-    (len(y), len(x)) in 2D. Gaussian kernels use the exact fast paths; every value they
-    cannot certify is recomputed by the direct chunked sum."""
+    (len(y), len(x)) in 2D. Unweighted Gaussian kernels use the exact fast paths; every value
+    they cannot certify is recomputed by the direct chunked sum (the only path with weights)."""
     data = as_2d(data)
     device = device or default_device()
     dim = data.shape[1]
@@ -487,12 +551,15 @@ def kde_log_density_grid(axes: Sequence[np.ndarray], data: np.ndarray, bandwidth
     mesh = np.meshgrid(*axes, indexing="xy")
     points = np.stack([m.ravel() for m in mesh], axis=1)
     fast = None
-    if kernel == "gaussian" and dim == 1:
+    if weights is not None:
+        pass
+    elif kernel == "gaussian" and dim == 1:
         fast = _gaussian_grid_1d(axes[0], data[:, 0], bandwidth, device)
     elif kernel == "gaussian" and dim == 2:
         fast = _gaussian_grid_2d(axes, data, bandwidth, device, chunk_bytes).ravel()
     if fast is None:
-        values = kde_log_density(points, data, bandwidth, kernel, device=device, dtype=dtype, chunk_bytes=chunk_bytes)
+        values = kde_log_density(points, data, bandwidth, kernel, device=device, dtype=dtype, chunk_bytes=chunk_bytes,
+                                 weights=weights)
     else:
         values = fast - math.log(len(data)) + log_kernel_norm(bandwidth, dim, kernel)
         missing = np.isnan(values)
@@ -506,13 +573,13 @@ def kde_log_density_grid(axes: Sequence[np.ndarray], data: np.ndarray, bandwidth
 # The estimator
 # ----------------------------------------------------------------------------------
 
-def resolve_bandwidth(bandwidth: float | str, X: np.ndarray) -> float:
-    """A float bandwidth, or the value of the "scott" / "silverman" rule on X."""
+def resolve_bandwidth(bandwidth: float | str, X: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """A float bandwidth, or the value of the "scott" / "silverman" rule on X (weighted as SciPy)."""
     if isinstance(bandwidth, str):
         if bandwidth == "scott":
-            return scott_bandwidth(X)
+            return scott_bandwidth(X, weights)
         if bandwidth == "silverman":
-            return silverman_bandwidth(X)
+            return silverman_bandwidth(X, weights)
         raise ValueError(f"unknown bandwidth rule {bandwidth!r}; use a number or one of {BANDWIDTH_RULES}")
     value = float(bandwidth)
     if not value > 0 or not math.isfinite(value):
@@ -520,17 +587,22 @@ def resolve_bandwidth(bandwidth: float | str, X: np.ndarray) -> float:
     return value
 
 
-class KernelDensity:
-    """Kernel density estimate p_hat(x) = (1/N) sum_i k_h(x - x_i), computed in torch.
+class KernelDensity(DensityMixin, BaseEstimator):
+    """Kernel density estimate p_hat(x) = sum_i w_i k_h(x - x_i) / sum_i w_i, computed in torch.
 
-    ``bandwidth``: a float h or "scott" / "silverman"; ``kernel``: "gaussian",
-    "epanechnikov" or "tophat" (scikit-learn's definitions: h is the Gaussian's
-    standard deviation, the radius of the compact kernels). ``dtype`` float64 by
-    default (exact); float32 halves the time of the direct sum.
+    ``bandwidth``: a float h or "scott" / "silverman". Our rules are SciPy's
+    (``gaussian_kde``'s factor n^(-1/(d+4)) times the data's spread, with the effective
+    sample size under weights); scikit-learn's ``bandwidth="scott"`` is the factor alone,
+    meant for standardised data, so on raw data ours = scikit-learn's * the spread.
+    ``kernel``: scikit-learn's six, with its definitions (h is the Gaussian's standard
+    deviation, the exponential's scale, the radius of the four compact kernels):
+    "gaussian", "tophat", "epanechnikov", "exponential", "linear", "cosine".
+    ``fit(X, sample_weight=None)``: non-negative weights (zero-weight points are dropped).
+    ``dtype`` "float64" by default (exact); "float32" halves the time of the direct sum.
     """
 
     def __init__(self, bandwidth: float | str = "scott", kernel: str = "gaussian", *,
-                 device: torch.device | str | None = None, dtype: torch.dtype = torch.float64,
+                 device: torch.device | str | None = None, dtype: torch.dtype | str = "float64",
                  chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> None:
         self.bandwidth = bandwidth
         self.kernel = kernel
@@ -541,60 +613,81 @@ class KernelDensity:
     def _device(self) -> torch.device:
         return torch.device(self.device) if self.device is not None else default_device()
 
-    def fit(self, X: np.ndarray) -> "KernelDensity":
-        """Store the data and resolve the bandwidth."""
+    def _dtype(self) -> torch.dtype:
+        if isinstance(self.dtype, torch.dtype):
+            return self.dtype
+        return {"float64": torch.float64, "float32": torch.float32}[str(self.dtype)]
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "KernelDensity":
+        """Store the data (and weights) and resolve the bandwidth."""
         if self.kernel not in KERNELS:
             raise ValueError(f"unknown kernel {self.kernel!r}; use one of {KERNELS}")
-        X = as_2d(X)
+        X = check_X(self, X, reset=True)
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            keep = weights > 0  # not all zero: _check_sample_weight refuses that
+            X, weights = X[keep], weights[keep]
+        self.bandwidth_ = resolve_bandwidth(self.bandwidth, X, weights)
         self.data_ = X
-        self.bandwidth_ = resolve_bandwidth(self.bandwidth, X)
+        self.weights_ = weights
         return self
 
-    def score_samples(self, X: np.ndarray) -> np.ndarray:
+    def score_samples(self, X: Any) -> np.ndarray:
         """log p_hat(x) for each row of X (log-sum-exp over the training points, chunked)."""
-        _check_fitted(self, "data_")
+        X = check_X(self, X, reset=False)
         return kde_log_density(X, self.data_, self.bandwidth_, self.kernel, device=self._device(),
-                               dtype=self.dtype, chunk_bytes=self.chunk_bytes)
+                               dtype=self._dtype(), chunk_bytes=self.chunk_bytes, weights=self.weights_)
 
     def score_grid(self, axes: Sequence[np.ndarray]) -> np.ndarray:
         """log p_hat on the grid spanned by ``axes``: (len(x),) in 1D, (len(y), len(x)) in 2D."""
-        _check_fitted(self, "data_")
+        check_is_fitted(self)
         return kde_log_density_grid(axes, self.data_, self.bandwidth_, self.kernel, device=self._device(),
-                                    dtype=self.dtype, chunk_bytes=self.chunk_bytes)
+                                    dtype=self._dtype(), chunk_bytes=self.chunk_bytes, weights=self.weights_)
 
-    def score(self, X: np.ndarray) -> float:
+    def score(self, X: Any, y: Any = None) -> float:
         """Total log-likelihood of X."""
         return float(self.score_samples(X).sum())
 
     def sample(self, n: int, seed: SeedLike = None) -> np.ndarray:
-        """Pick a training point uniformly, then add kernel noise h * u (u from the unit kernel)."""
-        _check_fitted(self, "data_")
+        """Pick a training point (with probability w_i / sum w), then add kernel noise h * u
+        (u from the unit kernel)."""
+        check_is_fitted(self)
         generator = rng(seed)
-        centres = self.data_[generator.integers(0, len(self.data_), size=n)]
+        p = None if self.weights_ is None else self.weights_ / self.weights_.sum()
+        centres = self.data_[generator.choice(len(self.data_), size=n, p=p)] if p is not None \
+            else self.data_[generator.integers(0, len(self.data_), size=n)]
         return centres + self.bandwidth_ * sample_unit_kernel(self.kernel, n, self.data_.shape[1], generator)
 
     @property
     def n_parameters(self) -> int:
         """A KDE keeps every training point: N d numbers (plus h)."""
-        _check_fitted(self, "data_")
+        check_is_fitted(self)
         return int(self.data_.size)
 
 
 def sample_unit_kernel(kernel: str, n: int, dim: int, generator: np.random.Generator) -> np.ndarray:
-    """n draws from the kernel with h = 1: N(0, I), uniform in the unit ball, or the
-    Epanechnikov density (1 - |u|^2) on the ball (uniform ball draws kept with probability 1 - |u|^2)."""
+    """n draws from the kernel with h = 1. gaussian: N(0, I); exponential: a uniform direction
+    times a Gamma(d, 1) radius (the radial density r^(d-1) e^(-r)); tophat: uniform in the unit
+    ball; epanechnikov, linear, cosine: uniform ball draws u kept with probability k(|u|) <= 1."""
     if kernel == "gaussian":
         return generator.standard_normal((n, dim))
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; use one of {KERNELS}")
+    if kernel == "exponential":
+        direction = generator.standard_normal((n, dim))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        return direction * generator.gamma(dim, 1.0, size=(n, 1))
+    profile = {"tophat": lambda r: np.ones_like(r), "epanechnikov": lambda r: 1.0 - r**2,
+               "linear": lambda r: 1.0 - r, "cosine": lambda r: np.cos(0.5 * np.pi * r)}[kernel]
     out = np.empty((0, dim))
     while len(out) < n:
         batch = max(16, 2 * (n - len(out)) * (dim + 2) // 2)
         direction = generator.standard_normal((batch, dim))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         ball = direction * generator.random((batch, 1)) ** (1.0 / dim)
-        if kernel == "epanechnikov":
-            ball = ball[generator.random(batch) < 1.0 - (ball**2).sum(axis=1)]
+        if kernel != "tophat":
+            ball = ball[generator.random(batch) < profile(np.linalg.norm(ball, axis=1))]
         out = np.concatenate([out, ball])
     return out[:n]
 

@@ -23,15 +23,20 @@ array([-2.,  2.])
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_array
 
 from playground import distributions
 from playground.device import default_device, to_numpy
 from playground.seeding import SeedLike, rng
+from playground.validation import check_is_fitted, check_X
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -245,8 +250,8 @@ class FusedEM:
     The same updates as ``e_step`` + ``m_step`` (tested equal), rearranged for speed:
     the data are centred once (better rounding), the squared distances come from one
     matrix product with precomputed features, the responsibilities are made in place,
-    and the M-step's sums N_k, sum_n gamma_nk x_n and sum_n gamma_nk x_n x_n^T come
-    from a single product ``gamma^T [1, x, x x^T]``.
+    and the M-step's sums N_k and sum_n gamma_nk x_n come from a single product
+    ``gamma^T [x, 1]``; covariances are summed about each component's new mean.
     """
 
     def __init__(self, X: torch.Tensor, covariance_type: str, reg_covar: float) -> None:
@@ -256,11 +261,9 @@ class FusedEM:
         n_samples, n_features = X.shape
         ones = torch.ones((n_samples, 1), dtype=X.dtype, device=X.device)
         self.augmented = torch.cat([centred, ones], dim=1)  # (N, d + 1)
-        if covariance_type in ("full", "tied"):
-            second = (centred.unsqueeze(2) * centred.unsqueeze(1)).reshape(n_samples, n_features * n_features)
-        else:
-            second = centred * centred
-        self.features = torch.cat([ones, centred, second], dim=1)  # (N, 1 + d + d*d) or (N, 1 + 2d)
+        # diag / spherical: Mahalanobis distances from [1, x, x^2] @ coefficients (one product)
+        self.features = torch.cat([ones, centred, centred * centred], dim=1) \
+            if covariance_type in ("diag", "spherical") else None
         self.eye = torch.eye(n_features, dtype=X.dtype, device=X.device)
 
     def centre(self, state: MixtureState) -> MixtureState:
@@ -293,23 +296,29 @@ class FusedEM:
         return mahalanobis.mul_(-0.5).add_(constant)
 
     def iteration(self, state: MixtureState) -> tuple[float, MixtureState]:
-        """One E-step and M-step: (mean log-likelihood before the update, new centred state)."""
+        """One E-step and M-step: (mean log-likelihood before the update, new centred state).
+
+        N_k and sum_n gamma_nk x_n come from one product ``gamma^T [x, 1]``; the covariances
+        are then summed about each new mean (a second pass, as scikit-learn's full
+        covariances): E[x x^T] - mu mu^T would cancel catastrophically for tight components
+        far from the data's centre (offset / std = 1e7 lost ~3 % of the covariance).
+        """
         weighted = self.weighted_log_prob(state)
         log_prob_norm = torch.logsumexp(weighted, dim=1)
         responsibilities = weighted.sub_(log_prob_norm.unsqueeze(1)).exp_()
-        moments = responsibilities.T @ self.features  # (K, 1 + d + ...)
+        moments = responsibilities.T @ self.augmented  # (K, d + 1): sum gamma x, N_k
         n_components, n_features = state.means.shape
-        nk = moments[:, 0] + 10 * torch.finfo(moments.dtype).eps
-        means = moments[:, 1:1 + n_features] / nk.unsqueeze(1)
-        second = moments[:, 1 + n_features:] / nk.unsqueeze(1)
+        nk = moments[:, n_features] + 10 * torch.finfo(moments.dtype).eps
+        means = moments[:, :n_features] / nk.unsqueeze(1)
+        diff = self.augmented[:, None, :n_features] - means.unsqueeze(0)  # (N, K, d)
         if self.covariance_type in ("full", "tied"):
-            scatter = second.view(n_components, n_features, n_features) - means.unsqueeze(2) * means.unsqueeze(1)
+            scatter = torch.einsum("nkd,nke->kde", diff * responsibilities.unsqueeze(2), diff)  # (K, d, d)
             if self.covariance_type == "full":
-                covariances = scatter + self.reg_covar * self.eye
+                covariances = scatter / nk.view(-1, 1, 1) + self.reg_covar * self.eye
             else:
-                covariances = (nk.view(-1, 1, 1) * scatter).sum(dim=0) / nk.sum() + self.reg_covar * self.eye
+                covariances = scatter.sum(dim=0) / nk.sum() + self.reg_covar * self.eye
         else:
-            covariances = second - means**2 + self.reg_covar
+            covariances = torch.einsum("nk,nkd->kd", responsibilities, diff.square_()) / nk.unsqueeze(1) + self.reg_covar
             if self.covariance_type == "spherical":
                 covariances = covariances.mean(dim=1)
         new_state = MixtureState(nk / nk.sum(), means, covariances,
@@ -404,6 +413,48 @@ def state_from_arrays(weights: Any, means: Any, covariances: Any | None = None, 
     return MixtureState(weights_t, means_t, covariances_t, precisions_cholesky, covariance_type)
 
 
+def _check_shape(value: np.ndarray, shape: tuple[int, ...], name: str) -> None:
+    if value.shape != shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {value.shape}")
+
+
+def check_weights(weights: Any, n_components: int) -> np.ndarray:
+    """``weights_init`` as scikit-learn checks it: shape (K,), in [0, 1], summing to 1."""
+    weights = check_array(weights, dtype=np.float64, ensure_2d=False, input_name="weights_init")
+    _check_shape(weights, (n_components,), "weights")
+    if weights.min() < 0.0 or weights.max() > 1.0:
+        raise ValueError("The parameter 'weights' should be in the range [0, 1], but got "
+                         f"max value {weights.max():.5f}, min value {weights.min():.5f}")
+    if not np.allclose(np.abs(1.0 - weights.sum()), 0.0):
+        raise ValueError(f"The parameter 'weights' should be normalized, but got sum(weights) = {weights.sum():.5f}")
+    return weights
+
+
+def check_means(means: Any, n_components: int, n_features: int) -> np.ndarray:
+    """``means_init`` as scikit-learn checks it: shape (K, d), never reshaped."""
+    means = check_array(means, dtype=np.float64, ensure_2d=False, input_name="means_init")
+    _check_shape(means, (n_components, n_features), "means")
+    return means
+
+
+def check_precisions(precisions: Any, covariance_type: str, n_components: int, n_features: int) -> np.ndarray:
+    """``precisions_init`` as scikit-learn checks it: the covariance type's shape; positive
+    (diag, spherical) or symmetric positive-definite (full, tied) matrices."""
+    precisions = check_array(precisions, dtype=np.float64, ensure_2d=False, allow_nd=covariance_type == "full",
+                             input_name="precisions_init")
+    shapes = {"full": (n_components, n_features, n_features), "tied": (n_features, n_features),
+              "diag": (n_components, n_features), "spherical": (n_components,)}
+    _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
+    if covariance_type in ("diag", "spherical"):
+        if np.any(np.less_equal(precisions, 0.0)):
+            raise ValueError(f"'{covariance_type} precision' should be positive")
+        return precisions
+    for matrix in precisions if covariance_type == "full" else [precisions]:
+        if not (np.allclose(matrix, matrix.T) and np.all(np.linalg.eigvalsh(matrix) > 0.0)):
+            raise ValueError(f"'{covariance_type} precision' should be symmetric, positive-definite")
+    return precisions
+
+
 def as_data(X: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Validate data and put it on the device: 1D input becomes ``(N, 1)``; NaN/inf is refused."""
     array = to_numpy(X).astype(np.float64, copy=False)
@@ -428,20 +479,26 @@ def _as_dtype(dtype: torch.dtype | str) -> torch.dtype:
 # ----------------------------------------------------------------------------------
 
 
-class GaussianMixture:
+class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM, with scikit-learn's parameters and fitted attributes.
 
-    Fitted attributes are NumPy float64 arrays with scikit-learn's shapes:
-    ``weights_``, ``means_``, ``covariances_``, ``precisions_cholesky_``,
-    ``converged_``, ``n_iter_``, ``lower_bound_`` (mean log-likelihood at the last
-    E-step). ``sample(n, seed)`` returns an ``(n, d)`` array (see ``sample_with_labels``).
+    A scikit-learn estimator (``get_params``, ``clone``, ``GridSearchCV``, pipelines;
+    ``check_estimator`` passes but for the checks listed in ``tests/test_sklearn_checks.py``).
+    Input is validated by scikit-learn's helpers (``playground.validation``); the
+    ``*_init`` arrays are checked as scikit-learn checks them. Fitted attributes are
+    NumPy float64 arrays with scikit-learn's shapes: ``weights_``, ``means_``,
+    ``covariances_``, ``precisions_cholesky_``, ``converged_``, ``n_iter_``,
+    ``lower_bound_`` (mean log-likelihood at the last E-step), ``n_features_in_``.
+    A ``ConvergenceWarning`` says when ``max_iter`` ended the fit unconverged.
+    ``sample(n, seed)`` returns an ``(n, d)`` array (scikit-learn's returns ``(X, labels)``:
+    that is ``sample_with_labels``).
     """
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full", tol: float = 1e-3,
                  reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1, init_params: str = "kmeans",
                  weights_init: Any = None, means_init: Any = None, precisions_init: Any = None,
                  random_state: SeedLike = None, device: torch.device | str | None = None,
-                 dtype: torch.dtype | str = torch.float64) -> None:
+                 dtype: torch.dtype | str = "float64") -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -470,6 +527,15 @@ class GaussianMixture:
             raise ValueError(f"K = {self.n_components} components need at least K points; got N = {X.shape[0]}")
         if self.reg_covar < 0:
             raise ValueError("reg_covar must be non-negative")
+        if int(self.max_iter) < 1:
+            raise ValueError("max_iter must be at least 1")
+        n_components, n_features = int(self.n_components), X.shape[1]
+        if self.weights_init is not None:
+            check_weights(self.weights_init, n_components)
+        if self.means_init is not None:
+            check_means(self.means_init, n_components, n_features)
+        if self.precisions_init is not None:
+            check_precisions(self.precisions_init, self.covariance_type, n_components, n_features)
 
     def initial_state(self, X: torch.Tensor, generator: np.random.Generator) -> MixtureState:
         """The starting parameters: ``init_params`` responsibilities, then any ``*_init`` overrides."""
@@ -480,7 +546,7 @@ class GaussianMixture:
         if self.weights_init is not None:
             weights = tensor(self.weights_init)
         if self.means_init is not None:
-            means = tensor(self.means_init).reshape(self.n_components, X.shape[1])
+            means = tensor(check_means(self.means_init, self.n_components, X.shape[1]))
         if self.precisions_init is not None:
             precisions_cholesky = precision_cholesky_from_precisions(tensor(self.precisions_init), self.covariance_type)
             covariances = covariances_from_precision_cholesky(precisions_cholesky, self.covariance_type)
@@ -498,8 +564,7 @@ class GaussianMixture:
 
     def _current_state(self, X: torch.Tensor) -> MixtureState:
         """Tensors from the (possibly user-set) NumPy fitted attributes."""
-        if not hasattr(self, "means_"):
-            raise RuntimeError("This GaussianMixture is not fitted yet: call fit(X) first")
+        check_is_fitted(self)
         tensor = lambda value: torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=X.dtype, device=X.device)  # noqa: E731
         return MixtureState(tensor(self.weights_), tensor(self.means_), tensor(self.covariances_),
                             tensor(self.precisions_cholesky_), self.covariance_type)
@@ -507,7 +572,7 @@ class GaussianMixture:
     # --- scikit-learn API --------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> "GaussianMixture":
         """Run EM ``n_init`` times (each until the mean log-likelihood changes by < tol); keep the best."""
-        X_t = as_data(X, self._device, _as_dtype(self.dtype))
+        X_t = torch.as_tensor(check_X(self, X, reset=True), dtype=_as_dtype(self.dtype), device=self._device)
         self._check(X_t)
         generator = rng(self.random_state)
         best: tuple[float, MixtureState, int, bool, list[float]] | None = None
@@ -527,14 +592,24 @@ class GaussianMixture:
             if best is None or bound > best[0]:
                 best = (bound, state, n_iter, converged, bounds)
         bound, state, n_iter, converged, bounds = best
+        if not converged:
+            warnings.warn(f"Best of {max(1, int(self.n_init))} initialisation(s) did not converge in max_iter = "
+                          f"{self.max_iter} iterations (tol = {self.tol}): raise max_iter or tol, or check the data.",
+                          ConvergenceWarning, stacklevel=2)
         self._set_state(state)
         self.lower_bound_, self.n_iter_, self.converged_, self.lower_bounds_ = bound, n_iter, converged, bounds
-        self.n_features_in_ = X_t.shape[1]
         return self
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit, then the most responsible component of each training point."""
+        return self.fit(X).predict(X)
+
+    def _validated(self, X: Any) -> torch.Tensor:
+        return torch.as_tensor(check_X(self, X, reset=False), dtype=_as_dtype(self.dtype), device=self._device)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """log p(x_n) for each row, ``(N,)`` (log-sum-exp over components)."""
-        X_t = as_data(X, self._device, _as_dtype(self.dtype))
+        X_t = self._validated(X)
         return to_numpy(torch.logsumexp(weighted_log_prob(X_t, self._current_state(X_t)), dim=1))
 
     def score(self, X: Any, y: Any = None) -> float:
@@ -543,7 +618,7 @@ class GaussianMixture:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Responsibilities gamma_nk, ``(N, K)``."""
-        X_t = as_data(X, self._device, _as_dtype(self.dtype))
+        X_t = self._validated(X)
         return to_numpy(torch.exp(e_step(X_t, self._current_state(X_t))[1]))
 
     def predict(self, X: Any) -> np.ndarray:
@@ -553,22 +628,22 @@ class GaussianMixture:
     @property
     def n_parameters(self) -> int:
         """Number of free parameters of the fitted model."""
+        check_is_fitted(self)
         return n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion: -2 sum_n log p(x_n) + n_parameters log N."""
-        n_samples = as_data(X, torch.device("cpu"), torch.float64).shape[0]
+        n_samples = check_X(self, X, reset=False).shape[0]
         return float(-2 * self.score(X) * n_samples + self.n_parameters * np.log(n_samples))
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion: -2 sum_n log p(x_n) + 2 n_parameters."""
-        n_samples = as_data(X, torch.device("cpu"), torch.float64).shape[0]
+        n_samples = check_X(self, X, reset=False).shape[0]
         return float(-2 * self.score(X) * n_samples + 2 * self.n_parameters)
 
     def sample_with_labels(self, n: int, seed: SeedLike = None) -> tuple[np.ndarray, np.ndarray]:
         """Ancestral sampling: z ~ Categorical(pi), then x ~ N(mu_z, Sigma_z); returns ``(X, z)``."""
-        if not hasattr(self, "means_"):
-            raise RuntimeError("This GaussianMixture is not fitted yet: call fit(X) first")
+        check_is_fitted(self)
         generator = rng(seed)
         n_components, n_features = self.means_.shape
         weights = np.asarray(self.weights_, dtype=np.float64)
@@ -592,6 +667,7 @@ def fitted_mixture(state: MixtureState, *, reg_covar: float = 1e-6, device: torc
                             device=device, dtype=dtype)
     model._set_state(state)
     model.converged_, model.n_iter_, model.lower_bound_ = False, 0, -math.inf
+    model.n_features_in_ = int(state.means.shape[1])
     return model
 
 

@@ -144,7 +144,10 @@ def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, ru
     elif focus == "KDE":
         kernel_tex = {"gaussian": r"k_h(u) = (2\pi h^2)^{-d/2} e^{-\|u\|^2/2h^2}",
                       "epanechnikov": r"k_h(u) \propto (1 - \|u\|^2/h^2)_+",
-                      "tophat": r"k_h(u) \propto \mathbb 1[\|u\| < h]"}[model.kernel]
+                      "tophat": r"k_h(u) \propto \mathbb 1[\|u\| < h]",
+                      "exponential": r"k_h(u) \propto e^{-\|u\|/h}",
+                      "linear": r"k_h(u) \propto (1 - \|u\|/h)_+",
+                      "cosine": r"k_h(u) \propto \cos(\pi\|u\|/2h)\,\mathbb 1[\|u\| < h]"}[model.kernel]
         formula_panel(r"\begin{gathered}\hat p_h(x) = \frac1N \sum_{i=1}^{N} k_h(x - x_i) \\ " + kernel_tex
                       + r"\end{gathered}",
                       {"h": model.bandwidth_, "N": n, **{f"h ({k})": v for k, v in rules.items()}},
