@@ -73,8 +73,10 @@ st.header("5 · Loss ablation: only reconstruction, only KL, both")
 ui.ablation_section(page, dataset, split, page.seed, choice.epochs)
 page.explain(
     "Three VAEs, same data, same seed. **Only reconstruction** (β = 0) is an auto-encoder with noise: clusters "
-    "spread far from $\\mathcal N(0, I)$ and prior samples are poor. **Only KL** makes every $q(z|x)$ equal "
-    "to the prior: the codes carry no information and every image decodes to the same average blur. **Both** "
+    "spread far from $\\mathcal N(0, I)$ and prior samples are poor. **Only KL**: the encoder is trained on the "
+    "KL term alone (the decoder still learns to reconstruct from the codes it gets), so every $q(z|x)$ becomes "
+    "the prior, the codes carry no information about $x$, and the best the decoder can do is the average "
+    "image: every $z$ decodes to the same blur. **Both** "
     "trade the two: a latent space that is both informative and sample-able."
 )
 

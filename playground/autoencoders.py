@@ -171,7 +171,8 @@ class AutoencoderConfig:
     latent_dim: int = 2  # 2 can be drawn directly; more is drawn through a PCA of the codes
     hidden: tuple[int, ...] = (256, 128)  # widths of the encoder's hidden layers (mirrored in the decoder)
     beta: float = 1.0  # weight of the KL term: 1 = VAE, other values = beta-VAE, 0 = "only reconstruction"
-    reconstruction_weight: float = 1.0  # 0 gives the "only KL" ablation
+    reconstruction_weight: float = 1.0  # weight of -log p(x|z) in the loss
+    encoder_reconstruction: bool = True  # False: -log p(x|z) trains only the decoder (the "only KL" ablation)
     sw_lambda: float = 10.0  # weight of the sliced-Wasserstein term (SWAE)
     n_projections: int = 50  # random directions per SW estimate
     likelihood: str = "bernoulli"  # p(x|z): "bernoulli" for grey levels in [0, 1], "gaussian" otherwise
@@ -264,11 +265,15 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, labels: torch.Tensor | None 
 
     VAE/CVAE: loss = w_rec * reconstruction + beta * KL (the ELBO is -(reconstruction + KL)).
     AE: loss = reconstruction. SWAE: loss = reconstruction + lambda * SW^2(codes, N(0, I) samples).
+    With ``encoder_reconstruction=False`` the decoder sees z with its gradient stopped: the encoder
+    then minimises only the KL term (q(z|x) -> N(0, I) for every x) while the decoder still learns
+    to reconstruct from the codes it gets.
     """
     config = model.config
     mu, logvar = model.encode(x, labels)
     z = reparameterize(mu, logvar, generator) if config.stochastic else mu
-    reconstruction = mean_reconstruction_loss(x, model.decoder_output(z, labels), config.likelihood,
+    decoder_input = z if config.encoder_reconstruction else z.detach()
+    reconstruction = mean_reconstruction_loss(x, model.decoder_output(decoder_input, labels), config.likelihood,
                                               config.noise_std)
     loss = _weighted(config.reconstruction_weight, reconstruction)
     terms = {"reconstruction": reconstruction}
@@ -469,14 +474,17 @@ class SideBySide(Stepper):
         return {name: trainer.snapshot() for name, trainer in self.trainers.items()}
 
 
-ABLATIONS = {"only reconstruction": {"beta": 0.0}, "only KL": {"reconstruction_weight": 0.0}, "both": {}}
+# "only KL": the encoder is trained on the KL term alone; the decoder still fits -log p(x|z) on the
+# codes it is given (with the reconstruction weight at 0 it would get no gradient and stay untrained)
+ABLATIONS = {"only reconstruction": {"beta": 0.0}, "only KL": {"encoder_reconstruction": False}, "both": {}}
 
 
 def loss_ablation(x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray | None = None, *,
                   config: AutoencoderConfig = AutoencoderConfig(), device: torch.device | str | None = None,
                   eval_every: int = 5) -> SideBySide:
-    """Three VAEs with the same seed and data: only reconstruction (beta = 0), only KL, and both."""
-    base = replace(config, kind="vae", beta=1.0, reconstruction_weight=1.0)
+    """Three VAEs with the same seed and data: only reconstruction (beta = 0), only KL (for the encoder),
+    and both."""
+    base = replace(config, kind="vae", beta=1.0, reconstruction_weight=1.0, encoder_reconstruction=True)
     return SideBySide({name: AutoencoderTrainer(x_train, x_test, y_test=y_test, config=replace(base, **change),
                                                 device=device, eval_every=eval_every)
                        for name, change in ABLATIONS.items()})

@@ -29,23 +29,28 @@ def _ok(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-@pytest.fixture(scope="module")
+def _number(text: str) -> float:
+    return float(str(text).replace("−", "-").replace(",", ""))
+
+
+@pytest.fixture()
 def app() -> AppTest:
+    """A fresh page for every test: no test sees another's clicks."""
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     _ok(at)
     return at
 
 
-def test_vae_steps_and_plays_and_the_elbo_moves(app: AppTest):
-    before = _metric(app, "ELBO (test, nats)")
+def test_vae_steps_and_plays_and_the_elbo_rises(app: AppTest):
+    before = _number(_metric(app, "ELBO (test, nats)"))
     app.button(key="train__step").click().run()
     _ok(app)
-    after_step = _metric(app, "ELBO (test, nats)")
-    assert after_step != before
+    after_step = _number(_metric(app, "ELBO (test, nats)"))
+    assert after_step > before  # training raises the held-out ELBO
     app.button(key="train__play").click().run()  # playing: the fragment trains during this run
     _ok(app)
     assert any(c.value.startswith("Iteration 4 · playing") for c in app.caption)  # Step = 2 epochs, a tick = 2
-    assert _metric(app, "ELBO (test, nats)") != after_step
+    assert _number(_metric(app, "ELBO (test, nats)")) > after_step
     app.button(key="train__play").click().run()  # pause
     _ok(app)
 
@@ -72,7 +77,6 @@ def test_every_model_trains_a_step_without_exception(app: AppTest, model: str):
 
 
 def test_higher_latent_dimension_is_drawn_through_pca(app: AppTest):
-    app.selectbox(key="model").set_value("vae").run()
     app.select_slider(key="m").set_value(8).run()
     _ok(app)
     spec = _chart_spec(app, "latent_map")
@@ -84,12 +88,15 @@ def test_post_hoc_density_ablation_and_swiss_roll(app: AppTest):
     app.selectbox(key="model").set_value("ae").run()
     app.radio(key="dens").set_value("kde").run()
     _ok(app)
-    before = _metric(app, "AE error")
+    assert any("not trained yet" in m.value for m in app.markdown)
+    before = _number(_metric(app, "AE error"))
     app.button(key="ablation__step").click().run()
     app.button(key="rollae__step").click().run()
     _ok(app)
-    assert _metric(app, "AE error") != before
+    assert _number(_metric(app, "AE error")) < before  # a few epochs lower the swiss roll's error
     assert "only KL" in json.dumps(_chart_spec(app, "ablation_maps"))
+    labels = [m.value for m in app.markdown if m.value.startswith("**only") or m.value.startswith("**both")]
+    assert len(labels) == 3 and all("KL " in label and "not trained" not in label for label in labels), labels
 
 
 def _vq(**params: str) -> AppTest:

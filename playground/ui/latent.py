@@ -460,8 +460,8 @@ def ablation_section(page: PageContext, dataset: ImageDataset, split: ImageSplit
         prior = np.random.default_rng(derive_seed(seed, "ablation")).standard_normal((12, config.latent_dim))
         for column, (name, trainer) in zip(columns, side_by_side.trainers.items()):
             with column:
-                last = trainer.history[-1] if trainer.history else None
-                numbers = (f"KL {last['kl']:.2f}, −log p(x|z) {last['reconstruction']:.1f}" if last
+                kl, reconstruction = (side_by_side.latest(f"{name}/{k}") for k in ("kl", "reconstruction"))
+                numbers = (f"KL {kl:.2f}, −log p(x|z) {reconstruction:.1f}" if kl is not None
                            else "not trained yet")
                 st.markdown(f"**{name}** — {numbers}")
                 page.show(figures.image_mosaic(trainer.decode(prior), dataset.shape, 4, height=260,
