@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from scipy import stats
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Flow_warping.py")
@@ -54,10 +56,47 @@ def _chart(at: AppTest, title_part: str) -> dict:
 
 
 def _values(array) -> np.ndarray:
-    """A Plotly array from a figure spec (plain list or base64 typed array)."""
+    """A Plotly array from a figure spec (plain list or base64 typed array, 2D with its shape)."""
     if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        values = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        if "shape" in array:
+            values = values.reshape([int(n) for n in str(array["shape"]).split(",")])
+        return values.astype(float)
     return np.asarray(array, dtype=float)
+
+
+def _trace(at: AppTest, name: str) -> dict:
+    """The first trace called ``name`` in any chart of the page."""
+    for spec in _charts(at):
+        for trace in spec["data"]:
+            if trace.get("name") == name:
+                return trace
+    raise AssertionError(f"no trace named {name!r}")
+
+
+# Independent references: the density of a flow z = F(x) by the change of variables, with F'(x)
+# (1D) or the full Jacobian (2D) from autograd and log q from SciPy, not from the flow's own log-dets.
+
+def _autograd_log_density_1d(flow, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log q(F(x)), log F'(x)) per point; F' = dF/dx by autograd (each output depends on its own x only)."""
+    points = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(-1, 1), dtype=flow.dtype).requires_grad_(True)
+    z = flow(points)[0]
+    (derivative,) = torch.autograd.grad(z.sum(), points)
+    assert torch.all(derivative > 0)  # monotone increasing, as a 1D flow must be
+    return (stats.norm.logpdf(z.detach().double().numpy()[:, 0]),
+            np.log(derivative.detach().double().numpy()[:, 0]))
+
+
+def _autograd_log_density_2d(flow, x: np.ndarray) -> np.ndarray:
+    """log q(F(x)) + log|det dF/dx| per point, the 2x2 Jacobian of each point by autograd."""
+    points = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=flow.dtype).requires_grad_(True)
+    z = flow(points)[0]
+    # the points do not interact, so d(sum_i z_i[k]) / dx_i is row k of point i's Jacobian
+    rows = [torch.autograd.grad(z[:, k].sum(), points, retain_graph=True)[0] for k in range(2)]
+    jacobians = torch.stack(rows, 1).detach().double().numpy()  # (n, 2, 2)
+    log_det = np.log(np.abs(np.linalg.det(jacobians)))
+    log_base = stats.multivariate_normal(np.zeros(2), np.eye(2)).logpdf(z.detach().double().numpy())
+    return log_base + log_det
 
 
 def test_page_loads_with_all_sections_and_no_errors(app):
@@ -70,28 +109,57 @@ def test_page_loads_with_all_sections_and_no_errors(app):
     assert float(_metrics(app)["∫ p(x) dx"]) == pytest.approx(1.0, abs=2e-3)
 
 
-def test_shaping_the_map_changes_the_density_numbers(app):
+def test_shaping_the_map_gives_the_closed_form_density_which_integrates_to_one(app):
     before = _latex(app)[0]
     app.slider(key="w").set_value(3.0).run()
     app.slider(key="s").set_value(0.2).run()
+    app.slider(key="x0").set_value(1.1).run()
     assert not app.exception
-    after = _latex(app)[0]
-    assert after != before
-    # p(x0) = q(F(x0)) * F'(x0): the three live numbers in the formula agree
-    base_density, derivative, density = _numbers(after)
-    assert base_density * derivative == pytest.approx(density, abs=2e-3)
-    assert derivative > 5  # a tall narrow step: F is steep at the probe
+    assert _latex(app)[0] != before
+    # the closed form of F(x) = a x + w tanh((x - c)/s), with q = N(0, 1) from SciPy
+    a, w, c, s = 0.5, 3.0, 1.0, 0.2  # a and c at their defaults
+    assert (app.slider(key="a").value, app.slider(key="c").value) == (a, c)
+
+    def closed_form(x):
+        F = a * x + w * np.tanh((x - c) / s)
+        F_prime = a + (w / s) / np.cosh((x - c) / s) ** 2
+        return F, F_prime, stats.norm.pdf(F) * F_prime
+
+    F0, F_prime0, p0 = closed_form(1.1)
+    base_density, derivative, density = _numbers(_latex(app)[0])
+    assert base_density == pytest.approx(stats.norm.pdf(F0), abs=1e-3)
+    assert derivative == pytest.approx(F_prime0, abs=1e-3)
+    assert density == pytest.approx(p0, abs=1e-3)
+    assert float(_metrics(app)["F(x₀)"]) == pytest.approx(F0, abs=1e-3)
+    # the drawn density curve is the closed form everywhere, and it integrates to 1 (trapezoid)
+    curve = _trace(app, "p(x) = q(F(x))·|F′(x)|")
+    x, drawn = _values(curve["x"]), _values(curve["y"])
+    np.testing.assert_allclose(drawn, closed_form(x)[2], rtol=1e-6, atol=1e-9)
+    assert np.trapezoid(drawn, x) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_one_dimensional_flow_trains_by_steps_and_lowers_the_nll(app):
+def test_one_dimensional_flow_nll_agrees_with_an_autograd_change_of_variables(app):
     start = _latex(app)[1]
     for _ in range(3):
         app.button(key="flow1d__step").click().run()
     assert not app.exception
     assert _iterations(app)[0] == 60  # 3 clicks x 20 steps per tick
     nll, log_base, log_derivative = _numbers(_latex(app)[1])
-    assert nll == pytest.approx(-(log_base + log_derivative), abs=2e-3)
     assert nll < _numbers(start)[0]
+    # the same three averages from the trained flow: F'(x_i) by autograd, log q by SciPy
+    trainer = app.session_state["flow1d"]
+    data = trainer.data.double().numpy()
+    reference_base, reference_derivative = _autograd_log_density_1d(trainer.flow, data)
+    assert log_base == pytest.approx(reference_base.mean(), abs=2e-3)
+    assert log_derivative == pytest.approx(reference_derivative.mean(), abs=2e-3)
+    assert nll == pytest.approx(-(reference_base + reference_derivative).mean(), abs=2e-3)
+    # the drawn model density is that density, and the density integrates to 1 (trapezoid, wide range)
+    curve = _trace(app, "flow p(x)")
+    x = _values(curve["x"])
+    np.testing.assert_allclose(_values(curve["y"]), np.exp(sum(_autograd_log_density_1d(trainer.flow, x))),
+                               rtol=1e-4, atol=1e-6)
+    wide = np.linspace(-40.0, 40.0, 80_001)
+    assert np.trapezoid(np.exp(sum(_autograd_log_density_1d(trainer.flow, wide))), wide) == pytest.approx(1.0, abs=2e-3)
 
 
 def test_two_dimensional_step_and_play_change_the_numbers(app):
@@ -110,6 +178,36 @@ def test_two_dimensional_step_and_play_change_the_numbers(app):
     app.run()
     assert _iterations(app)[1] == paused
     assert float(_metrics(app)["max |F⁻¹(F(x)) − x|"]) < 1e-4
+
+
+def test_two_dimensional_density_agrees_with_an_autograd_jacobian_and_integrates_to_one(app):
+    app.button(key="flow2d__step").click().run()
+    assert not app.exception
+    flow = app.session_state["flow2d"].flow
+    shown = app.session_state["flow2d"].data.double().numpy()[:400]  # the page's view points
+    mean_log_p, mean_log_base, sum_log_dets = _numbers(_latex(app)[2])
+    reference = _autograd_log_density_2d(flow, shown)
+    assert mean_log_p == pytest.approx(reference.mean(), abs=2e-3)
+    z = flow(torch.as_tensor(shown, dtype=flow.dtype))[0].detach().double().numpy()
+    assert mean_log_base == pytest.approx(stats.norm.logpdf(z).sum(1).mean(), abs=2e-3)
+    assert sum_log_dets == pytest.approx((reference - stats.norm.logpdf(z).sum(1)).mean(), abs=2e-3)
+    # one point at a time, with torch.autograd.functional.jacobian as the textbook reference
+    for point in shown[:3]:
+        x = torch.as_tensor(point, dtype=flow.dtype)
+        jacobian = torch.autograd.functional.jacobian(lambda row: flow(row[None])[0][0], x).double().numpy()
+        _, log_det = flow(x[None])
+        assert float(log_det.detach()) == pytest.approx(np.log(abs(np.linalg.det(jacobian))), abs=1e-4)
+    # the heatmap is that density on its grid ...
+    heat = _trace(app, "p(x)")
+    x_axis, y_axis, drawn = _values(heat["x"]), _values(heat["y"]), _values(heat["z"])
+    mesh = np.stack([g.ravel() for g in np.meshgrid(x_axis, y_axis, indexing="xy")], 1)
+    np.testing.assert_allclose(drawn.ravel(), np.exp(_autograd_log_density_2d(flow, mesh)), rtol=1e-3, atol=1e-6)
+    # ... and the density integrates to 1 over a box wide enough to hold the mass (midpoint grid sum)
+    edges = np.linspace(-12.0, 12.0, 481)
+    centres = (edges[:-1] + edges[1:]) / 2
+    grid = np.stack([g.ravel() for g in np.meshgrid(centres, centres, indexing="xy")], 1)
+    mass = np.exp(_autograd_log_density_2d(flow, grid)).sum() * (edges[1] - edges[0]) ** 2
+    assert mass == pytest.approx(1.0, abs=5e-3)
 
 
 def test_layer_slider_and_direction_scrub_through_the_warping(app):
