@@ -234,15 +234,58 @@ def test_mmd_samples_matches_naive_formula_and_is_zero_on_identical_samples():
 # ----------------------------------------------------------------------------------
 
 
-def test_average_log_likelihood_is_minus_kl_minus_entropy(device):
+def test_mle_decomposition_of_a_mixture_matches_scipy_quadrature_and_the_sample_mean(device):
+    # p = 0.25 N(-2.5, 0.5^2) + 0.5 N(0, 0.6^2) + 0.25 N(2.5, 0.4^2), q = N(0.3, variance 2), written
+    # out for SciPy: the references never call the playground's densities or its grid.
+    weights, means, sds = np.array([0.25, 0.5, 0.25]), np.array([-2.5, 0.0, 2.5]), np.array([0.5, 0.6, 0.4])
     p = GaussianMixture.from_params(make_target(1, 3, 2.5, [1, 2, 1], [0.5, 0.6, 0.4]), device)
     q = GaussianMixture.gaussian(0.3, 2.0, device)
-    parts = mle_decomposition(p, q, n=20_000, seed=0)
-    assert parts["expected_log_q"] == pytest.approx(-parts["forward_kl"] - parts["entropy_p"], abs=1e-8)
-    assert parts["average_log_likelihood"] == pytest.approx(parts["expected_log_q"], abs=0.03)
-    assert parts["entropy_p"] == pytest.approx(entropy_grid(p), abs=1e-6)
-    gaussian = GaussianMixture.gaussian(0.0, 2.0, device)
-    assert entropy_grid(gaussian) == pytest.approx(gaussian_entropy(2.0), abs=1e-6)
+    n = 20_000
+    parts = mle_decomposition(p, q, n=n, seed=0)
+
+    def p_pdf(x):
+        return float(np.sum(weights * stats.norm.pdf(x, means, sds)))
+
+    def log_q(x):
+        return stats.norm.logpdf(x, 0.3, math.sqrt(2.0))
+
+    def quad(f):
+        return integrate.quad(f, -12, 12, points=list(means), limit=400, epsabs=1e-12, epsrel=1e-12)[0]
+
+    cross = quad(lambda x: p_pdf(x) * log_q(x))  # E_p[log q]
+    entropy = -quad(lambda x: p_pdf(x) * math.log(p_pdf(x)) if p_pdf(x) > 0 else 0.0)
+    kl = quad(lambda x: p_pdf(x) * (math.log(p_pdf(x)) - log_q(x)) if p_pdf(x) > 0 else 0.0)
+    assert parts["expected_log_q"] == pytest.approx(cross, abs=1e-6)
+    assert parts["entropy_p"] == pytest.approx(entropy, abs=1e-6)
+    assert entropy_grid(p) == pytest.approx(entropy, abs=1e-6)
+    assert parts["forward_kl"] == pytest.approx(kl, abs=1e-6)
+    assert kl > 0.3  # q is far from p: a check that would notice the KL and entropy swapped or dropped
+    # the average log-likelihood is a sample mean: within 4 standard errors of E_p[log q], the
+    # variance of log q under p again by quadrature
+    variance = quad(lambda x: p_pdf(x) * (log_q(x) - cross) ** 2)
+    assert parts["average_log_likelihood"] == pytest.approx(cross, abs=4 * math.sqrt(variance / n))
+
+
+def test_mle_decomposition_of_two_gaussians_in_2d_matches_the_closed_forms(device):
+    # KL(N0 || N1) = (tr(S1^-1 S0) + (m1 - m0)' S1^-1 (m1 - m0) - d + ln(det S1 / det S0)) / 2,
+    # H(N0) = (d ln(2 pi e) + ln det S0) / 2, and E_p[log q] = -KL - H: written out here, by hand
+    m0, s0 = np.zeros(2), np.array([[1.0, 0.3], [0.3, 0.5]])
+    m1, s1 = np.array([0.5, -0.3]), np.array([[2.0, 0.5], [0.5, 1.0]])
+    p = GaussianMixture([1.0], m0[None], s0[None], device=device)
+    q = GaussianMixture([1.0], m1[None], s1[None], device=device)
+    n = 20_000
+    parts = mle_decomposition(p, q, n=n, seed=0)
+    s1_inv = np.linalg.inv(s1)
+    kl = 0.5 * (np.trace(s1_inv @ s0) + (m1 - m0) @ s1_inv @ (m1 - m0) - 2 + math.log(np.linalg.det(s1) / np.linalg.det(s0)))
+    entropy = 0.5 * (2 * math.log(2 * math.pi * math.e) + math.log(np.linalg.det(s0)))
+    assert parts["forward_kl"] == pytest.approx(kl, abs=1e-4)
+    assert parts["entropy_p"] == pytest.approx(entropy, abs=1e-4)
+    assert parts["expected_log_q"] == pytest.approx(-kl - entropy, abs=1e-4)
+    assert entropy == pytest.approx(stats.multivariate_normal(m0, s0).entropy(), rel=1e-12)  # the formula itself
+    # the sample mean of log q: within 4 standard errors, the spread of log q from a SciPy sample of p
+    x = stats.multivariate_normal(m0, s0).rvs(n, random_state=np.random.default_rng(1))
+    log_q = stats.multivariate_normal(m1, s1).logpdf(x)
+    assert parts["average_log_likelihood"] == pytest.approx(-kl - entropy, abs=4 * log_q.std() / math.sqrt(n))
 
 
 # ----------------------------------------------------------------------------------
