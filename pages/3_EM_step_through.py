@@ -24,7 +24,10 @@ INTRO = (
     "A Gaussian mixture $p(x) = \\sum_k \\alpha_k \\mathcal N(x\\mid\\mu_k, \\Sigma_k)$ fitted by "
     "**expectation-maximisation**: the **E-step** computes, with the parameters fixed, how responsible each "
     "component is for each point; the **M-step** refits every component to the points, weighted by those "
-    "responsibilities. Each half-step can only raise the log-likelihood."
+    "responsibilities. The E-step leaves the log-likelihood unchanged and lifts its lower bound (the ELBO) onto "
+    "it; the M-step raises the bound, and the log-likelihood with it: with reg_covar = 0 no iteration lowers "
+    "the log-likelihood. reg_covar = ε adds εI to the covariances the M-step found, which can cost a small, "
+    "computed amount (shown under the curve)."
 )
 if not page.projection:
     st.markdown(INTRO)
@@ -75,7 +78,9 @@ page.explain(
     "its weight $\\alpha_k$.\n"
     "- **The curve**: the mean log-likelihood (vermillion) and the lower bound (ELBO, green dotted) for the "
     "current responsibilities $q$. The E-step lifts the bound onto the log-likelihood; the M-step raises the "
-    "bound, and the log-likelihood with it. That is why EM never goes down.\n"
+    "bound, and the log-likelihood with it. That is why, with reg_covar = 0, EM never goes down; with "
+    "reg_covar = ε the M-step's covariances are S_k + εI, not the maximiser S_k, and the caption under the table "
+    "gives the most that can cost.\n"
     "- **log-sum-exp**: $\\log\\sum_k e^{z_k}$ is computed as $m + \\log\\sum_k e^{z_k - m}$, "
     "$m = \\max_k z_k$, so far-away points do not underflow to $\\log 0$.",
     title="How to read the pictures",

@@ -103,6 +103,9 @@ class HalfStep:
     ``responsibilities`` is the q(z) in use (None before the first E-step),
     ``log_likelihood`` the mean log p(x) of the current parameters and
     ``lower_bound`` the mean ELBO of (q, parameters); after an E-step they are equal.
+    ``slack`` (M-steps): the most this M-step can lower the mean log-likelihood because its
+    covariances are S_k + reg_covar I rather than the maximiser S_k (``regularisation_slack``);
+    0 when reg_covar = 0, where EM's guarantee is exact.
     """
 
     kind: str  # "init", "E" or "M"
@@ -113,6 +116,38 @@ class HalfStep:
     responsibilities: np.ndarray | None
     log_likelihood: float
     lower_bound: float
+    slack: float = 0.0
+
+
+def regularisation_slack(state: MixtureState, reg_covar: float, n_samples: int) -> float:
+    """How much the M-step's reg_covar can cost, per point: Q(S) - Q(S + eps I) / N.
+
+    The exact M-step maximises Q(theta) = sum_nk gamma_nk log alpha_k N(x_n | mu_k, Sigma_k), and
+    EM's guarantee is l(new) - l(old) >= Q(new) - Q(old) >= 0. With covariances S_k + eps I in place
+    of the maximiser S_k, Q falls short of its maximum by
+        sum_k N_k / 2 * sum_i [log(1 + t_ki) - t_ki / (1 + t_ki)],   t_ki = eps / lambda_ki,
+    (lambda_ki the eigenvalues of S_k; for tied covariances one term with N), so the mean
+    log-likelihood can go down by at most that / N. Infinite when some S_k is singular.
+    """
+    if reg_covar <= 0:
+        return 0.0
+    full = torch.as_tensor(state.full_covariances(), dtype=torch.float64)
+    if state.covariance_type == "tied":
+        full, counts = full[:1], torch.tensor([float(n_samples)], dtype=torch.float64)
+    else:
+        counts = state.weights.detach().to("cpu", torch.float64) * n_samples
+    if state.covariance_type in ("full", "tied"):
+        regularised = torch.linalg.eigvalsh(full)  # eigenvalues of S + eps I
+    elif state.covariance_type == "diag":
+        regularised = torch.diagonal(full, dim1=1, dim2=2)
+    else:  # spherical: one variance, d dimensions
+        regularised = torch.diagonal(full, dim1=1, dim2=2)
+    lam = regularised - reg_covar
+    if bool((lam <= 0).any()):
+        return math.inf
+    t = reg_covar / lam
+    per_component = (torch.log1p(t) - t / (1 + t)).sum(dim=1)
+    return float((counts / 2 * per_component).sum() / n_samples)
 
 
 class EMStepper(Stepper):
@@ -164,12 +199,14 @@ class EMStepper(Stepper):
     def n_components(self) -> int:
         return int(self.state.weights.shape[0])
 
-    def _record(self, kind: str, log_likelihood: float, bound: float, iteration: int | None = None) -> None:
+    def _record(self, kind: str, log_likelihood: float, bound: float, iteration: int | None = None,
+                slack: float = 0.0) -> None:
         arrays = self.state.numpy()
         responsibilities = None if self.log_responsibilities is None else \
             to_numpy(torch.exp(self.log_responsibilities)).astype(np.float32)
         self.half_steps.append(HalfStep(kind, self.iteration if iteration is None else iteration, arrays["weights"], arrays["means"],
-                                        self.state.full_covariances(), responsibilities, log_likelihood, bound))
+                                        self.state.full_covariances(), responsibilities, log_likelihood, bound,
+                                        slack))
         if len(self.half_steps) > self.max_half_steps:  # keep the start and the most recent frames
             del self.half_steps[1]
 
@@ -213,7 +250,8 @@ class EMStepper(Stepper):
         bound = lower_bound(self.log_responsibilities, weighted)
         self.state, self._weighted = state, weighted
         previous = self.half_steps[-1].log_likelihood
-        self._record("M", log_likelihood, bound, self.iteration + 1)
+        slack = regularisation_slack(state, self.reg_covar, self.X.shape[0])
+        self._record("M", log_likelihood, bound, self.iteration + 1, slack)
         return {"log_likelihood": log_likelihood, "lower_bound": bound, "improvement": log_likelihood - previous}
 
     # The M-step commits its new state only when it is sound: nothing to copy or restore.

@@ -174,3 +174,15 @@ def test_a_link_reopens_the_run_and_the_scrubbed_back_half_step():
     assert metric_values(again) == shown  # the same half-step, the same numbers
     again.select_slider(key="em_frame").set_value(6).run()  # the newest: left out of the link
     assert "em_frame" not in again.query_params
+
+
+def test_the_caption_states_what_em_guarantees_for_each_half_step(at):
+    button(at, "Full step").click().run()
+    assert "cannot lower it" not in caption_with(at, "Mean log-likelihood")  # default reg_covar = 1e-6
+    assert "at most" in caption_with(at, "Mean log-likelihood")
+    at.select_slider(key="reg").set_value(0.0).run()
+    button(at, "Full step").click().run()
+    assert "With reg_covar = 0 an M-step cannot lower it" in caption_with(at, "Mean log-likelihood")
+    button(at, "E-step").click().run()
+    assert "An E-step leaves the log-likelihood unchanged" in caption_with(at, "Mean log-likelihood")
+    assert not at.exception

@@ -4,6 +4,7 @@ gradient descent, and the failure-mode presets."""
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -363,7 +364,22 @@ def render_views(page: PageContext, X: np.ndarray, stepper: EMStepper, x_range) 
         st.markdown("**Parameters** (changes made by this half-step)")
         st.dataframe(parameter_table(frame, previous), width="stretch")
         change = frame.log_likelihood - previous.log_likelihood if previous is not None else 0.0
-        st.caption(f"Mean log-likelihood {frame.log_likelihood:.5f} (change {change:+.2e}); it never goes down.")
+        st.caption(f"Mean log-likelihood {frame.log_likelihood:.5f} (change {change:+.2e}). "
+                   + em_guarantee(frame.kind, stepper.reg_covar, frame.slack))
+
+
+def em_guarantee(kind: str, reg_covar: float, slack: float) -> str:
+    """What EM promises about this half-step, in words (the numbers come from the stepper)."""
+    if kind == "E":
+        return "An E-step leaves the log-likelihood unchanged: it lifts the bound (ELBO) onto it."
+    if kind != "M":
+        return "EM starts here."
+    if reg_covar == 0:
+        return "With reg_covar = 0 an M-step cannot lower it: it maximises the bound, which touches it."
+    if math.isinf(slack):
+        return (f"reg_covar = {reg_covar:g} rescued a singular covariance: no guarantee holds for this M-step.")
+    return (f"An M-step with reg_covar = {reg_covar:g} uses S_k + εI instead of the maximiser S_k: it can lower "
+            f"the log-likelihood by at most {slack:.1e} per point here (EM's guarantee is exact only at ε = 0).")
 
 
 # ----------------------------------------------------------------------------------
