@@ -112,6 +112,20 @@ def frechet_distance(real: Any, fake: Any) -> float:
     return float(np.sum((mean_r - mean_f) ** 2) + np.trace(cov_r) + np.trace(cov_f) - 2 * np.trace(cross))
 
 
+def wasserstein1_exact(real: Any, fake: Any) -> float:
+    """W1 between two empirical measures of equal size (uniform weights): the mean Euclidean distance
+    of the optimal assignment (``linear_sum_assignment``; the optimal plan is a permutation)."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    real, fake = np.atleast_2d(np.asarray(real, dtype=np.float64)), np.atleast_2d(np.asarray(fake, dtype=np.float64))
+    if len(real) != len(fake):
+        raise ValueError(f"wasserstein1_exact needs equal sizes, got {len(real)} and {len(fake)}")
+    cost = cdist(real, fake, "euclidean")
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
 def wasserstein2_exact(real: Any, fake: Any) -> float:
     """W2 between the two empirical measures (uniform weights), by exact optimal transport.
 

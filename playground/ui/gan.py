@@ -233,8 +233,11 @@ def _formula(trainer: GANTrainer, frame_iteration: int | None) -> None:
     values = {"D loss": last.get("d_loss", float("nan")), "G loss": last.get("g_loss", float("nan")),
               "mean D(x), real" if probability else "mean score, real": last.get("d_real", float("nan")),
               "mean D(G(z))" if probability else "mean score, fake": last.get("d_fake", float("nan"))}
-    if objective in ("wgan_clip", "wgan_gp"):
-        values["critic's W₁ estimate"] = last.get("d_real", float("nan")) - last.get("d_fake", float("nan"))
+    if objective in ("wgan_clip", "wgan_gp") and trainer.snapshots and "critic_gap" in trainer.snapshots[-1]["quality"]:
+        check = trainer.snapshots[-1]["quality"]
+        values["critic gap"] = check["critic_gap"]
+        values["Lipschitz bound K"] = check["critic_lipschitz"]
+        values["W₁ of the clouds"] = check["w1_standardised"]
     if objective == "wgan_gp":
         values["gradient penalty"] = last.get("penalty", float("nan"))
     if f_name(objective) is not None:
