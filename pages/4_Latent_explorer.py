@@ -27,7 +27,9 @@ with side:
     choice = ui.choose_model(dataset, page.seed, columns[1:])
 page.explain(
     "An **auto-encoder** maps an image to a small code $z = f_\\phi(x)$ and back, $\\hat x = g_\\theta(z)$. "
-    "With a linear $f$ and $g$ it is **PCA**; with neural networks it can follow curved data. A **VAE** "
+    "With a linear $f$ and $g$ trained on squared error, the best code spans the same subspace as **PCA** (the "
+    "models here use a Bernoulli likelihood for the grey levels, so a linear one would not be exactly PCA); "
+    "with neural networks it can follow curved data. A **VAE** "
     "makes the code a distribution $q_\\phi(z|x)$ pulled towards the prior $\\mathcal N(0, I)$, so that "
     "decoding $z \\sim \\mathcal N(0, I)$ generates new images. "
     f"Data: {len(split.x_train):,} training and {len(split.x_test):,} test images of "

@@ -361,8 +361,8 @@ def kl_landscape_1d(p: GaussianMixture, mus: np.ndarray, sigmas: np.ndarray, res
 def mle_decomposition(p: GaussianMixture, q: GaussianMixture, n: int = 5000, seed: SeedLike = 0) -> dict[str, float]:
     """MLE = forward KL, in numbers: E_p[log q] = -KL(p||q) - H(p).
 
-    Returns the average log-likelihood of q on n samples of p, the exact E_p[log q] and the two terms
-    (KL and entropy) by quadrature.
+    Returns the average log-likelihood of q on n samples of p, and E_p[log q] with its two terms
+    (KL and entropy), all three by grid quadrature (``default_resolution`` cells per axis).
     """
     seed = int(seed) if not isinstance(seed, np.random.Generator) else int(seed.integers(2**31))
     x = p.sample(n, seed)

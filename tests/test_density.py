@@ -391,3 +391,17 @@ def test_bad_input_gives_clear_errors():
         KernelDensity().score_samples([[0.0]])
     with pytest.raises(ValueError, match="too many"):
         Histogram(bins=3000).fit(np.random.default_rng(0).normal(size=(10, 2)))
+
+
+def test_2d_histogram_density_uses_each_axis_width():
+    """Cells of 0.25 x 3.0 (unequal widths): the density is count / (N * area), NumPy's histogramdd(density=True)."""
+    g = np.random.default_rng(21)
+    X = np.column_stack([g.uniform(0, 2, 500), g.uniform(-12, 12, 500)])
+    hist = Histogram(bins=8).fit(X)
+    widths = [np.diff(e)[0] for e in hist.edges_]
+    assert widths[1] / widths[0] > 5
+    reference, _ = np.histogramdd(X, bins=hist.edges_, density=True)
+    np.testing.assert_allclose(hist.density_, reference, rtol=1e-12)
+    centres = np.stack(np.meshgrid(*[0.5 * (e[1:] + e[:-1]) for e in hist.edges_], indexing="ij"), -1).reshape(-1, 2)
+    mass = np.exp(hist.score_samples(centres)) * widths[0] * widths[1]
+    assert mass.sum() == pytest.approx(1.0, rel=1e-12)

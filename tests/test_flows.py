@@ -252,6 +252,11 @@ def test_view_2d_is_consistent_with_the_flow(device):
     assert view.mean_log_likelihood == pytest.approx(-trainer.nll(data), abs=1e-4)
     assert sum(likelihood_terms(trainer.flow, data)) == pytest.approx(-trainer.nll(data), abs=1e-4)
     assert view.invertibility_error < 1e-4
+    x = torch.as_tensor(data, dtype=trainer.flow.dtype, device=trainer.flow.device)
+    with torch.no_grad():  # each number is the round trip its label names
+        assert view.inverse_error == pytest.approx(float((trainer.flow.inverse(trainer.flow(x)[0]) - x).abs().max()),
+                                                   abs=1e-7)
+    assert view.invertibility_error == max(view.inverse_error, view.forward_error)
     assert 0.9 < view.mass_in_view <= 1.01
     # the generative trace ends where sampling ends
     samples = trainer.flow.sample(200, seed=0)

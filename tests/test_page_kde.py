@@ -132,3 +132,16 @@ def test_large_k_on_many_points_is_fitted_on_a_capped_subset():
     train_points = len(kde.split(np.zeros((20_000, 1)), 0.3, 0)[0])
     assert f"{kde.GMM_MIN_FIT_POINTS:,} of {train_points:,} points" in text
     assert np.isfinite(_table(app)["GMM"]["test LL"])
+
+
+def test_cross_validated_h_says_when_it_was_rescaled_from_a_subsample():
+    """Above 2,000 training points CV runs on a subsample of 2,000 and h is carried over by (m/N)^(1/(d+4))."""
+    from playground.kde_vs_gmm import CV_POINTS, rescale_bandwidth
+
+    small = _app(rule="cv")
+    assert "h (CV)" in [m.label for m in small.metric]
+    large = _app(n="5000", rule="cv")
+    metrics = {m.label: float(str(m.value).replace(",", "")) for m in large.metric}
+    assert "h (CV, rescaled)" in metrics and "h (CV)" not in metrics
+    assert metrics["h"] == pytest.approx(metrics["h (CV, rescaled)"], rel=1e-3)
+    assert rescale_bandwidth(1.0, CV_POINTS, 5000, 1) == pytest.approx((2000 / 5000) ** 0.2)

@@ -20,6 +20,7 @@ from playground.divergence_fit import (
 from playground.divergences import (
     DIVERGENCES,
     GridQuadrature,
+    default_resolution,
     density_values,
     divergence_table,
     kl_discrete_terms,
@@ -401,7 +402,8 @@ def gaussian_calculator(page: PageContext) -> None:
         first, second = (GaussianMixture.gaussian(m, c) for m, c in gaussians)
         numeric = {"forward": kl_grid(first, second), "reverse": kl_grid(second, first)}
         monte_carlo = kl_monte_carlo(first, second, 20_000, seed=derive_seed(page.seed, "kl-mc"))
-        method = "grid quadrature (200×200)"
+        size = default_resolution(2)
+        method = f"grid quadrature ({size}×{size} cells)"
         latex = (r"D_{KL}(\mathcal N_1\|\mathcal N_2) = \tfrac12\left[\operatorname{tr}(\Sigma_2^{-1}\Sigma_1)"
                  r" + (\mu_2-\mu_1)^\top\Sigma_2^{-1}(\mu_2-\mu_1) - d + \log\frac{\det\Sigma_2}{\det\Sigma_1}\right]")
     forward = kl_gaussians(gaussians[0][0], gaussians[0][1], gaussians[1][0], gaussians[1][1])
@@ -432,7 +434,7 @@ def mle_calculator(page: PageContext, target_params: MixtureParams, race: FitRac
     formula_panel(r"\frac1n\sum_{i=1}^n \log q(x_i)\ \approx\ \mathbb{E}_p[\log q]"
                   r" = -D_{KL}(p\,\|\,q) - H(p)",
                   {"average log-likelihood": parts["average_log_likelihood"],
-                   "E_p[log q] (exact)": parts["expected_log_q"],
+                   "E_p[log q] (quadrature)": parts["expected_log_q"],
                    "−KL(p‖q)": -parts["forward_kl"], "−H(p)": -parts["entropy_p"]},
                   title=f"MLE = forward KL, with the forward fit's q at iteration {race.iteration}",
                   try_next="step the race: the log-likelihood rises exactly as much as KL(p‖q) falls; "

@@ -264,7 +264,8 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
             r"\underbrace{%.3f}_{\text{mean}\,\log p(x)} = \underbrace{%.3f}_{\log q(F(x))}"
             r" + \underbrace{%.3f}_{\sum_l \log|\det J_l|}"
             % (view.mean_log_likelihood, view.mean_log_base, float(view.layer_log_dets.sum())),
-            {"max |F⁻¹(F(x)) − x|": view.invertibility_error, "mass in view": view.mass_in_view},
+            {"max |F⁻¹(F(x)) − x|": view.inverse_error, "max |F(F⁻¹(z)) − z|": view.forward_error,
+             "mass in view": view.mass_in_view},
             title="Change of variables, averaged over the data",
             try_next="switch to NICE: every coupling bar is exactly 0 (volume preserving), only the "
                      "scale layer changes volume; then compare the densities both reach.")
