@@ -1,10 +1,11 @@
-"""AppTest of the GAN training page: step D, step G, play ticks, scrub, presets, objective, bad CSV."""
+"""AppTest of the GAN training page: step D, step G, play ticks, scrub, presets, objective, good and bad CSVs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -128,12 +129,72 @@ def test_view_toggles_and_spectral_norm(app):
     assert len(app.get("plotly_chart")) == 1 and not app.exception
 
 
-def test_too_small_csv_shows_an_error_and_the_page_survives():
+def _csv_page() -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=180)
+    for key, value in FAST.items():
+        at.query_params[key] = value
     at.query_params["data"] = "csv"
-    at.run()
+    return at.run()
+
+
+def _upload(at: AppTest, name: str, raw: bytes) -> AppTest:
+    return at.file_uploader(key="data__upload").set_value((name, raw, "text/csv")).run()
+
+
+def _rows_csv(rows: np.ndarray) -> bytes:
+    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
+    return ("x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in rows)).encode()
+
+
+FILE_ROWS = np.random.default_rng(0).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]
+
+BAD_CSV = {  # the file, and what the page must say about it
+    "too small": (_rows_csv(FILE_ROWS[:5]), "Only 5 data rows: a GAN needs at least 10"),
+    "one row": (b"1,2\n", "single data row"),
+    "non-numeric": (b"x,y\n1,2\nfoo,3\n", "Row 3, column 1: 'foo' is not a number"),
+    "3 columns": (b"1,2,3\n4,5,6\n", "Expected 1 or 2 numeric columns, found 3"),
+    "1 column": (b"0.1\n0.4\n0.3\n", "This page needs 2D data; the file has 1 column(s)"),
+    "NaN": (b"1,2\nnan,3\n", "hold NaN or infinity"),
+}
+
+
+def test_csv_choice_without_a_file_falls_back_with_a_note():
+    at = _csv_page()
     assert not at.exception  # no upload yet: a notice and the fallback dataset
     assert any("Upload a file" in info.value for info in at.info)
+    assert at.session_state["gan_trainer"].data.shape[0] > len(FILE_ROWS)  # the fallback's sample
+
+
+def test_a_good_csv_is_what_the_gan_trains_on():
+    at = _upload(_csv_page(), "mine.csv", _rows_csv(FILE_ROWS))
+    assert not at.exception and not at.error
+    assert any("from your file" in s.value for s in at.success)
+    trainer = at.session_state["gan_trainer"]
+    # the trainer holds the file's rows, standardised: undo it and compare row by row
+    real = trainer.data.cpu().numpy() * trainer.scale + trainer.shift
+    np.testing.assert_allclose(real, FILE_ROWS, atol=1e-5)
+    at.button(key="gan_it").click().run()
+    assert not at.exception and _iteration(at) == "Iteration 1"
+
+
+@pytest.mark.parametrize("kind", list(BAD_CSV))
+def test_a_bad_csv_gets_a_clear_error_and_the_page_keeps_working(kind):
+    raw, message = BAD_CSV[kind]
+    at = _upload(_csv_page(), f"{kind}.csv", raw)
+    assert not at.exception
+    errors = " ".join(error.value for error in at.error)
+    assert message in errors, errors
+    if kind == "too small":  # read, but not trained on: no stepper until the data is larger
+        at.button(key="gan_it").click().run()
+        assert not at.exception and message in " ".join(error.value for error in at.error)
+        assert not any(c.value.startswith("Iteration") for c in at.caption)
+    else:  # the fallback dataset is trained on instead
+        assert at.session_state["gan_trainer"].data.shape[0] > len(FILE_ROWS)
+        at.button(key="gan_it").click().run()
+        assert not at.exception and _iteration(at) == "Iteration 1"
+    at = _upload(at, "mine.csv", _rows_csv(FILE_ROWS))  # a good file afterwards works
+    assert not at.exception and not at.error
+    assert at.session_state["gan_trainer"].data.shape[0] == len(FILE_ROWS)
 
 
 def test_f_gan_objectives_show_the_bound_and_the_smoothed_divergence(app):
