@@ -265,3 +265,72 @@ def test_link_reproduces_the_controls():
     assert at.radio(key="kind").value == "nice" and at.slider(key="L").value == 3
     assert at.selectbox(key="d2").value == "circles" and at.slider(key="a").value == 2.0
     assert _chart(at, "(1 of 4 layers)")["layout"]["title"]["text"].startswith("after scale 1")
+
+
+# CSV uploads, to the 1D section (picker "d1") and the 2D section (picker "d2")
+
+def _csv_page(picker: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    for key, value in FAST.items():
+        at.query_params[key] = value
+    at.query_params[picker] = "csv"
+    return at.run()
+
+
+def _upload(at: AppTest, picker: str, name: str, raw: bytes) -> AppTest:
+    return at.file_uploader(key=f"{picker}__upload").set_value((name, raw, "text/csv")).run()
+
+
+def _rows_csv(rows: np.ndarray) -> bytes:
+    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(rows)).encode()
+
+
+ROWS = {1: np.random.default_rng(0).normal(size=(150, 1)) * 0.5 + 3.0,
+        2: np.random.default_rng(1).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]}
+PICKERS = {1: ("d1", "flow1d"), 2: ("d2", "flow2d")}  # the section's data picker and its trainer
+
+
+def _bad_files(dim: int) -> dict[str, tuple[bytes, str]]:
+    other = 2 if dim == 1 else 1
+    return {
+        "too small": (_rows_csv(ROWS[dim][:5]), "Only 5 data rows: a flow needs at least 20"),
+        "one row": (_rows_csv(ROWS[dim][:1]), "single data row"),
+        "non-numeric": (b"x,y\n1,2\nfoo,3\n", "Row 3, column 1: 'foo' is not a number"),
+        "3 columns": (b"1,2,3\n4,5,6\n", "Expected 1 or 2 numeric columns, found 3"),
+        "wrong dimension": (_rows_csv(ROWS[other][:30]), f"This page needs {dim}D data; the file has {other} column(s)"),
+        "NaN": (b"1,2\nnan,3\n" if dim == 2 else b"1\nnan\n3\n", "hold NaN or infinity"),
+    }
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_a_good_csv_is_what_the_flow_trains_on(dim):
+    picker, state = PICKERS[dim]
+    at = _upload(_csv_page(picker), picker, "mine.csv", _rows_csv(ROWS[dim]))
+    assert not at.exception and not at.error
+    assert any("from your file" in s.value for s in at.success)
+    np.testing.assert_allclose(at.session_state[state].data.cpu().numpy(), ROWS[dim], atol=1e-5)
+    at.button(key=f"{state}__step").click().run()
+    assert not at.exception and _iterations(at)[dim - 1] > 0
+    if dim == 1:  # no known truth for a file: no "NLL of the truth"
+        assert "NLL of the truth" not in _metrics(at)
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("kind", ["too small", "one row", "non-numeric", "3 columns", "wrong dimension", "NaN"])
+def test_a_bad_csv_gets_a_clear_error_and_the_page_keeps_working(dim, kind):
+    picker, state = PICKERS[dim]
+    raw, message = _bad_files(dim)[kind]
+    at = _upload(_csv_page(picker), picker, f"{kind}.csv", raw)
+    assert not at.exception
+    errors = " ".join(error.value for error in at.error)
+    assert message in errors, errors
+    if kind == "too small":  # read, but this section trains nothing until the data is larger
+        assert len(_iterations(at)) == 1
+    else:  # the section trains on its fallback dataset
+        assert len(at.session_state[state].data) > len(ROWS[dim])
+        at.button(key=f"{state}__step").click().run()
+        assert not at.exception and _iterations(at)[dim - 1] > 0
+    at = _upload(at, picker, "mine.csv", _rows_csv(ROWS[dim]))  # a good file afterwards works
+    assert not at.exception and not at.error
+    assert len(at.session_state[state].data) == len(ROWS[dim])
