@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -118,3 +119,77 @@ def test_guidance_controls_and_sweep_on_a_conditional_model(app):
     app.button(key="cfg_go").click().run()
     assert not app.exception
     assert app.session_state["diffusion_cfg"][1]["w"].tolist() == [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0]
+
+
+# CSV uploads: a good file is trained on, bad ones get their message and the page keeps working
+
+def _csv_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.query_params["width"] = "32"
+    at.query_params["data"] = "csv"
+    return at.run()
+
+
+def _upload(at: AppTest, name: str, raw: bytes) -> AppTest:
+    return at.file_uploader(key="data__upload").set_value((name, raw, "text/csv")).run()
+
+
+def _rows_csv(rows: np.ndarray) -> bytes:
+    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(rows)).encode()
+
+
+FILE_ROWS = np.random.default_rng(0).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]
+
+BAD_CSV = {  # the file, and what the page must say about it
+    "one row": (b"1,2\n", "single data row"),
+    "non-numeric": (b"x,y\n1,2\nfoo,3\n", "Row 3, column 1: 'foo' is not a number"),
+    "3 columns": (b"1,2,3\n4,5,6\n", "Expected 1 or 2 numeric columns, found 3"),
+    "1 column": (b"0.1\n0.4\n0.3\n", "This page needs 2D data; the file has 1 column(s)"),
+    "NaN": (b"1,2\nnan,3\n", "hold NaN or infinity"),
+}
+
+
+def _trained_rows(at: AppTest) -> np.ndarray:
+    return at.session_state["diffusion_trainer"].data.cpu().numpy().astype(np.float64)
+
+
+def _from_the_file(rows: np.ndarray, file_rows: np.ndarray) -> np.ndarray:
+    """For each row, whether it is one of the file's rows (to float32 precision)."""
+    distances = np.abs(rows[:, None, :] - file_rows[None, :, :]).max(-1)
+    return distances.min(1) < 1e-5
+
+
+def test_a_good_csv_is_what_the_model_trains_on():
+    at = _upload(_csv_page(), "mine.csv", _rows_csv(FILE_ROWS))
+    assert not at.exception and not at.error
+    assert any("from your file" in s.value for s in at.success)
+    rows = _trained_rows(at)
+    assert _from_the_file(rows, FILE_ROWS).all()  # resampled from the file's rows only ...
+    assert _from_the_file(FILE_ROWS, rows).all()  # ... and every one of them is used
+    at.button(key="diffusion_trainer__step").click().run()
+    assert not at.exception and _iteration(at) > 0
+
+
+def test_a_two_row_csv_is_accepted_and_trained_on():
+    """The smallest file the reader accepts: this page sets no minimum, so it must cope."""
+    at = _upload(_csv_page(), "two.csv", b"1.0,2.0\n3.0,-1.0\n")
+    assert not at.exception and not at.error
+    assert _from_the_file(_trained_rows(at), np.array([[1.0, 2.0], [3.0, -1.0]])).all()
+    at.button(key="diffusion_trainer__step").click().run()
+    assert not at.exception and _iteration(at) > 0
+
+
+@pytest.mark.parametrize("kind", list(BAD_CSV))
+def test_a_bad_csv_gets_a_clear_error_and_the_page_keeps_working(kind):
+    raw, message = BAD_CSV[kind]
+    at = _upload(_csv_page(), f"{kind}.csv", raw)
+    assert not at.exception
+    errors = " ".join(error.value for error in at.error)
+    assert message in errors, errors
+    assert not _from_the_file(_trained_rows(at), FILE_ROWS).any()  # the fallback dataset instead
+    at.button(key="diffusion_trainer__step").click().run()
+    assert not at.exception and _iteration(at) > 0
+    at = _upload(at, "mine.csv", _rows_csv(FILE_ROWS))  # a good file afterwards works
+    assert not at.exception and not at.error
+    assert _from_the_file(_trained_rows(at), FILE_ROWS).all()
