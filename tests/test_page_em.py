@@ -129,10 +129,74 @@ def test_bad_input_gives_messages_not_crashes(at):
 
 
 def test_csv_choice_without_a_file_falls_back_with_a_note(at):
-    # AppTest cannot drive st.file_uploader; the CSV parsing itself is tested with playground.data
     at.selectbox(key="data").set_value("csv").run()
     assert not at.exception
     assert any("Upload a file" in info.value for info in at.info)
+
+
+# CSV uploads: a good file is what EM runs on, bad ones get their message and the page keeps working
+
+def _upload(at: AppTest, name: str, raw: bytes) -> AppTest:
+    return at.file_uploader(key="data__upload").set_value((name, raw, "text/csv")).run()
+
+
+def _csv_page() -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    app.query_params["data"] = "csv"
+    return app.run()
+
+
+def _rows_csv(rows: np.ndarray) -> bytes:
+    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(rows)).encode()
+
+
+FILE_ROWS = {1: np.random.default_rng(0).normal(size=(150, 1)) * 0.5 + 3.0,
+             2: np.random.default_rng(1).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]}
+
+BAD_CSV = {  # the file, and what the page must say about it
+    "one row": (b"1,2\n", "single data row"),
+    "non-numeric": (b"x,y\n1,2\nfoo,3\n", "Row 3, column 1: 'foo' is not a number"),
+    "3 columns": (b"1,2,3\n4,5,6\n", "Expected 1 or 2 numeric columns, found 3"),
+    "NaN": (b"1,2\nnan,3\n", "hold NaN or infinity"),
+}
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_a_good_csv_is_what_em_runs_on(dim):
+    at = _upload(_csv_page(), "mine.csv", _rows_csv(FILE_ROWS[dim]))
+    assert not at.exception and not at.error
+    assert any(f"from your file ({dim}D)" in s.value for s in at.success)
+    assert metric_values(at)["N"] == "150"
+    np.testing.assert_allclose(at.session_state["em_run"].X.cpu().numpy(), FILE_ROWS[dim], atol=1e-6)
+    button(at, "Full step").click().run()
+    assert not at.exception and at.session_state["em_run"].iteration == 1
+
+
+def test_a_csv_with_fewer_rows_than_components_is_refused_until_k_is_lowered():
+    at = _upload(_csv_page(), "two.csv", b"1.0,2.0\n3.0,-1.0\n")
+    assert not at.exception
+    assert any("K = 3 components need at least 3 points; the data has 2." in e.value for e in at.error)
+    at.slider(key="k").set_value(2).run()
+    assert not at.exception and not at.error
+    button(at, "Full step").click().run()
+    assert not at.exception and at.session_state["em_run"].iteration == 1
+    np.testing.assert_allclose(at.session_state["em_run"].X.cpu().numpy(), [[1.0, 2.0], [3.0, -1.0]])
+
+
+@pytest.mark.parametrize("kind", list(BAD_CSV))
+def test_a_bad_csv_gets_a_clear_error_and_the_page_keeps_working(kind):
+    raw, message = BAD_CSV[kind]
+    at = _upload(_csv_page(), f"{kind}.csv", raw)
+    assert not at.exception
+    errors = " ".join(error.value for error in at.error)
+    assert message in errors, errors
+    assert len(at.session_state["em_run"].X) > 2  # EM runs on the fallback dataset
+    button(at, "Full step").click().run()
+    assert not at.exception and at.session_state["em_run"].iteration == 1
+    at = _upload(at, "mine.csv", _rows_csv(FILE_ROWS[2]))  # a good file afterwards works
+    assert not at.exception and not at.error
+    np.testing.assert_allclose(at.session_state["em_run"].X.cpu().numpy(), FILE_ROWS[2], atol=1e-6)
 
 
 def test_play_stops_at_convergence_with_a_note():
