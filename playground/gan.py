@@ -353,8 +353,29 @@ class GANTrainer(TorchStepper):
         self.snapshots: list[dict[str, Any]] = []
         self._checkpoint: dict[str, Any] | None = None
         self._frame_cache: tuple[int, int, dict[str, Any]] | None = None
+        self.switches: list[tuple[int, str]] = []  # (iteration, new objective) for each switch_objective
         with cpu_threads(self.threads):
             self._take_snapshot()
+
+    # --- changing the objective mid-run ------------------------------------------------
+    def can_switch_to(self, config: GANConfig) -> bool:
+        """True when ``config`` differs from this run's only in the objective."""
+        return config != self.config and replace(self.config, objective=config.objective) == config
+
+    def switch_objective(self, objective: str) -> None:
+        """Train on with another objective, keeping both networks, their optimisers and the run so far
+        (the vanishing-gradient lesson: the same D, another generator loss). The caller holds
+        ``lock_for(self)``."""
+        config = replace(self.config, objective=objective)
+        config.validate()
+        self.config = config
+        self.last = {}
+        self._frame_cache = None
+        self.switches.append((self.iteration, objective))
+        if self.snapshots and self.snapshots[-1]["iteration"] == self.iteration:
+            self.snapshots.pop()  # re-scored below under the new objective
+        with cpu_threads(self.threads):
+            self._take_snapshot(self.iteration)
 
     # --- one update of each player ---------------------------------------------------
     def _real_batch(self) -> torch.Tensor:

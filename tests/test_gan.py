@@ -424,3 +424,60 @@ def test_critic_gap_never_exceeds_k_times_w1(objective, device):
         check = trainer.critic_check(trainer.real_show[:200], trainer.generate(200, seed=1))
         assert check["critic_gap"] <= check["critic_lipschitz"] * check["w1_standardised"] + 1e-9
         assert check["w1_standardised"] > 0
+
+
+# --- every GAN preset does what its text promises (at its seed) --------------------------------
+
+def _preset_trainer(name: str) -> GANTrainer:
+    from playground.ui.gan import PRESETS
+
+    preset, settings = PRESETS[name], PRESETS[name].settings
+    config = GANConfig(objective=settings["obj"], d_steps=settings["m"], lr_g=settings["lrg"], lr_d=settings["lrd"],
+                       optimizer=settings["opt"], **({"clip": settings["clip"]} if "clip" in settings else {}),
+                       **({"gp_weight": settings["gp"]} if "gp" in settings else {}))
+    return trainer_for_target(get_target(settings["data"]), config, seed=preset.seed, device="cpu")
+
+
+def _quality_by_iteration(trainer: GANTrainer) -> dict[int, dict]:
+    return {snapshot["iteration"]: snapshot["quality"] for snapshot in trainer.snapshots}
+
+
+def test_mode_collapse_preset_stays_on_few_modes_for_800_iterations():
+    trainer = _preset_trainer("collapse")
+    trainer.step(800)
+    quality = _quality_by_iteration(trainer)
+    for iteration in range(100, 801, 100):
+        assert 1 <= quality[iteration]["modes_covered"] <= 3 and quality[iteration]["recall"] < 0.35, iteration
+
+
+def test_wgan_gp_preset_covers_all_modes_by_iteration_100_and_stays():
+    trainer = _preset_trainer("wgan_gp")
+    trainer.step(600)
+    quality = _quality_by_iteration(trainer)
+    assert all(quality[iteration]["modes_covered"] == 8 for iteration in range(100, 601, 100))
+
+
+def test_vanishing_gradient_preset_and_the_switch_to_non_saturating_with_the_same_networks():
+    trainer = _preset_trainer("vanishing")
+    trainer.step(300)
+    norms = trainer.metric("g_grad_norm")
+    assert norms[0] > 0.1 and np.all(norms[50:300] < 1e-4)
+    discriminator = trainer.discriminator
+    trainer.switch_objective("nonsaturating")
+    assert trainer.discriminator is discriminator and trainer.iteration == 300
+    trainer.step(20)
+    assert np.all(trainer.metric("g_grad_norm")[300:] > 1.0)
+
+
+def test_oscillation_preset_swings_the_cloud_and_wgan_gp_does_not():
+    def centroid_moves(name):
+        trainer = _preset_trainer(name)
+        centroids = []
+        for _ in range(16):
+            trainer.step(25)
+            centroids.append(trainer.generate(300, seed=0).mean(axis=0))
+        return np.linalg.norm(np.diff(centroids, axis=0), axis=1)
+
+    swings = centroid_moves("oscillation")  # the ring has radius 2: a move of 1 is a swing across it
+    assert (swings > 1.0).mean() > 0.75
+    assert centroid_moves("wgan_gp").max() < 0.5

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from playground.ui import player
@@ -77,25 +78,31 @@ def test_play_ticks_advance_training_and_pause_stops(app):
     assert _iteration(app) == paused_at  # looking back does not change the run
 
 
-def test_changing_objective_rebuilds_the_trainer(app):
+def test_changing_only_the_objective_keeps_the_networks_and_reset_starts_afresh(app):
     app.button(key="gan_it").click().run()
     assert _iteration(app) == "Iteration 1"
+    trainer = app.session_state["gan_trainer"]
+    weights = [p.detach().clone() for p in trainer.discriminator.parameters()]
     app.selectbox(key="obj").set_value("wgan_gp").run()
     assert not app.exception
-    assert _iteration(app) == "Iteration 0"
+    assert _iteration(app) == "Iteration 1" and app.session_state["gan_trainer"] is trainer  # the same D and G go on
+    assert all(torch.equal(a, b) for a, b in zip(weights, trainer.discriminator.parameters()))
+    assert any("Objective switched to" in c.value for c in app.caption)
     app.button(key="gan_it").click().run()
     metrics = _metrics(app)
     assert "gradient penalty" in metrics and "critic gap" in metrics
     assert float(metrics["critic gap"]) <= float(metrics["Lipschitz bound K"]) * float(
         metrics["W₁ of the clouds"]) + 1e-3
+    app.button(key="gan_trainer__reset").click().run()
+    assert _iteration(app) == "Iteration 0" and app.session_state["gan_trainer"] is not trainer
 
 
 def test_every_other_objective_steps_without_error(app):
-    for objective in ("minimax", "least_squares", "wgan_clip", "hinge"):
+    for number, objective in enumerate(("minimax", "least_squares", "wgan_clip", "hinge"), start=1):
         app.selectbox(key="obj").set_value(objective).run()
         app.button(key="gan_it").click().run()
         assert not app.exception and not app.error, objective
-        assert "D loss" in _metrics(app) and _iteration(app) == "Iteration 1"
+        assert "D loss" in _metrics(app) and _iteration(app) == f"Iteration {number}"  # one run, four objectives
 
 
 def test_preset_sets_controls_and_says_what_to_watch(app):
