@@ -1,10 +1,14 @@
-"""Shared fixtures: the repo root on sys.path, and a `device` fixture that runs torch
-tests on the CPU always and on CUDA too when it is available."""
+"""Shared fixtures: the repo root on sys.path, a `device` fixture that runs torch
+tests on the CPU always and on CUDA too when it is available, and `import_playwright`
+for the browser tests (a skip locally, a failure in CI)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import pytest
 
@@ -40,12 +44,33 @@ def device(request):
     return torch.device(request.param)
 
 
+def skip_or_fail_in_ci(reason: str) -> NoReturn:
+    """What a browser test does when something it needs is missing: skip on a developer's
+    machine, fail under CI (``CI`` set, as GitHub Actions and most CI services do), where a
+    skipped browser suite would pass unnoticed. The same rule as the Chromium checks."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: CI must install it", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def import_playwright() -> ModuleType:
+    """``playwright.sync_api``, or ``skip_or_fail_in_ci`` when Playwright is not installed.
+    Use instead of ``pytest.importorskip("playwright.sync_api")``, which skips in CI too."""
+    try:
+        from playwright import sync_api
+    except ImportError as error:
+        missing = str(error)
+    else:
+        return sync_api
+    skip_or_fail_in_ci(f"Playwright is missing ({missing}; pip install playwright)")
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium driven by Playwright, one per test module (each test opens
     its own context). Not one per run: Playwright's sync API keeps an event loop running
     while it is open, and the load tool's tests need asyncio.run."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = import_playwright()
     from bench.appserver import CHROMIUM, CHROMIUM_ARGS
 
     with sync_api.sync_playwright() as playwright:

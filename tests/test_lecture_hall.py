@@ -19,13 +19,14 @@ import pytest
 from bench.appserver import CHROMIUM, wait_idle
 from bench.layout_probe import MEASURE, measure_tabs, settle
 from playground.ui.navigation import available_pages
+from conftest import import_playwright
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium", pytrace=False)
     pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = import_playwright()  # a skip locally, a failure in CI
 
 PAGES = available_pages()
 MIN_SHARE = 0.5  # the picture covers at least half of the screen
