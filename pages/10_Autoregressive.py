@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from playground import autoregressive as A
+from playground.data import fingerprint
 from playground.figures import autoregressive as F
 from playground.stepper import lock_for
 from playground.ui.controls import dataset_picker, format_number, formula_panel, stepper_panel
@@ -100,7 +101,7 @@ def _grid_hint(model: A.GridAutoregressive, n_data: int, order: str) -> str:
 
 with main:
     grid_model: A.GridAutoregressive = stepper_panel(
-        "ar_grid", factory, config, render, steps_per_tick=10, max_steps_per_tick=100, interval=0.5,
+        "ar_grid", factory, (config, fingerprint(target)), render, steps_per_tick=10, max_steps_per_tick=100, interval=0.5,
         max_iterations=5000, picture=picture)
 
 # 2. One conditional ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ raises ``CSVError`` whose message says exactly what is wrong and how to fix it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,3 +171,12 @@ def csv_bytes(values: np.ndarray, header: tuple[str, ...] = ()) -> bytes:
         writer.writerow(header)
     writer.writerows(np.asarray(values).reshape(len(values), -1).tolist())
     return buffer.getvalue().encode()
+
+
+def fingerprint(source) -> str:
+    """A short key that changes when the data change: a hash of an array's bytes, of a target's
+    rows (an uploaded CSV), or a registry target's name. Pages key their steppers on it."""
+    data = source if isinstance(source, np.ndarray) else getattr(source, "data", None)
+    if data is None:
+        return str(source.name)
+    return hashlib.sha1(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]

@@ -79,12 +79,7 @@ def test_sample_only_data_has_no_truth(app):
     assert np.isfinite(samples).all()
 
 
-DATA_NOT_IN_CONFIG = pytest.mark.xfail(strict=True, reason=(
-    "bug in pages/10_Autoregressive.py: the stepper's config (GridConfig) does not include the dataset, so "
-    "choosing another dataset or uploading a CSV keeps the model built on the first one"))
 
-
-@DATA_NOT_IN_CONFIG
 def test_choosing_another_dataset_rebuilds_the_model_on_it(app):
     assert app.session_state["ar_grid"].target.name == "mog2d"
     app.selectbox(key="ardata").set_value("moons").run()
@@ -129,7 +124,6 @@ def test_a_good_csv_is_accepted_without_a_truth():
     assert not at.exception and at.session_state["ar_grid"].iteration > 0
 
 
-@DATA_NOT_IN_CONFIG
 def test_a_good_csv_is_what_the_grid_model_learns():
     at = _upload(_csv_page(), "mine.csv", _rows_csv(FILE_ROWS))
     target = at.session_state["ar_grid"].target
@@ -137,7 +131,6 @@ def test_a_good_csv_is_what_the_grid_model_learns():
     np.testing.assert_allclose(target.data, FILE_ROWS)
 
 
-@DATA_NOT_IN_CONFIG
 def test_a_two_row_csv_is_accepted_and_learned():
     """The smallest file the reader accepts: this page sets no minimum, so it must cope."""
     at = _upload(_csv_page(), "two.csv", b"1.0,2.0\n3.0,-1.0\n")

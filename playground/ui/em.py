@@ -3,7 +3,6 @@ gradient descent, and the failure-mode presets."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from playground.data import EmpiricalTarget
+from playground.data import EmpiricalTarget, fingerprint
 from playground.em import FAILURE_PRESETS, MANUAL_INIT, EMStepper, GradientDescentFitter, HalfStep, run_restarts
 from playground.figures.mixture import (em_vs_gd_figure, log_likelihood_figure, mixture_1d_figure, mixture_2d_figure,
                                         responsibility_bar_figure, restarts_figure)
@@ -98,7 +97,7 @@ def data_controls(seed: int) -> tuple[np.ndarray, str, tuple[float, float] | Non
         X = target.data[:MAX_POINTS]
         if len(target.data) > MAX_POINTS:
             st.caption(f"Using the first {MAX_POINTS:,} of {len(target.data):,} rows.")
-        key = "csv:" + hashlib.sha1(X.tobytes()).hexdigest()[:12]
+        key = "csv:" + fingerprint(X)
     else:
         n = linked(st.slider, "Number of points N", key="n", default=400, min_value=20, max_value=MAX_POINTS, step=10)
         X = target.sample(n, derive_seed(seed, "em-data", target.name))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 
+from playground.data import fingerprint
 from playground.figures.flows import (
     change_of_variables_figure,
     density_heatmap_figure,
@@ -47,8 +46,6 @@ def _data_for(target: Target, seed: int, limit: int = TRAIN_POINTS) -> np.ndarra
     return target.sample(limit, seed=derive_seed(seed, "flow-data", target.name))
 
 
-def _fingerprint(data: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]
 
 
 def _enough_rows(data: np.ndarray) -> bool:
@@ -124,7 +121,7 @@ def flow_1d_section(page: PageContext) -> None:
     data = _data_for(target, page.seed)
     if not _enough_rows(data):
         return
-    config = ("flow1d", target.label, _fingerprint(data), num_steps, page.seed)
+    config = ("flow1d", target.label, fingerprint(data), num_steps, page.seed)
 
     def factory() -> FlowTrainer:
         return make_trainer("monotone", data, num_layers=1, num_steps=num_steps, learning_rate=2e-2,
@@ -214,7 +211,7 @@ def flow_2d_section(page: PageContext) -> None:
             st.session_state["layer"] = stages
         layer = linked(st.slider, "Layers applied", key="layer", default=stages, min_value=0, max_value=stages,
                        help="0 = the starting cloud; each step applies one more layer (▶ in the figure animates).")
-    config = ("flow2d", tuple(sorted(model.items())), target.label, _fingerprint(data), page.seed)
+    config = ("flow2d", tuple(sorted(model.items())), target.label, fingerprint(data), page.seed)
 
     def factory() -> FlowTrainer:
         return make_trainer(model["kind"], data, num_layers=model["num_layers"], hidden=model["hidden"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ from playground.figures.gan import f_divergence_curves, gan_plane, loss_curves, 
 from playground.gan import (ACTIVATIONS, NOISES, OBJECTIVES, OPTIMIZERS, PROBABILITY_OBJECTIVES, GANConfig, GANTrainer,
                             f_name, trainer_for_target)
 from playground.stepper import lock_for
+from playground.data import fingerprint
 from playground.targets import Target
 from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
 from playground.ui.deeplink import linked
@@ -183,11 +183,6 @@ def view_toggles() -> dict[str, bool]:
     return {name: linked(st.toggle, label, key=f"v{name}", default=True) for name, label in names}
 
 
-def _fingerprint(target: Target) -> str:
-    data = getattr(target, "data", None)
-    if data is None:
-        return target.name
-    return hashlib.sha1(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]
 
 
 def single_step_buttons() -> None:
@@ -313,7 +308,7 @@ def training_section(page: PageContext, target: Target, config: GANConfig, views
     if rows is not None and rows < MIN_ROWS:
         st.error(f"Only {rows} data rows: a GAN needs at least {MIN_ROWS}. Pick another dataset or upload more rows.")
         return
-    key = (config, _fingerprint(target), page.seed)
+    key = (config, fingerprint(target), page.seed)
     previous, previous_key = st.session_state.get(STATE_KEY), st.session_state.get(f"{STATE_KEY}__config")
 
     def factory() -> GANTrainer:
