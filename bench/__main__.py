@@ -2,8 +2,8 @@
 
 Each ``bench/bench_<topic>.py`` defines ``run(report)``. ``report(name, ours, peer,
 note="", repeats=7, warmup=1)`` times two zero-argument callables that compute the
-same thing on the same inputs, in this one process, after warm-up, and records the
-median times and the ratio peer/ours (> 1 means the playground is faster). A module
+same thing on the same inputs, in this one process, after warm-up, in alternation, and
+records the median times and the ratio peer/ours (> 1 means the playground is faster). A module
 may also call ``report.measure(name, value, unit, note)`` for a figure that has no
 peer (for instance the app's cold start). Results go to ``bench/results.json``.
 """
@@ -25,15 +25,28 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def _median_time(fn: Callable[[], object], repeats: int, warmup: int) -> float:
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _median_times(ours: Callable[[], object], peer: Callable[[], object], repeats: int,
+                  warmup: int) -> tuple[float, float]:
+    """Median times of the two, measured in alternation (ours first on even repeats, the peer first on
+    odd ones), so that a machine whose speed drifts during the run favours neither."""
     for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        ours()
+        peer()
+    ours_times, peer_times = [], []
+    for repeat in range(repeats):
+        if repeat % 2 == 0:
+            ours_times.append(_timed(ours))
+            peer_times.append(_timed(peer))
+        else:
+            peer_times.append(_timed(peer))
+            ours_times.append(_timed(ours))
+    return statistics.median(ours_times), statistics.median(peer_times)
 
 
 class Reporter:
@@ -45,8 +58,7 @@ class Reporter:
 
     def __call__(self, name: str, ours: Callable[[], object], peer: Callable[[], object], note: str = "",
                  repeats: int = 7, warmup: int = 1) -> dict:
-        ours_s = _median_time(ours, repeats, warmup)
-        peer_s = _median_time(peer, repeats, warmup)
+        ours_s, peer_s = _median_times(ours, peer, repeats, warmup)
         row = {"module": self.module, "name": name, "ours_s": ours_s, "peer_s": peer_s,
                "ratio_peer_over_ours": peer_s / ours_s if ours_s > 0 else float("inf"), "note": note}
         self.rows.append(row)

@@ -60,6 +60,24 @@ def _ddpm_benchmark(report) -> None:
 
     report("DDPM 10k points x 100 steps vs diffusers loop", ours, peer, repeats=3)
 
+    # The same two loops around a network that costs nothing: what the samplers themselves add
+    # (the shared network is ~90 % of the time above, and its speed drifts between runs).
+    def free_network(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def ours_step_only():
+        return D.sample(free_network, D.DDPM_LINEAR, x_init, 100, "ddpm", seed=2)[0]
+
+    def peer_step_only():
+        x = x_init.clone()
+        generator = torch.Generator().manual_seed(2)
+        with torch.no_grad():
+            for step in scheduler.timesteps:
+                x = scheduler.step(free_network(x, None), step, x, generator=generator).prev_sample
+        return x
+
+    report("DDPM sampler steps only (network = identity), 10k x 100", ours_step_only, peer_step_only, repeats=5)
+
 
 def _ode_benchmark(report) -> None:
     try:

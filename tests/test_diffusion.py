@@ -237,3 +237,22 @@ def test_where_the_network_is_wrong_preset_small_t_on_the_modes():
     assert np.median(cosine[density > 0.05]) < 0.5  # on the modes: not yet
     gap = D.score_gap(trainer.model.noise_predictor(), RING.mixture, schedule, [0.05, 0.6], seed=0)
     assert gap[0] > 5 * gap[1]
+
+
+@pytest.mark.parametrize("n_classes", [0, 3])
+def test_blockwise_first_layer_equals_the_network_on_concatenated_inputs(n_classes):
+    """Denoiser.forward applies its first layer block by block; the reference concatenates the inputs."""
+    model = D.Denoiser(D.DDPM_LINEAR, n_classes=n_classes, seed=3, device=torch.device("cpu"), sigma_data=1.3)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 2, generator=g)
+    labels = torch.randint(0, n_classes + 1, (50,), generator=g) if n_classes else None
+    for t in (torch.tensor([0.3]), torch.rand(50, generator=g) * 0.9 + 0.05):
+        tt = t.expand(50)
+        s, sig = D.DDPM_LINEAR.scale(tt), D.DDPM_LINEAR.sigma(tt)
+        level = torch.log(sig / s).clamp(-12.0, 12.0)[:, None] / 4
+        parts = [x / torch.sqrt(s**2 * 1.3**2 + sig**2)[:, None], torch.sin(level * model.frequencies),
+                 torch.cos(level * model.frequencies)]
+        if n_classes:
+            parts.append(torch.nn.functional.one_hot(labels, n_classes + 1).float())
+        with torch.no_grad():
+            torch.testing.assert_close(model(x, t, labels), model.net(torch.cat(parts, dim=1)), rtol=1e-5, atol=1e-5)
