@@ -143,3 +143,17 @@ def test_hints_never_ask_for_what_is_already_set():
     assert "isolated-modes preset" in _mcmc_hint("mala", 0.5, "banana", "well tuned (MALA on the banana)")
     assert "MALA" in _mcmc_hint("ula", 1.0, "gaussian2d", "ULA is biased, MALA is not")
     assert "switch to HMC" not in _mcmc_hint("hmc", 0.6, "ring8", "custom")
+
+
+def test_an_ignored_link_value_with_an_empty_fallback_says_so():
+    """The notice never ends in 'using .' (the KL page's 'Also fit with' starts empty)."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    page = str(Path(__file__).resolve().parents[1] / "pages" / "7_KL_divergences.py")
+    at = AppTest.from_file(page, default_timeout=120)
+    at.query_params["also"] = "garbage"
+    at.run()
+    notices = [w.value for w in at.warning if "was ignored" in w.value]
+    assert notices and not any(n.rstrip().endswith("using .") for n in notices)

@@ -141,7 +141,9 @@ def _from_link(raw: str, fallback: Any, label: str, default: Any, kwargs: dict[s
     try:
         return _parse(raw, default, kwargs)
     except (ValueError, TypeError) as error:
-        st.warning(f"The link's value for **{label}** ({error}) was ignored; using {_format(fallback)}.",
+        empty = fallback is None or (isinstance(fallback, (str, list, tuple)) and len(fallback) == 0)
+        shown = "nothing (the control starts empty)" if empty else _format(fallback)
+        st.warning(f"The link's value for **{label}** ({error}) was ignored; using {shown}.",
                    icon=":material/link_off:")
         return fallback
 
