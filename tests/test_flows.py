@@ -289,3 +289,19 @@ def test_log_det_figure_shows_each_layer_and_the_sum():
     fig = log_det_figure(["scale", "NICE", "NICE"], np.array([0.5, 0.0, 0.0]))
     np.testing.assert_array_equal(fig.data[0].y, [0.5, 0.0, 0.0])
     assert "sum = +0.500" in fig.layout.title.text and "NICE" in fig.layout.xaxis.title.text
+
+
+def test_warping_axes_follow_the_points_and_show_the_base_at_its_scale():
+    """A grid line flung to 20 does not shrink the picture; the base stage spans at least [-3.5, 3.5]."""
+    from playground.figures.flows import warping_figure
+
+    g = np.random.default_rng(1)
+    data = g.normal(size=(300, 2)) * 0.5 + 5.0
+    z = g.normal(size=(300, 2))
+    grids = [grid_lines(((4.0, 6.0), (4.0, 6.0)), lines=3, points=4), grid_lines(((-20.0, 20.0), (-20.0, 20.0)))]
+    labels = ["x", "z"]
+    base = warping_figure([data, z], grids, np.zeros(300), labels, active=1, base_stage=1)
+    x_range = base.layout.xaxis.range
+    assert x_range[0] <= -3.5 and 6.0 < x_range[1] < 8.0  # the data and the base, not the grid's +-20
+    without_base = warping_figure([data, data + 0.1], [grids[0], grids[0]], np.zeros(300), labels, active=1)
+    assert without_base.layout.xaxis.range[0] > 3.0

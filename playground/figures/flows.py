@@ -98,24 +98,34 @@ def _with_gaps(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat[:, 0], flat[:, 1]
 
 
-def _robust_range(arrays: Sequence[np.ndarray], pad: float = 0.08) -> tuple[list[float], list[float]]:
-    """Axis ranges that hold (almost) every stage, ignoring the few grid points flung far out."""
+BASE_BOX = 3.5  # the base N(0, I) is always shown on at least [-3.5, 3.5]^2
+
+
+def _robust_range(arrays: Sequence[np.ndarray], pad: float = 0.08,
+                  at_least: float | None = None) -> tuple[list[float], list[float]]:
+    """Axis ranges that hold (almost) every point of the given stages (the grids' far-flung lines are
+    left to run off the view), covering [-at_least, at_least]^2 when given."""
     stacked = np.concatenate([a.reshape(-1, 2) for a in arrays])
     stacked = stacked[np.isfinite(stacked).all(1)]
     low, high = np.percentile(stacked, 0.5, axis=0), np.percentile(stacked, 99.5, axis=0)
     span = np.maximum(high - low, 1e-6)
     low, high = low - pad * span, high + pad * span
+    if at_least is not None:
+        low, high = np.minimum(low, -at_least), np.maximum(high, at_least)
     return [float(low[0]), float(high[0])], [float(low[1]), float(high[1])]
 
 
 def warping_figure(point_stages: Sequence[np.ndarray], grid_stages: Sequence[np.ndarray], colors: np.ndarray,
-                   stage_labels: Sequence[str], active: int) -> go.Figure:
+                   stage_labels: Sequence[str], active: int, base_stage: int | None = None) -> go.Figure:
     """Points and a grid after ``active`` layers, with a ▶ button that animates through every
-    stage in the browser (frames hold only positions and the title)."""
+    stage in the browser (frames hold only positions and the title). ``base_stage``: the index of
+    the stage in the base space (z), shown at the base distribution's scale."""
     active = int(np.clip(active, 0, len(point_stages) - 1))
-    # Frame the start, the end and the shown stage; intermediate stages may spill over while animating.
+    # Frame the start, the end and the shown stage (their points: a grid line flung far out would
+    # shrink the picture to a blob); intermediate stages may spill over while animating.
     framed = {0, len(point_stages) - 1, active}
-    x_range, y_range = _robust_range([point_stages[i] for i in framed] + [grid_stages[i] for i in framed])
+    x_range, y_range = _robust_range([point_stages[i] for i in framed],
+                                     at_least=BASE_BOX if base_stage is not None and base_stage in framed else None)
 
     def stage_traces(i: int) -> list[go.Scatter]:
         grid_x, grid_y = _with_gaps(grid_stages[i])
@@ -136,8 +146,8 @@ def warping_figure(point_stages: Sequence[np.ndarray], grid_stages: Sequence[np.
     stop = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
     fig.update_layout(
         title={"text": stage_labels[active]},
-        xaxis={"range": x_range, "zeroline": False},
-        yaxis={"range": y_range, "scaleanchor": "x", "scaleratio": 1, "zeroline": False},
+        xaxis={"range": x_range, "zeroline": False, "constrain": "domain"},
+        yaxis={"range": y_range, "scaleanchor": "x", "scaleratio": 1, "zeroline": False, "constrain": "domain"},
         showlegend=False,
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.01, "y": 0.99, "xanchor": "left",
                       "yanchor": "top", "showactive": False, "bgcolor": "rgba(255, 255, 255, 0.85)",
@@ -155,8 +165,10 @@ def density_heatmap_figure(axes: tuple[np.ndarray, np.ndarray], density: np.ndar
                                colorbar={"title": {"text": "p(x)"}}))
     if data is not None:
         fig.add_trace(scatter(data[:, 0], data[:, 1], role="#FFFFFF", name="data", size=3, opacity=0.45))
-    fig.update_layout(xaxis={"range": [axes[0][0], axes[0][-1]], "title": "x₁"},
-                      yaxis={"range": [axes[1][0], axes[1][-1]], "title": "x₂", "scaleanchor": "x", "scaleratio": 1},
+    # constrain="domain": equal scales shrink the plot to the grid instead of widening an axis past it
+    fig.update_layout(xaxis={"range": [axes[0][0], axes[0][-1]], "title": "x₁", "constrain": "domain"},
+                      yaxis={"range": [axes[1][0], axes[1][-1]], "title": "x₂", "scaleanchor": "x", "scaleratio": 1,
+                             "constrain": "domain"},
                       showlegend=False, height=600)
     return fig
 

@@ -285,8 +285,9 @@ def _landscape_view(page: PageContext, race: FitRace, key: tuple, box: np.ndarra
                           local_optima=[(float(o["mean"][0]), math.sqrt(o["cov"][0, 0])) for o in optima])
     page.show(figure, key="race_landscape")
     st.caption("Each point of these maps is one Gaussian q = N(μ, σ²); colour = log₁₀ of the divergence. The forward "
-               "map has a single bowl (at the ✕, moment matching); the reverse map has one valley per mode (★): "
-               "where the reverse fit ends depends on where it starts.")
+               "map has a single bowl (at the ✕, moment matching); the reverse map has several local minima (★, "
+               f"{len(optima)} here): one on each mode and, when the modes are close enough, a wide Gaussian "
+               "covering them. Where the reverse fit ends depends on where it starts.")
 
 
 def _divergence_table(table: dict[str, dict[str, float]], dim: int) -> None:

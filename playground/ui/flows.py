@@ -248,7 +248,9 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
     labels = _stage_labels(view.layer_labels, direction)
     warp_column, density_column = st.columns(2)
     with warp_column:
-        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer), key="warp_fig", main=True)
+        base_stage = 0 if direction == "generative" else len(points) - 1  # where the points are z ~ N(0, I)
+        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer, base_stage=base_stage),
+                  key="warp_fig", main=True)
     with density_column:
         heat = density_heatmap_figure(view.density_axes, view.density, view_data)
         heat.update_layout(title="model density p(x) by change of variables")
