@@ -693,8 +693,11 @@ def mixture_curves_1d(X: np.ndarray, weights: np.ndarray, means: np.ndarray, cov
     the data's range +- 1). ``means`` (K, 1) and ``covariances`` of any shape holding K variances."""
     x_data = np.asarray(X).reshape(-1)
     low, high = x_range or (float(x_data.min()) - 1.0, float(x_data.max()) + 1.0)
-    grid = np.linspace(low, high, n_points)
     variances = np.maximum(np.asarray(covariances, dtype=np.float64).reshape(len(weights)), 1e-300)  # a spike, not NaN
+    # A regular grid, refined around each component (its mean +- 4 sigma at 41 points): a component
+    # collapsing onto one point shows as the spike it is, not a blip between two grid points.
+    local = np.asarray(means, dtype=np.float64).reshape(-1, 1) + np.sqrt(variances)[:, None] * np.linspace(-4, 4, 41)
+    grid = np.union1d(np.linspace(low, high, n_points), local[(local >= low) & (local <= high)])
     mixture_1d = distributions.GaussianMixture(weights, np.asarray(means).reshape(-1, 1), variances, device="cpu")
     weighted = np.exp(mixture_1d.component_log_prob(grid[:, None]).T)  # w_k N(grid | mu_k, sigma_k^2)
     mixture = weighted.sum(axis=0)

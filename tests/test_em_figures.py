@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from playground.figures.mixture import (blended_colors, ellipse, log_likelihood_figure, mixture_1d_figure,
                                         mixture_2d_figure, responsibility_bar_figure)
@@ -47,3 +48,31 @@ def test_mixture_figures_draw_every_component_and_the_mixture():
     assert 0.9 < integral <= 1.0 + 1e-9  # the plotted mixture is a density (range covers most mass)
     bars = responsibility_bar_figure(np.array([0.2, 0.8]), point=3)
     np.testing.assert_allclose(bars.data[0].y, [0.2, 0.8])
+
+
+def test_restarts_figure_is_zero_based_and_does_not_invent_differences():
+    from playground.figures.mixture import restarts_figure
+
+    same = restarts_figure(list(range(5)), [-2.00001, -2.00002, -2.0, -2.00003, -2.00001])
+    assert same.layout.yaxis.range[0] == 0.0 and same.layout.yaxis.range[1] >= 0.05
+    assert max(same.data[0].y) < 1e-4 and "one optimum" in same.layout.annotations[0].text
+    spread = restarts_figure([0, 1, 2], [-2.0, -2.4, float("nan")], chosen=1)
+    np.testing.assert_allclose(spread.data[0].y[:2], [0.0, 0.4])
+    assert spread.data[0].text[2] == "failed" and not spread.layout.annotations
+
+
+def test_1d_curves_resolve_a_collapsing_component_and_label_2d_means():
+    from playground.figures.mixture import add_components_2d
+    from playground.mixture import mixture_curves_1d
+
+    curves = mixture_curves_1d(np.linspace(-3, 8, 50), np.array([0.7, 0.3]), np.array([[0.0], [8.0 - 1e-4]]),
+                               np.array([1.0, 1e-8]))
+    peak = 0.3 / np.sqrt(2 * np.pi * 1e-8)  # the collapsing component's height at its mean
+    assert curves.mixture.max() == pytest.approx(peak, rel=1e-3)
+    assert np.all(np.diff(curves.grid) > 0)
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    add_components_2d(fig, np.full(8, 0.125), np.random.default_rng(0).normal(size=(8, 2)), np.array([np.eye(2)] * 8))
+    labels = [trace.text[0] for trace in fig.data if trace.mode == "markers+text"]
+    assert labels == [f"<b>{k}</b>" for k in range(1, 9)]

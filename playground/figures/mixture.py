@@ -71,9 +71,12 @@ def add_components_2d(fig: go.Figure, weights: np.ndarray, means: np.ndarray, co
                                      showlegend=n_sigma == 1,
                                      line={"color": color, "width": 3 if n_sigma == 1 else 2,
                                            "dash": "dash" if dashed else SIGMA_DASH[n_sigma]}))
-        fig.add_trace(go.Scatter(x=[means[k][0]], y=[means[k][1]], mode="markers", showlegend=False,
+        # the component's number beside its mean: with many components colours alone are hard to tell apart
+        fig.add_trace(go.Scatter(x=[means[k][0]], y=[means[k][1]], mode="markers+text", showlegend=False,
                                  legendgroup=f"{name_prefix}{k}", name=f"{name_prefix}mean {k + 1}",
                                  hovertemplate=f"μ{k + 1} = (%{{x:.3g}}, %{{y:.3g}}), α = {weights[k]:.3f}<extra></extra>",
+                                 text=[f"<b>{k + 1}</b>"], textposition="top right",
+                                 textfont={"color": color, "size": 16},
                                  marker={"symbol": "x", "size": 10 + 30 * float(weights[k]), "color": color,
                                          "line": {"width": 2, "color": "white"}}))
 
@@ -181,18 +184,26 @@ def em_vs_gd_figure(em_log_likelihoods: np.ndarray, gd_log_likelihoods: np.ndarr
     return fig
 
 
+SAME_OPTIMUM = 1e-3  # nats per point: starts closer than this to the best reached the same optimum
+
+
 def restarts_figure(seeds: Sequence[int], log_likelihoods: Sequence[float], chosen: int | None = None) -> go.Figure:
-    """Final log-likelihood of EM from each seed: the spread is the local optima."""
+    """How far below the best start each start ends (mean log-likelihood, nats per point), on a
+    zero-based axis at least 0.05 tall: equal starts show as equal (empty) bars, not as an
+    autoscaled 1e-4 range that would invent differences. The bar labels give each final value."""
     values = np.asarray(log_likelihoods, dtype=np.float64)
-    best = np.nanmax(values) if np.isfinite(values).any() else np.nan
+    finite = np.isfinite(values)
+    best = np.nanmax(values) if finite.any() else np.nan
+    gaps = np.where(finite, best - values, np.nan)
     colors = [ROLE_COLORS["accent"] if s == chosen else ROLE_COLORS["model"] if v == best else ROLE_COLORS["data"]
               for s, v in zip(seeds, values)]
-    fig = go.Figure(go.Bar(x=[f"seed {s}" for s in seeds], y=values, marker={"color": colors},
-                           text=[f"{v:.3f}" for v in values], textposition="outside"))
-    finite = values[np.isfinite(values)]
-    if finite.size:
-        span = max(finite.max() - finite.min(), 1e-3)
-        fig.update_yaxes(range=[finite.min() - 0.3 * span, finite.max() + 0.3 * span])
-    fig.update_layout(title="Final log-likelihood from 10 starts (highest = vermillion)",
-                      yaxis_title="mean log-likelihood", showlegend=False)
+    fig = go.Figure(go.Bar(x=[f"seed {s}" for s in seeds], y=gaps, marker={"color": colors},
+                           text=[f"{v:.4f}" if np.isfinite(v) else "failed" for v in values], textposition="outside"))
+    top = float(np.nanmax(gaps)) if finite.any() else 0.0
+    fig.update_yaxes(range=[0.0, max(1.3 * top, 0.05)], title_text="best − this start (nats per point)")
+    if finite.any() and top < SAME_OPTIMUM:
+        fig.add_annotation(text=f"all starts end within {SAME_OPTIMUM:g} of the best: one optimum", x=0.5, y=0.9,
+                           xref="paper", yref="paper", showarrow=False)
+    fig.update_layout(title="Final log-likelihood from each start: gap to the best (vermillion = best)",
+                      showlegend=False)
     return fig
