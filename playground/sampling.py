@@ -567,6 +567,13 @@ def ks_test(samples: np.ndarray, cdf: str | Callable[[np.ndarray], np.ndarray] =
     return stats.kstest(samples, cdf)
 
 
+def box_muller_pvalues(n: int, n_seeds: int = 100, seed: SeedLike = 0) -> np.ndarray:
+    """KS p-values of Box-Muller against N(0, 1), one per seed (``n`` samples each). When the generator
+    is right they are uniform on [0, 1]: about 5 % fall below 0.05 by chance alone."""
+    seeds = np.random.SeedSequence(int(seed) if not isinstance(seed, np.random.Generator) else 0).spawn(int(n_seeds))
+    return np.array([ks_test(box_muller(int(n), np.random.default_rng(child))).pvalue for child in seeds])
+
+
 def chisquare_pvalue(counts: np.ndarray, expected: np.ndarray) -> float:
     """p-value of Pearson's chi-square test of observed ``counts`` against ``expected`` counts."""
     return float(stats.chisquare(counts, expected).pvalue)

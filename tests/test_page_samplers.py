@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -190,3 +191,23 @@ def test_a_link_reopens_the_chains_at_its_iteration_and_carries_only_the_open_ta
     # Reset takes the iteration out of the link
     at.button(key="mcmc_chains__reset").click().run()
     assert "mcmc_chains_it" not in at.query_params
+
+
+def test_box_muller_default_passes_and_100_seeds_show_uniform_p_values():
+    at = _open("2 Box-Muller")
+    for n in (100_000, 10_000, 1_000):
+        at.select_slider(key="bm_N").set_value(n).run()
+        assert float(_metrics(at)["p-value"]) > 0.05, n  # the default seed does not tell a class the method fails
+    at.button(key="bm_seeds").click().run()
+    _check(at)
+    assert any("bm_pvalues_fig" in chart.proto.id for chart in at.get("plotly_chart"))
+
+
+def test_box_muller_p_values_over_seeds_are_uniform():
+    from scipy import stats
+
+    from playground.sampling import box_muller_pvalues
+
+    pvalues = box_muller_pvalues(2_000, 300, seed=1)
+    assert stats.kstest(pvalues, "uniform").pvalue > 0.01
+    assert 0.01 < np.mean(pvalues < 0.05) < 0.10

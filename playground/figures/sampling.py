@@ -408,3 +408,17 @@ def trace_figure(path: np.ndarray, acceptance: np.ndarray) -> go.Figure:
         height=300, legend={"orientation": "h", "y": -0.35},
     )
     return go.Figure(data=data, layout=layout)
+
+
+def pvalue_histogram(pvalues: np.ndarray, level: float = 0.05) -> go.Figure:
+    """The p-values of many seeds in 20 bins on [0, 1], against the flat line a right generator gives;
+    the bins below ``level`` in the accent colour."""
+    counts, edges = np.histogram(pvalues, bins=20, range=(0.0, 1.0))
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    colors = [ROLE_COLORS["accent"] if c < level else ROLE_COLORS["data"] for c in centres]
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=np.diff(edges), marker={"color": colors}, name="seeds"))
+    fig.add_hline(y=len(pvalues) / 20, line={"color": ROLE_COLORS["model"], "dash": "dash"},
+                  annotation_text="uniform: what a right generator gives", annotation_position="top right")
+    fig.update_layout(title=f"KS p-values of {len(pvalues)} seeds ({np.mean(pvalues < level):.0%} below {level})",
+                      xaxis_title="p-value", yaxis_title="seeds", showlegend=False, bargap=0)
+    return fig

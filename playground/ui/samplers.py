@@ -171,6 +171,12 @@ def lcg_section(page: PageContext) -> None:
 # ----------------------------------------------------------------------------------
 
 
+@st.cache_data(max_entries=8, show_spinner="Testing 100 seeds…")
+def _box_muller_pvalues(n: int, seed: int) -> np.ndarray:
+    """``sampling.box_muller_pvalues``, cached."""
+    return S.box_muller_pvalues(min(n, 10_000), 100, derive_seed(seed, "box-muller-seeds"))
+
+
 def box_muller_section(page: PageContext) -> None:
     """(U1, U2) -> (R, Theta) -> (Z1, Z2), linked panels, and the check against N(0, 1)."""
     side, main = page.split()
@@ -185,7 +191,7 @@ def box_muller_section(page: PageContext) -> None:
     with main:
         page.show(F.box_muller_panels, stages.u1, stages.u2, stages.radius, stages.angle, stages.z1, stages.z2,
                   color_by, key="bm_panels", height=460, main=True)
-    z = S.box_muller(n_check, derive_seed(page.seed, "box-muller-check"))
+    z = S.box_muller(n_check, derive_seed(page.seed, "box-muller-ks"))
     ks = S.ks_test(z)
     left, right = st.columns([1.6, 1])
     with left:
@@ -200,6 +206,13 @@ def box_muller_section(page: PageContext) -> None:
                       title=f"Check on {n_check:,} samples",
                       try_next="colour by U2: the angle Θ becomes the colour wheel of the Gaussian cloud. Colour by "
                                "U1: small U1 give the far-out points (large R).")
+        st.caption("A p-value is not a grade: when the generator is right, p is uniform on [0, 1], so one seed in "
+                   "20 gives p < 0.05 by chance. Run many seeds to see it.")
+        if st.button("Run 100 seeds", key="bm_seeds", icon=":material/casino:"):
+            st.session_state["bm_pvalues"] = (n_check, page.seed, _box_muller_pvalues(n_check, page.seed))
+    stored = st.session_state.get("bm_pvalues")
+    if stored is not None and stored[:2] == (n_check, page.seed):
+        page.show(F.pvalue_histogram, stored[2], key="bm_pvalues_fig", height=320)
     page.explain(
         "Why it works: the density of two independent N(0, 1) is e^{−r²/2}/(2π), which only depends on the radius. "
         "In polar coordinates the angle is uniform on [0, 2π) and R² = −2 ln U₁ is exponential with mean 2: "
