@@ -25,7 +25,9 @@ if not page.projection:  # on a projector the picture comes first; the intro ope
 controls, main = page.split() if page.projection else st.columns([1, 2.5], gap="medium")
 with controls:
     preset = preset_picker()
-    st.info(f"**What to watch:** {preset.watch}", icon=":material/visibility:")
+    seeded = (f" This preset sets the page's seed to {preset.seed} (in the sidebar): the run it describes "
+              "happens at that seed." if preset.seed is not None else "")
+    st.info(f"**What to watch:** {preset.watch}{seeded}", icon=":material/visibility:")
     single_step_buttons()
     target, config = training_controls(preset)
     views = view_toggles()

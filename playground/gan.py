@@ -261,12 +261,12 @@ class GANConfig:
     batch_size: int = 256
     clip: float = 0.01  # WGAN weight clipping range [-c, c]
     gp_weight: float = 0.1  # lambda of the gradient penalty (10 in the paper's image setting)
-    snapshot_every: int = 100  # iterations between snapshots for the history scrubber
+    snapshot_every: int = 50  # iterations between snapshots (history scrubber, quality curves)
     max_snapshots: int = 120  # beyond this, every other snapshot is dropped
     n_show: int = 1000  # generated / real points drawn
     n_eval: int = 500  # of those, the points the quality metrics use (their cost grows as n_eval^2)
     grid_resolution: int = 56  # critic heatmap is grid_resolution^2 (drawn smoothed; 80 cost 10 ms a frame)
-    n_arrows: int = 150
+    n_arrows: int = 60  # enough to read the field without hiding the points
     manifold_lines: int = 15  # latent grid of manifold_lines x manifold_lines
 
     def validate(self) -> None:

@@ -113,6 +113,9 @@ def test_preset_sets_controls_and_says_what_to_watch(app):
     assert any("What to watch" in info.value and "gradient" in info.value for info in app.info)
     app.selectbox(key="preset").set_value("wgan_gp").run()
     assert app.selectbox(key="obj").value == "wgan_gp"
+    app.selectbox(key="preset").set_value("collapse").run()  # seeded at 1: the page says so
+    assert app.session_state["seed"] == 1
+    assert any("sets the page's seed to 1" in info.value for info in app.info)
 
 
 def test_link_with_preset_reproduces_its_settings():

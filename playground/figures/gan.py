@@ -14,7 +14,7 @@ from playground.figures.theme import PALETTE, ROLE_COLORS, WEBGL_THRESHOLD
 
 # Purple (fake) -> white -> green (real), as in GAN Lab; readable with the common colour-vision deficiencies.
 CRITIC_COLORSCALE = [[0.0, "#762a83"], [0.25, "#c2a5cf"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1.0, "#1b7837"]]
-ARROW_COLOR = "#000000"
+ARROW_COLOR = "rgba(20, 20, 20, 0.65)"  # thin and translucent: the points under the arrows stay visible
 MANIFOLD_COLOR = "rgba(90, 90, 90, 0.55)"
 ARROW_FRACTION = 0.08  # the 90th-percentile arrow spans this fraction of the plot's width
 
@@ -34,6 +34,16 @@ def arrow_scale(vectors: np.ndarray, width: float) -> float:
     lengths = np.linalg.norm(vectors, axis=1)
     typical = float(np.percentile(lengths, 90)) if len(lengths) else 0.0
     return ARROW_FRACTION * width / typical if typical > 0 else 0.0
+
+
+def clip_arrows(vectors: np.ndarray) -> np.ndarray:
+    """Arrows longer than the 90th percentile drawn at that length (directions kept): a few huge
+    gradients would otherwise cover the points as long black wedges."""
+    lengths = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if not len(lengths):
+        return vectors
+    cap = float(np.percentile(lengths, 90))
+    return vectors * np.minimum(1.0, cap / np.maximum(lengths, 1e-300))
 
 
 def _points(points: np.ndarray, role: str, name: str, opacity: float) -> dict[str, Any]:
@@ -82,14 +92,22 @@ def gan_plane(frame: Mapping[str, Any], bounds: Sequence[Sequence[float]], *, sh
     if show_arrows:
         base, vector = np.asarray(frame["arrow_base"]), np.asarray(frame["arrow_vector"])
         factor = arrow_scale(vector, x1 - x0)
-        xs, ys = _segments(base, base + factor * vector)
-        sizes = np.tile([0.0, 9.0, 0.0], len(base))  # an arrow head at each tip only
+        xs, ys = _segments(base, base + factor * clip_arrows(vector))
+        sizes = np.tile([0.0, 7.0, 0.0], len(base))  # an arrow head at each tip only
         traces.append({
             "type": "scatter", "x": xs, "y": ys, "mode": "lines+markers", "name": f"−∇ₓL_G ×{factor:.2g}",
-            "line": {"color": ARROW_COLOR, "width": 1.3}, "hoverinfo": "skip",
+            "line": {"color": ARROW_COLOR, "width": 1.0}, "hoverinfo": "skip",
             "marker": {"symbol": "arrow", "angleref": "previous", "size": sizes, "color": ARROW_COLOR}})
+    annotations = []
+    if show_fake:
+        fake = np.asarray(frame["fake"])
+        outside = int(np.sum((fake[:, 0] < x0) | (fake[:, 0] > x1) | (fake[:, 1] < y0) | (fake[:, 1] > y1)))
+        if outside:  # the view stays fixed (frames compare); say what it does not show
+            annotations.append({"text": f"{outside} of {len(fake)} generated points are outside this view",
+                                "xref": "paper", "yref": "paper", "x": 0.0, "y": 1.0, "xanchor": "left",
+                                "yanchor": "bottom", "showarrow": False, "font": {"color": ROLE_COLORS["samples"]}})
     layout = {
-        "title": {"text": title}, "uirevision": "gan-plane",
+        "title": {"text": title}, "uirevision": "gan-plane", "annotations": annotations,
         "legend": {"yanchor": "bottom", "y": 0.0, "x": 1.02, "xanchor": "left"},
         "xaxis": {"range": [x0, x1], "title": {"text": "x₁"}, "constrain": "domain"},
         "yaxis": {"range": [y0, y1], "title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1,
