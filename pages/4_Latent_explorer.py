@@ -85,8 +85,9 @@ page.explain(
 st.header("6 · PCA is linear, the manifold is not")
 ui.swiss_roll_section(page, page.seed)
 page.explain("PCA can only project the 3D sheet onto its best plane, so points far apart along the roll "
-             "land on top of each other (colours mix). A 2D auto-encoder can learn to unroll it; watch the "
-             "colour order of its codes while it trains.")
+             "land on top of each other (colours mix). A 2D auto-encoder can learn to unfold it: watch its "
+             "trustworthiness (the share of code neighbours that were neighbours on the sheet) climb past PCA's "
+             "while it trains.")
 
 st.header("7 · VQ-VAE: discrete codes")
 vq_ui.vq_section(page)

@@ -494,6 +494,15 @@ def loss_ablation(x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray | 
 # Exploring a latent space
 # ----------------------------------------------------------------------------------
 
+def trustworthiness(points: np.ndarray, codes: np.ndarray, n_neighbors: int = 10) -> float:
+    """How well the codes keep the points' neighbourhoods: 1 when no code's nearest neighbours are
+    points that were far apart (scikit-learn's ``trustworthiness``; a projection that folds a
+    sheet onto itself scores lower)."""
+    from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+
+    return float(sklearn_trustworthiness(np.asarray(points), np.asarray(codes), n_neighbors=n_neighbors))
+
+
 def latent_grid(size: int, low: float, high: float) -> np.ndarray:
     """A size x size grid of 2D points, row-major from the top-left (z2 = high) corner: (size^2, 2)."""
     values = np.linspace(low, high, int(size))

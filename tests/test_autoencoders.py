@@ -251,3 +251,35 @@ def test_post_hoc_densities_match_scikit_learn_and_their_samples_follow_the_code
         assert samples.shape == (4000, 2)
         np.testing.assert_allclose(samples.mean(0), codes.mean(0), atol=0.08)
         np.testing.assert_allclose(samples.std(0), codes.std(0), rtol=0.1)
+
+
+@pytest.mark.parametrize("name", ["swiss_roll", "s_curve"])
+def test_the_autoencoder_unfolds_the_roll_where_pca_folds_it(name):
+    """The swiss-roll hint: after 100 epochs (the page's settings) the AE's codes are far more trustworthy
+    than PCA's (measured: 0.98 vs 0.86) and its error far lower."""
+    from playground.autoencoders import PCA, AutoencoderTrainer, trustworthiness
+    from playground.images import load_manifold
+    from playground.seeding import derive_seed
+
+    points, _ = load_manifold(name, n=1200, seed=derive_seed(0, name))
+    pca = PCA(2, device="cpu").fit(points)
+    config = AutoencoderConfig(kind="ae", hidden=(64, 64), likelihood="gaussian", noise_std=0.1, learning_rate=3e-3,
+                               batch_size=100, seed=0)
+    trainer = AutoencoderTrainer(points, points, config=config, eval_every=10, device="cpu")
+    trainer.step(100)
+    assert trustworthiness(points, pca.transform(points)) < 0.9 < 0.97 < trustworthiness(points, trainer.encode(points)[0])
+    pca_error = ((points - pca.inverse_transform(pca.transform(points))) ** 2).sum(1).mean()
+    assert ((points - trainer.reconstruct(points)) ** 2).sum(1).mean() < 0.2 * pca_error
+
+
+def test_trustworthiness_is_sklearns_and_drops_for_a_folded_projection():
+    from sklearn.manifold import trustworthiness as reference
+
+    from playground.autoencoders import trustworthiness
+
+    g = np.random.default_rng(0)
+    sheet = np.column_stack([g.uniform(-3, 3, 400), g.uniform(-1, 1, 400)])
+    assert trustworthiness(sheet, sheet) == pytest.approx(1.0)
+    folded = np.column_stack([np.abs(sheet[:, 0]), sheet[:, 1]])  # the two halves land on each other
+    assert trustworthiness(sheet, folded) == pytest.approx(reference(sheet, folded, n_neighbors=10))
+    assert trustworthiness(sheet, folded) < 0.95

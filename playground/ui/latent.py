@@ -14,7 +14,7 @@ import streamlit as st
 
 from playground.autoencoders import (
     ABLATIONS, KINDS, PCA, AutoencoderConfig, AutoencoderTrainer, fit_latent_density, interpolate, latent_grid,
-    loss_ablation, posterior_kl,
+    loss_ablation, posterior_kl, trustworthiness,
 )
 from playground.figures import latent as figures
 from playground.images import ImageDataError, ImageDataset, ImageSplit, find_image_files, load_digits, load_npz
@@ -495,11 +495,14 @@ def swiss_roll_section(page: PageContext, seed: int) -> None:
         codes = {"PCA": pca.transform(points), f"AE ({trainer.iteration} epochs)": ae_codes}
         page.show(figures.manifold_figure(points, position, codes, reconstructions), key="roll_fig", height=560)
         errors = {k: float(((points - v) ** 2).sum(1).mean()) for k, v in reconstructions.items()}
-        formula_panel(r"\text{error} = \tfrac1n \sum_i \|x_i - \hat x_i\|^2", {f"{k} error": v for k, v in
-                                                                                errors.items()},
-                      title="Reconstruction error on the 3D points (standardised axes)",
-                      try_next="train ~100 epochs: the AE's codes keep the colour order (it unrolls the sheet), "
-                               "PCA folds it onto itself.")
+        values = {f"{k} error": v for k, v in errors.items()}
+        values.update({"PCA trust": trustworthiness(points, codes["PCA"]), "AE trust": trustworthiness(points, ae_codes)})
+        formula_panel(r"\text{error} = \tfrac1n \sum_i \|x_i - \hat x_i\|^2", values,
+                      title="Reconstruction error on the 3D points (standardised axes); trustworthiness of the codes",
+                      try_next="train ~100 epochs: PCA folds the sheet onto itself (points far apart along the roll "
+                               "become code neighbours: trust ≈ 0.86); the AE's codes keep neighbours apart "
+                               "(trust ≈ 0.98) and its error falls far below PCA's. Its codes are the sheet unfolded, "
+                               "not necessarily a straight colour band.")
 
     stepper_panel("rollae", factory, (name, seed), render, steps_per_tick=5, max_steps_per_tick=50,
                   interval=0.6, step_label="Step", max_iterations=300)
