@@ -283,3 +283,12 @@ def test_trustworthiness_is_sklearns_and_drops_for_a_folded_projection():
     folded = np.column_stack([np.abs(sheet[:, 0]), sheet[:, 1]])  # the two halves land on each other
     assert trustworthiness(sheet, folded) == pytest.approx(reference(sheet, folded, n_neighbors=10))
     assert trustworthiness(sheet, folded) < 0.95
+
+
+def test_ablation_maps_share_their_axes():
+    from playground.figures.latent import side_by_side_maps
+
+    g = np.random.default_rng(0)
+    fig = side_by_side_maps({"spread": (g.normal(size=(50, 2)) * 3, None), "collapsed": (g.normal(size=(50, 2)) * 0.005,
+                                                                                         None)})
+    assert fig.layout.xaxis2.matches == "x" and fig.layout.yaxis2.matches == "y"

@@ -98,8 +98,10 @@ def loss_curves(iterations: np.ndarray, histories: dict[str, np.ndarray], *, tit
 
 def side_by_side_maps(panels: dict[str, tuple[np.ndarray, np.ndarray | None]], *, title: str | None = None,
                       axis_titles: tuple[str, str] = ("z₁", "z₂")) -> go.Figure:
-    """Several latent maps next to each other (same label colours), one per named model."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.06)
+    """Several latent maps next to each other (same label colours), one per named model, on shared axes
+    (each panel autoscaled would blow a collapsed map of width 0.005 up to the size of a spread one)."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.06,
+                        shared_xaxes=True, shared_yaxes=True)
     for col, (codes, labels) in enumerate(panels.values(), start=1):
         labels = np.zeros(len(codes), dtype=int) if labels is None else labels
         for label in np.unique(labels):
@@ -108,6 +110,8 @@ def side_by_side_maps(panels: dict[str, tuple[np.ndarray, np.ndarray | None]], *
                                   size=5, legendgroup=str(label), showlegend=col == 1), row=1, col=col)
         fig.update_xaxes(title_text=axis_titles[0], row=1, col=col)
     fig.update_yaxes(title_text=axis_titles[1], row=1, col=1)
+    fig.update_xaxes(matches="x")
+    fig.update_yaxes(matches="y")
     fig.update_layout(title=title, legend={"itemsizing": "constant"})
     return fig
 
