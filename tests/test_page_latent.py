@@ -138,3 +138,13 @@ def test_vq_on_digits_fits_three_priors_and_decodes_their_samples():
     assert nll["NLL, uniform codes"] == pytest.approx(2 * __import__("math").log(32), rel=1e-3)
     _chart_spec(at, "vq_priors")
     _chart_spec(at, "vq_grid")
+
+
+def test_play_stops_at_the_last_epoch_and_the_button_reads_play_again(app: AppTest):
+    trainer = app.session_state["train"]
+    epochs = 60
+    trainer.step(epochs - trainer.iteration)  # at the cap
+    app.button(key="train__play").click().run()
+    _ok(app)
+    assert not app.session_state["train__playing"]
+    assert app.button(key="train__play").label.startswith("Play")

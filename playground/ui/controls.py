@@ -136,8 +136,9 @@ def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
         with lock_for(stepper):  # one writer: no click's step runs while this tick steps or draws
             if state[playing_key]:
                 done = max_iterations is not None and stepper.iteration >= max_iterations
-                if stepper.stopped or done:
-                    state[playing_key] = False
+                if stepper.stopped or done:  # stop, and rerun the page: the button reads Play again and
+                    state[playing_key] = False  # every section below the trainer shows the final model
+                    st.rerun()
                 else:
                     stepper.step(speed)
                     note = converged(stepper) if converged is not None else None
