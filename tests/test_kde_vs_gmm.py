@@ -90,8 +90,10 @@ def test_cv_bandwidth_on_many_points_is_chosen_on_a_subset_and_rescaled():
 def test_bandwidth_curve_matches_a_direct_log_sum_exp():
     train, test = _data(200, 2, seed=1), _data(80, 2, seed=2)
     curve = K.bandwidth_curve(train, test, "gaussian", 0)
-    assert not curve["capped"] and np.array_equal(curve["h"], K.BANDWIDTHS)
-    for i, h in enumerate(K.BANDWIDTHS):
+    assert not curve["capped"] and np.array_equal(curve["h"], K.CURVE_BANDWIDTHS)
+    for i, h in enumerate(K.CURVE_BANDWIDTHS):
+        if h < 0.003:  # far from every test point the reference's plain exp underflows; compared above h = 0.003
+            continue
         assert curve["test"][i] == pytest.approx(_gaussian_kde_log_density(test, train, h).mean(), rel=1e-9)
         assert curve["train"][i] == pytest.approx(_gaussian_kde_log_density(train, train, h).mean(), rel=1e-9)
 
@@ -180,3 +182,20 @@ def test_density_histograms_integrate_to_one_per_set():
         counts = np.array([np.sum((inside >= lo) & (inside < hi)) for lo, hi in zip(bins[:-2], bins[1:-1])] +
                           [np.sum((inside >= bins[-2]) & (inside <= bins[-1]))])  # the last bin is closed
         np.testing.assert_allclose(heights[name], counts / (len(inside) * np.diff(bins)))
+
+
+def test_training_log_likelihood_grows_without_bound_as_h_shrinks_and_the_curve_shows_it():
+    """The page's hint: at the curve's left end (h = 1e-4, N = 1,000) the training log-likelihood is
+    above +1 (each point's own spike: -log(N h sqrt(2 pi)) = +1.39) while the held-out one collapses."""
+    from playground.figures.density import likelihood_curve
+    from playground.targets import get_target
+
+    target = get_target("three_bumps")
+    train, test = target.sample(1000, seed=0), target.sample(1000, seed=1)
+    curve = K.bandwidth_curve(train, test, "gaussian", 0)
+    assert curve["h"][0] == pytest.approx(1e-4)
+    own_spike = -np.log(1000 * 1e-4 * np.sqrt(2 * np.pi))
+    assert curve["train"][0] == pytest.approx(own_spike, abs=0.1) and curve["train"][0] > 1.0
+    assert np.all(np.diff(curve["train"]) < 0) and curve["test"][0] < -1000
+    fig = likelihood_curve(curve["h"], curve["test"], curve["train"], current=0.3, xlabel="h (bandwidth)")
+    assert fig.layout.yaxis.range[0] > -20 and "below the axis" in fig.layout.annotations[-1].text

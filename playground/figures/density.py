@@ -103,6 +103,15 @@ def likelihood_curve(values: np.ndarray, test: np.ndarray, train: np.ndarray, *,
                       annotation_text=name, annotation_position="bottom right" if i % 2 else "top right")
     low = np.nanmin(np.where(np.isfinite(test), test, np.nan)) if finite.any() else -1.0
     high = np.nanmax(np.where(np.isfinite(train), train, np.nan)) if np.isfinite(train).any() else 0.0
+    if finite.any():  # a held-out curve collapsing to -10,000 would flatten everything else: clip, and say so
+        best_test = float(np.nanmax(np.where(finite, test, np.nan)))
+        floor = best_test - 2.5 * max(high - best_test, 0.5)
+        if low < floor:
+            worst = int(np.nanargmin(np.where(finite, test, np.nan)))
+            fig.add_annotation(text=f"held out falls to {test[worst]:,.0f} at {xlabel.split()[0]} = {values[worst]:.3g} "
+                                    "(below the axis)", xref="paper", yref="paper", x=0.0, y=0.02, xanchor="left",
+                               showarrow=False, font={"color": ROLE_COLORS["model"]})
+            low = floor
     fig.update_xaxes(title_text=xlabel, type="log" if log_x else "linear")
     y_range = [low - 0.1 * abs(high - low) - 0.05, high + 0.1 * abs(high - low) + 0.05]
     if bic is not None:

@@ -152,8 +152,9 @@ def formula_section(focus: str, fitted: dict[str, Fitted], train: np.ndarray, ru
                       + r"\end{gathered}",
                       {"h": model.bandwidth_, "N": n, **{f"h ({k})": v for k, v in rules.items()}},
                       title="Kernel density estimate",
-                      try_next=("drag h to 0.01: the training log-likelihood soars while the held-out one "
-                                "collapses." if model.bandwidth_ > 0.02 else
+                      try_next=("look at the left end of the h curve: as h → 0 the training log-likelihood grows "
+                                "without bound (like −log h: a spike on every training point) while the held-out "
+                                "one collapses." if model.bandwidth_ > 0.02 else
                                 f"h = {model.bandwidth_:.3g} puts a spike on every training point: compare the training "
                                 "and held-out log-likelihoods in the table, then drag h back to Silverman's "
                                 f"{rules.get('Silverman', float('nan')):.3g}."))
