@@ -76,7 +76,8 @@ else:
     bandwidth = rules[{"scott": "Scott", "silverman": "Silverman"}[bandwidth_from]]
 with controls:
     st.markdown("**Gaussian mixture (EM)**")
-    n_components = linked(st.slider, "Components K", key="K", default=3, min_value=1, max_value=150)
+    n_components = linked(st.select_slider, "Components K", key="K", default=3, options=kde.K_CHOICES,
+                          help="Log-like steps: each step of the slider matters as much at K = 2 as at K = 100.")
     covariance_type = linked(st.selectbox, "Covariances", key="cov", default="full", options=COVARIANCE_TYPES)
 
 fitted = kde.fit_all(train, bins=bins, bandwidth=bandwidth, kernel=kernel, n_components=n_components,

@@ -46,13 +46,13 @@ def test_page_1d_bandwidth_and_k_change_the_numbers():
     assert small_h["KDE"]["train LL"] > before["KDE"]["train LL"]  # over-fitting: train up ...
     assert small_h["KDE"]["test LL"] < before["KDE"]["test LL"]  # ... test down
 
-    app.slider(key="K").set_value(1).run()
+    app.select_slider(key="K").set_value(1).run()
     _assert_ok(app)
     one = _table(app)
     assert one["GMM"]["parameters"] == 2 and one["GMM"]["test LL"] == pytest.approx(one["Gaussian (MLE)"]["test LL"],
                                                                                      abs=1e-3)
     app.selectbox(key="cov").set_value("spherical")
-    app.slider(key="K").set_value(5).run()
+    app.select_slider(key="K").set_value(5).run()
     _assert_ok(app)
     assert _table(app)["GMM"]["parameters"] == 14  # 4 weights + 5 means + 5 variances
 
@@ -100,7 +100,7 @@ def test_every_view_draws(dataset):
 
 def test_k_larger_than_n_warns_instead_of_crashing():
     app = _app(n="20", test="0.5")
-    app.slider(key="K").set_value(150).run()
+    app.select_slider(key="K").set_value(150).run()
     _assert_ok(app)
     assert any("K = 150" in w.value for w in app.warning)
 

@@ -43,6 +43,7 @@ from playground.ui.controls import formula_panel
 
 ESTIMATORS = ("Histogram", "Gaussian (MLE)", "KDE", "GMM")
 GRID_1D, GRID_2D = 1000, 110
+K_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 150)  # the K slider's stops
 SAMPLE_SIZES = (20, 50, 100, 200, 300, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 BANDWIDTH_OPTIONS = (0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4,
                      0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0)
