@@ -376,6 +376,15 @@ def test_curse_of_dimensionality_counts_empty_cells_and_tracks_truth():
         assert truth == pytest.approx(-stats.multivariate_normal(np.zeros(dim), np.eye(dim)).entropy())
     gap = result["truth"] - result["kde_best"]
     assert gap[-1] > gap[0] + 0.2  # the KDE falls further behind the truth as d grows
+    # the paired KL estimate on the same test points: against SciPy's log density, with its standard error
+    g = np.random.default_rng(0)
+    train1, test1 = g.standard_normal((400, 1)), g.standard_normal((300, 1))
+    best = result["best_bandwidth"][0]
+    differences = stats.norm.logpdf(test1[:, 0]) - stats.gaussian_kde(train1[:, 0], bw_method=best / train1.std(ddof=1)) \
+        .logpdf(test1[:, 0])
+    assert result["kl_best"][0] == pytest.approx(differences.mean(), rel=1e-8)
+    assert result["kl_best_se"][0] == pytest.approx(differences.std(ddof=1) / np.sqrt(300), rel=1e-8)
+    assert np.all(result["kl_best"] > -2 * result["kl_best_se"])  # any negative value is within noise
 
 
 # --- bad input ---------------------------------------------------------------------------
