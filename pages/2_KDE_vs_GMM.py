@@ -49,6 +49,9 @@ train, test = kde.split(data, test_fraction, page.seed)
 with controls:
     shown = linked(st.multiselect, "Estimators shown", key="show", default=list(kde.ESTIMATORS),
                    options=kde.ESTIMATORS)
+    show_bumps = linked(st.toggle, "Show the bumps (1D)", key="bumps", default=True,
+                        help="The KDE as a sum of N kernels, each of area 1/N; the GMM as a sum of K weighted "
+                             "Gaussians.")
     with st.expander("Histogram", expanded=False):
         rule = linked(st.radio, "Bins", key="bins", default="sturges", options=[*BIN_RULES, "count"],
                       horizontal=True, format_func={"sturges": "Sturges", "fd": "Freedman–Diaconis",
@@ -98,7 +101,7 @@ with main:
     if view == "Estimates":
         picture, formula = (st.container(), controls) if page.projection else st.columns([1.5, 1])
         with picture:
-            kde.estimates_section(page, target, train, fitted, shown)
+            kde.estimates_section(page, target, train, fitted, shown, show_bumps=show_bumps)
         with formula:
             focus = linked(st.selectbox, "Formula of", key="focus", default="KDE", options=kde.ESTIMATORS)
             kde.formula_section(focus, fitted, train, rules, dataset=target.name)

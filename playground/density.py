@@ -666,6 +666,21 @@ class KernelDensity(DensityMixin, BaseEstimator):
         return int(self.data_.size)
 
 
+def kde_bumps_1d(model: "KernelDensity", axis: np.ndarray) -> np.ndarray:
+    """Each training point's own term of a fitted 1D KDE on ``axis``: w_i k_h(x - x_i) / sum_j w_j,
+    shape (N, len(axis)). Their sum is the KDE: the lecture's "sum of bumps"."""
+    check_is_fitted(model)
+    if model.data_.shape[1] != 1:
+        raise ValueError("the bumps are drawn for 1D data")
+    data = torch.as_tensor(model.data_[:, 0], dtype=torch.float64)
+    grid = torch.as_tensor(np.asarray(axis, dtype=np.float64), dtype=torch.float64)
+    weights = np.ones(len(model.data_)) if model.weights_ is None else model.weights_
+    log_weights = torch.as_tensor(np.log(weights / weights.sum()), dtype=torch.float64)
+    log_terms = log_kernel_profile((data[:, None] - grid[None, :]) ** 2, model.bandwidth_, model.kernel) \
+        + log_kernel_norm(model.bandwidth_, 1, model.kernel) + log_weights[:, None]
+    return torch.exp(log_terms).numpy()
+
+
 def sample_unit_kernel(kernel: str, n: int, dim: int, generator: np.random.Generator) -> np.ndarray:
     """n draws from the kernel with h = 1. gaussian: N(0, I); exponential: a uniform direction
     times a Gamma(d, 1) radius (the radial density r^(d-1) e^(-r)); tophat: uniform in the unit

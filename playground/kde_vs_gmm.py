@@ -211,6 +211,25 @@ def density_curves_1d(fitted: dict[str, Fitted], shown: Sequence[str], target: T
     return curves
 
 
+MAX_BUMPS = 300  # above this many training points the KDE's bumps are too dense to read
+
+
+def bumps_1d(fitted: dict[str, Fitted], shown: Sequence[str], axis: np.ndarray) -> dict[str, np.ndarray]:
+    """The terms that add up to each shown 1D estimate: the KDE's N kernels (each scaled 1/N; up to
+    MAX_BUMPS points) and the GMM's K weighted components."""
+    from playground.density import kde_bumps_1d
+    from playground.mixture import mixture_components_1d
+
+    bumps: dict[str, np.ndarray] = {}
+    kde = fitted.get("KDE")
+    if "KDE" in shown and kde is not None and kde.model is not None and len(kde.model.data_) <= MAX_BUMPS:
+        bumps["KDE"] = kde_bumps_1d(kde.model, axis)
+    gmm = fitted.get("GMM")
+    if "GMM" in shown and gmm is not None and gmm.model is not None:
+        bumps["GMM"] = mixture_components_1d(gmm.model, axis)
+    return bumps
+
+
 def log_density_panels_2d(fitted: dict[str, Fitted], shown: Sequence[str], target: Target,
                           axes: list[np.ndarray]) -> dict[str, np.ndarray | None]:
     """log p on the 2D grid (len(y), len(x)): the truth if known, then each shown estimator (None: not fitted)."""

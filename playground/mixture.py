@@ -671,6 +671,15 @@ def fitted_mixture(state: MixtureState, *, reg_covar: float = 1e-6, device: torc
     return model
 
 
+def mixture_components_1d(model: GaussianMixture, axis: np.ndarray) -> np.ndarray:
+    """alpha_k N(x | mu_k, sigma_k^2) of a fitted 1D mixture on ``axis``: (K, len(axis)); they sum to p(x)."""
+    check_is_fitted(model)
+    variances = np.asarray(model.covariances_, dtype=np.float64).reshape(len(model.weights_))
+    mixture = distributions.GaussianMixture(model.weights_, np.asarray(model.means_).reshape(-1, 1), variances,
+                                            device="cpu")
+    return np.exp(mixture.component_log_prob(np.asarray(axis, dtype=np.float64)[:, None]).T)
+
+
 # ----------------------------------------------------------------------------------
 # 1D densities on a plotting grid (NumPy, for the figure builders)
 # ----------------------------------------------------------------------------------

@@ -199,3 +199,28 @@ def test_training_log_likelihood_grows_without_bound_as_h_shrinks_and_the_curve_
     assert np.all(np.diff(curve["train"]) < 0) and curve["test"][0] < -1000
     fig = likelihood_curve(curve["h"], curve["test"], curve["train"], current=0.3, xlabel="h (bandwidth)")
     assert fig.layout.yaxis.range[0] > -20 and "below the axis" in fig.layout.annotations[-1].text
+
+
+def test_the_bumps_add_up_to_each_curve():
+    """The KDE's N kernels (each 1/N) and the GMM's K weighted components sum to the estimates drawn."""
+    from playground.density import KernelDensity, kde_bumps_1d
+    from playground.mixture import GaussianMixture, mixture_components_1d
+
+    x = np.random.default_rng(3).normal(size=(120, 1))
+    axis = np.linspace(-4, 4, 301)
+    for kernel in ("gaussian", "epanechnikov", "cosine"):
+        kde = KernelDensity(bandwidth=0.4, kernel=kernel).fit(x)
+        bumps = kde_bumps_1d(kde, axis)
+        assert bumps.shape == (120, 301)
+        np.testing.assert_allclose(bumps.sum(axis=0), np.exp(kde.score_samples(axis)), rtol=1e-9, atol=1e-300)
+        inside = np.abs(x[:, 0]) < 3  # bumps wholly on the axis
+        np.testing.assert_allclose(np.trapezoid(bumps[inside], axis, axis=1), 1 / 120, rtol=2e-3)  # area 1/N each
+    gmm = GaussianMixture(3, random_state=0, device="cpu").fit(x)
+    components = mixture_components_1d(gmm, axis)
+    np.testing.assert_allclose(components.sum(axis=0), np.exp(gmm.score_samples(axis)), rtol=1e-9)
+    fitted = K.fit_all(x, bins="sturges", bandwidth=0.4, kernel="gaussian", n_components=3, covariance_type="full",
+                       seed=0)
+    assert set(K.bumps_1d(fitted, ["Histogram", "Gaussian (MLE)", "KDE", "GMM"], axis)) == {"KDE", "GMM"}
+    big = K.fit_all(np.random.default_rng(0).normal(size=(K.MAX_BUMPS + 1, 1)), bins="sturges", bandwidth=0.4,
+                    kernel="gaussian", n_components=3, covariance_type="full", seed=0)
+    assert set(K.bumps_1d(big, ["Histogram", "Gaussian (MLE)", "KDE", "GMM"], axis)) == {"GMM"}  # too many kernels to read

@@ -145,3 +145,16 @@ def test_cross_validated_h_says_when_it_was_rescaled_from_a_subsample():
     assert "h (CV, rescaled)" in metrics and "h (CV)" not in metrics
     assert metrics["h"] == pytest.approx(metrics["h (CV, rescaled)"], rel=1e-3)
     assert rescale_bandwidth(1.0, CV_POINTS, 5000, 1) == pytest.approx((2000 / 5000) ** 0.2)
+
+
+def test_the_1d_picture_draws_the_kde_as_a_sum_of_bumps_and_the_toggle_hides_them():
+    import json
+
+    app = _app()
+    spec = next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if "kde_main" in c.proto.id)
+    names = [trace.get("name", "") for trace in spec["data"]]
+    assert any(name.startswith("KDE: its 140 kernels") for name in names)  # 200 points, 30 % held out
+    assert any(name.startswith("GMM: its 3 components") for name in names)
+    app.toggle(key="bumps").set_value(False).run()
+    spec = next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if "kde_main" in c.proto.id)
+    assert not any("kernels" in trace.get("name", "") for trace in spec["data"])

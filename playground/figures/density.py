@@ -27,9 +27,19 @@ def estimator_color(name: str) -> str:
 
 
 def density_1d(axis: np.ndarray, curves: Mapping[str, np.ndarray], *, histogram: tuple[np.ndarray, np.ndarray] | None = None,
-               rug: np.ndarray | None = None, title: str = "") -> go.Figure:
-    """Density curves over a histogram (bars) and a rug of training points; the truth dashed."""
+               rug: np.ndarray | None = None, title: str = "",
+               bumps: Mapping[str, np.ndarray] | None = None) -> go.Figure:
+    """Density curves over a histogram (bars) and a rug of training points; the truth dashed.
+    ``bumps`` maps an estimator to the terms that add up to its curve (the KDE's kernels, the GMM's
+    weighted components), drawn thin in the estimator's colour under it."""
     fig = go.Figure()
+    for name, terms in (bumps or {}).items():
+        terms = np.asarray(terms)
+        xs = np.concatenate([np.append(axis, np.nan)] * len(terms))
+        ys = np.concatenate([np.append(term, np.nan) for term in terms])
+        label = f"{name}: its {len(terms)} kernels (each 1/N)" if name == "KDE" else f"{name}: its {len(terms)} components"
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label, hoverinfo="skip", opacity=0.45,
+                                 line={"color": estimator_color(name), "width": 1}))
     if histogram is not None:
         edges, heights = histogram
         fig.add_trace(go.Bar(x=0.5 * (edges[:-1] + edges[1:]), y=heights, width=np.diff(edges), name="Histogram",

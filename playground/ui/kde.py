@@ -26,7 +26,9 @@ from playground.kde_vs_gmm import (  # noqa: F401 (re-exported: the page and its
     GMM_MIN_FIT_POINTS,
     K_CURVE_TRAIN_POINTS,
     K_VALUES,
+    MAX_BUMPS,
     Fitted,
+    bumps_1d,
     density_curves_1d,
     density_histograms,
     gmm_fit_points,
@@ -92,7 +94,8 @@ def fit_all(train: np.ndarray, **settings) -> dict[str, Fitted]:
 # Sections
 # ----------------------------------------------------------------------------------
 
-def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str, Fitted], shown: list[str]) -> None:
+def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str, Fitted], shown: list[str],
+                      show_bumps: bool = True) -> None:
     """The main picture: each chosen estimator over the data (1D curves, 2D heatmaps + marginals)."""
     dim = train.shape[1]
     bounds = [tuple(b) for b in target.bounds]
@@ -102,7 +105,11 @@ def estimates_section(page, target: Target, train: np.ndarray, fitted: dict[str,
         hist = fitted["Histogram"].model if "Histogram" in shown else None
         histogram = (hist.edges_[0], hist.density_) if hist is not None else None
         rug = train[:, 0] if len(train) <= 2_000 else None
-        page.show(figures.density_1d, axis, curves, histogram=histogram, rug=rug, key="kde_main", main=True)
+        bumps = bumps_1d(fitted, shown, axis) if show_bumps else None
+        page.show(figures.density_1d, axis, curves, histogram=histogram, rug=rug, bumps=bumps, key="kde_main",
+                  main=True)
+        if show_bumps and "KDE" in shown and len(train) > MAX_BUMPS:
+            st.caption(f"The KDE's kernels are drawn up to N = {MAX_BUMPS}: lower N to see the sum of bumps.")
         return
     axes = [np.linspace(*bounds[0], GRID_2D), np.linspace(*bounds[1], GRID_2D)]
     panels = log_density_panels_2d(fitted, shown, target, axes)
