@@ -146,6 +146,39 @@ class Flow(nn.Module):
         return stages
 
 
+@dataclass(frozen=True)
+class LayerJacobian:
+    """One layer's Jacobian at a point: ``matrix`` = d f_l / d(input) (d, d) by autograd, the
+    coordinates it keeps (``kept``, empty for the scale layer), its input point and the layer's own
+    log|det| from its forward pass (equal to log|det matrix| when the layer is right)."""
+
+    layer: int
+    label: str
+    point: np.ndarray
+    matrix: np.ndarray
+    kept: tuple[int, ...]
+    log_det: float
+
+
+def layer_jacobian(flow: Flow, layer: int, x: np.ndarray) -> LayerJacobian:
+    """The Jacobian of layer ``layer`` (0-based, normalizing direction) where the data point ``x``
+    arrives after the layers before it. A coupling's matrix is triangular (in the order kept,
+    changed): the kept coordinates pass through, so their rows are those of the identity."""
+    from playground.flow_layers import Coupling
+
+    module = flow.layers[layer]
+    with torch.no_grad():
+        point = to_tensor(np.asarray(x, dtype=np.float64).reshape(1, -1), flow.device, flow.dtype)
+        for before in flow.layers[:layer]:
+            point = before(point)[0]
+    matrix = torch.autograd.functional.jacobian(lambda v: module(v.reshape(1, -1))[0].reshape(-1), point.reshape(-1))
+    with torch.no_grad():
+        log_det = float(module(point)[1].reshape(-1)[0])
+    kept = tuple(int(i) for i in torch.nonzero(module.mask).flatten().tolist()) if isinstance(module, Coupling) else ()
+    return LayerJacobian(layer, getattr(module, "label", type(module).__name__), to_numpy(point)[0].astype(np.float64),
+                         to_numpy(matrix).astype(np.float64), kept, log_det)
+
+
 def build_flow(kind: str, dim: int = 2, num_layers: int = 6, hidden: int = 64, *, seed: int = 0,
                data: np.ndarray | torch.Tensor | None = None, scale_bound: float | None = 3.0,
                num_steps: int = 8, init_identity: bool = True, device: torch.device | str | None = None,

@@ -305,3 +305,29 @@ def test_warping_axes_follow_the_points_and_show_the_base_at_its_scale():
     assert x_range[0] <= -3.5 and 6.0 < x_range[1] < 8.0  # the data and the base, not the grid's +-20
     without_base = warping_figure([data, data + 0.1], [grids[0], grids[0]], np.zeros(300), labels, active=1)
     assert without_base.layout.xaxis.range[0] > 3.0
+
+
+@pytest.mark.parametrize("kind", ["nice", "realnvp"])
+def test_layer_jacobian_is_triangular_and_its_log_det_is_the_layers(kind):
+    """Each layer's Jacobian by autograd: a coupling's kept row is the identity's (triangular), and
+    log|det J| (NumPy) equals the log-det the layer reports; the scale layer is diagonal."""
+    from playground.flows import layer_jacobian
+
+    data = get_target("moons").sample(500, seed=0)
+    trainer = make_trainer(kind, data, num_layers=4, hidden=16, seed=0)
+    trainer.step(20)
+    for index in range(len(trainer.flow.layers)):
+        jac = layer_jacobian(trainer.flow, index, np.array([0.3, -0.2]))
+        assert jac.matrix.shape == (2, 2)
+        assert np.log(abs(np.linalg.det(jac.matrix))) == pytest.approx(jac.log_det, abs=1e-4)
+        if jac.kept:
+            (kept,) = jac.kept
+            np.testing.assert_allclose(jac.matrix[kept], np.eye(2)[kept], atol=1e-6)
+            if kind == "nice":
+                assert jac.log_det == pytest.approx(0.0, abs=1e-6)  # volume preserving
+        else:
+            assert jac.matrix[0, 1] == pytest.approx(0.0, abs=1e-7) and jac.matrix[1, 0] == pytest.approx(0.0, abs=1e-7)
+    first = layer_jacobian(trainer.flow, 1, np.array([0.3, -0.2]))
+    with torch.no_grad():
+        expected = trainer.flow.layers[0](torch.tensor([[0.3, -0.2]], dtype=trainer.flow.dtype))[0][0].numpy()
+    np.testing.assert_allclose(first.point, expected, rtol=1e-6)  # the point where layer 2 acts

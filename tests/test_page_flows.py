@@ -334,3 +334,13 @@ def test_a_bad_csv_gets_a_clear_error_and_the_page_keeps_working(dim, kind):
     at = _upload(at, picker, "mine.csv", _rows_csv(ROWS[dim]))  # a good file afterwards works
     assert not at.exception and not at.error
     assert len(at.session_state[state].data) == len(ROWS[dim])
+
+
+def test_one_layers_jacobian_panel_shows_a_triangular_matrix_and_matching_log_dets(app):
+    app.button(key="flow2d__step").click().run()
+    metrics = _metrics(app)
+    assert float(metrics["log|det J| (autograd)"]) == pytest.approx(float(metrics["log|det J| (the layer's)"]), abs=1e-3)
+    assert any("is the identity's, so the matrix is triangular" in md.value for md in app.markdown)
+    app.slider(key="jl").set_value(1).run()  # the scale layer: diagonal
+    assert any("Layer 1 (scale) scales each coordinate" in md.value for md in app.markdown)
+    assert any(r"\begin{pmatrix}" in text for text in _latex(app))

@@ -18,6 +18,7 @@ from playground.figures.flows import (
 from playground.flow_layers import MonotoneTanh
 from playground.flows import (
     FLOW_KINDS,
+    layer_jacobian,
     FlowTrainer,
     change_of_variables_1d,
     likelihood_terms,
@@ -268,7 +269,41 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
             title="Change of variables, averaged over the data",
             try_next="switch to NICE: every coupling bar is exactly 0 (volume preserving), only the "
                      "scale layer changes volume; then compare the densities both reach.")
+    jacobian_panel(trainer, target)
     page.show(_nll_figure(trainer.metric("nll")), key="nll2d_fig", height=260)
+
+
+def _matrix_tex(matrix: np.ndarray) -> str:
+    rows = r" \\ ".join(" & ".join(f"{v:.3f}" for v in row) for row in matrix)
+    return r"\begin{pmatrix}" + rows + r"\end{pmatrix}"
+
+
+def jacobian_panel(trainer: FlowTrainer, target: Target) -> None:
+    """One layer's 2x2 Jacobian (autograd) at a probe point: which coordinate it keeps, why its
+    matrix is triangular, and its log|det| against the layer's own."""
+    layers = len(trainer.flow.layers)
+    (x_low, x_high), (y_low, y_high) = target.bounds
+    with st.expander("One layer's Jacobian at a probe point", expanded=False):
+        left, right = st.columns([1, 1.4])
+        with left:
+            number = linked(st.slider, "Layer", key="jl", default=min(2, layers), min_value=1, max_value=layers,
+                            help="Layer 1 is the scale layer; the couplings follow.")
+            px = linked(st.slider, "probe x₁", key="jx", default=round((x_low + x_high) / 2, 1),
+                        min_value=float(x_low), max_value=float(x_high), step=0.1)
+            py = linked(st.slider, "probe x₂", key="jy", default=round((y_low + y_high) / 2, 1),
+                        min_value=float(y_low), max_value=float(y_high), step=0.1)
+        jac = layer_jacobian(trainer.flow, number - 1, np.array([px, py]))
+        kept = (f"keeps x_{jac.kept[0] + 1} and changes x_{2 - jac.kept[0]}: row {jac.kept[0] + 1} is the "
+                "identity's, so the matrix is triangular and det J is the product of the diagonal"
+                if jac.kept else "scales each coordinate: the matrix is diagonal")
+        with right:
+            formula_panel(r"J_{%d}(x) = \frac{\partial f_{%d}}{\partial x} = %s" % (number, number, _matrix_tex(jac.matrix)),
+                          {"log|det J| (autograd)": float(np.log(abs(np.linalg.det(jac.matrix)))),
+                           "log|det J| (the layer's)": jac.log_det,
+                           "input x₁": float(jac.point[0]), "input x₂": float(jac.point[1])},
+                          title=f"Layer {number} ({jac.label}) {kept}",
+                          try_next="pick a NICE coupling: its diagonal is (1, 1) and log|det J| = 0 everywhere; a "
+                                   "Real-NVP coupling's changed diagonal entry is e^{−u(x_A)}.")
 
 
 def _nll_figure(nll: np.ndarray):
