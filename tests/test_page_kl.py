@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -128,3 +129,28 @@ def test_the_race_stops_when_both_fits_have_settled():
     assert race_converged(race) is not None
     for name in race.fits:
         assert np.ptp(race.metric(f"{name}:{name}")[-RACE_WINDOW - 1:]) <= RACE_TOLERANCE
+
+
+def test_discrete_presets_show_the_support_condition_equality_and_gibbs():
+    """Each example's promise, against SciPy's entropy (sum p log p/q) as the reference."""
+    from scipy import stats
+
+    from playground.ui.divergences import DISCRETE_PRESETS
+
+    app = AppTest.from_file(PAGE, default_timeout=240).run()
+    for name, (_, p_text, q_text, _) in DISCRETE_PRESETS.items():
+        app.selectbox(key="kl_dpre").set_value(name).run()
+        assert not app.exception
+        assert app.text_input(key="P").value == p_text and app.text_input(key="Q").value == q_text
+        p, q = (np.array([float(v) for v in text.split(",")]) for text in (p_text, q_text))
+        metrics = _metrics(app)
+        forward, reverse = stats.entropy(p, q), stats.entropy(q, p)
+        for label, value in (("KL(P‖Q)", forward), ("KL(Q‖P)", reverse)):
+            assert (metrics[label] == "∞") if np.isinf(value) else float(metrics[label]) == pytest.approx(value, abs=1e-6)
+        if name == "support":
+            assert np.isinf(forward) and np.isfinite(reverse)
+        if name == "equal":
+            assert forward == reverse == 0.0
+        if name == "negative":
+            terms = p / p.sum() * np.log((p / p.sum()) / (q / q.sum()))
+            assert terms.min() < 0 < forward

@@ -335,8 +335,28 @@ def _sum_latex(p: np.ndarray, q: np.ndarray, left: str, right: str, terms: np.nd
     return rf"D_{{KL}}({left}\,\|\,{right}) = " + " + ".join(pieces) + rf" = {value}"
 
 
+DISCRETE_PRESETS = {  # name: (label, P, Q, what it shows)
+    "lecture": ("The lecture's example", "9, 12, 4", "1, 1, 1", "P = (9, 12, 4)/25 against a uniform Q."),
+    "support": ("Q misses an outcome", "1, 1, 1", "1, 1, 0",
+                "Q(3) = 0 where P(3) > 0: KL(P‖Q) = ∞ (Q must cover P), while KL(Q‖P) stays finite."),
+    "equal": ("Q = P", "1, 2, 3", "2, 4, 6", "The same distribution written twice: KL = 0 both ways, and only then."),
+    "negative": ("A negative term", "5, 3, 2", "3, 5, 2",
+                 "The term 0.3 ln(0.3/0.5) is negative, yet the sum is not: KL ≥ 0 (Gibbs' inequality)."),
+}
+
+
+def _apply_discrete_preset() -> None:
+    _, p, q, _ = DISCRETE_PRESETS[st.session_state["kl_dpre"]]
+    st.session_state["P"], st.session_state["Q"] = p, q
+
+
 def discrete_calculator(page: PageContext) -> None:
-    """The lecture's example P = (9, 12, 4)/25 vs uniform Q, editable, both directions written out."""
+    """The lecture's example P = (9, 12, 4)/25 vs uniform Q, editable, both directions written out;
+    presets for the support condition, equality and Gibbs' inequality."""
+    preset = linked(st.selectbox, "Example", key="kl_dpre", default="lecture", options=list(DISCRETE_PRESETS),
+                    format_func=lambda key: DISCRETE_PRESETS[key][0], on_change=_apply_discrete_preset)
+    st.caption(f"{DISCRETE_PRESETS[preset][3]} KL(P‖Q) = Σ P log(P/Q) ≥ 0, with equality only when P = Q; it is "
+               "infinite as soon as Q(x) = 0 < P(x).")
     columns = st.columns(2)
     p_text = linked(columns[0].text_input, "P (weights, normalised for you)", key="P", default="9, 12, 4")
     q_text = linked(columns[1].text_input, "Q (weights, normalised for you)", key="Q", default="1, 1, 1")
