@@ -567,6 +567,18 @@ def ks_test(samples: np.ndarray, cdf: str | Callable[[np.ndarray], np.ndarray] =
     return stats.kstest(samples, cdf)
 
 
+def mixture_density_grid(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, bounds: np.ndarray,
+                         resolution: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p(x) = sum_k pi_k N(x | mu_k, Sigma_k) on a resolution^2 grid over ``bounds`` (2, 2): (xs, ys, p)."""
+    from playground.distributions import GaussianMixture
+
+    xs = np.linspace(bounds[0][0], bounds[0][1], resolution)
+    ys = np.linspace(bounds[1][0], bounds[1][1], resolution)
+    mesh = np.stack([m.ravel() for m in np.meshgrid(xs, ys)], axis=1)
+    mixture = GaussianMixture(np.asarray(weights) / np.sum(weights), means, covariances, device="cpu")
+    return xs, ys, np.exp(mixture.log_prob(mesh)).reshape(resolution, resolution)
+
+
 def box_muller_pvalues(n: int, n_seeds: int = 100, seed: SeedLike = 0) -> np.ndarray:
     """KS p-values of Box-Muller against N(0, 1), one per seed (``n`` samples each). When the generator
     is right they are uniform on [0, 1]: about 5 % fall below 0.05 by chance alone."""

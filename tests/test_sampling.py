@@ -296,3 +296,19 @@ def test_ancestral_figure_bar_splits_unit_interval_by_weights():
     bars = [t for t in fig.data if t.type == "bar"]
     assert [b.base[0] for b in bars] == pytest.approx([0.0, 0.2, 0.7])
     assert sum(b.x[0] for b in bars) == pytest.approx(1.0)
+
+
+def test_mixture_density_grid_matches_scipy_and_integrates_to_one():
+    from scipy import stats
+
+    from playground.sampling import mixture_density_grid
+
+    weights, means = np.array([2.0, 1.0]), np.array([[0.0, 0.0], [3.0, 1.0]])
+    covariances = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.4, 0.0], [0.0, 0.8]]])
+    xs, ys, p = mixture_density_grid(weights, means, covariances, np.array([[-6.0, 9.0], [-6.0, 7.0]]), resolution=200)
+    x, y = np.meshgrid(xs, ys)
+    points = np.stack([x.ravel(), y.ravel()], axis=1)
+    reference = (2 / 3) * stats.multivariate_normal(means[0], covariances[0]).pdf(points) \
+        + (1 / 3) * stats.multivariate_normal(means[1], covariances[1]).pdf(points)
+    np.testing.assert_allclose(p.ravel(), reference, rtol=1e-10)
+    assert np.trapezoid(np.trapezoid(p, xs, axis=1), ys) == pytest.approx(1.0, abs=1e-3)

@@ -263,8 +263,10 @@ def cholesky_panels(z: np.ndarray, lz: np.ndarray, x: np.ndarray, mean: np.ndarr
 
 
 def ancestral_figure(weights: np.ndarray, uniforms: np.ndarray, components: np.ndarray, x: np.ndarray,
-                     ellipses: list[np.ndarray], max_ticks: int = 120) -> go.Figure:
-    """Top: the cumulative-weight bar and where each uniform lands. Bottom: x coloured by its component."""
+                     ellipses: list[np.ndarray], max_ticks: int = 120,
+                     density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> go.Figure:
+    """Top: the cumulative-weight bar and where each uniform lands. Bottom: x coloured by its component,
+    over the mixture's density p(x) = sum_k pi_k N(x | mu_k, Sigma_k) (``density`` = (xs, ys, p) on a grid)."""
     fig = make_subplots(rows=2, cols=1, row_heights=[0.16, 0.84], vertical_spacing=0.1,
                         subplot_titles=("1. k ~ Cat(π): u lands between prefix sums, c(k−1) ≤ u < c(k)",
                                         "2. x ~ N(μ(k), Σ(k)), coloured by k"))
@@ -279,6 +281,11 @@ def ancestral_figure(weights: np.ndarray, uniforms: np.ndarray, components: np.n
                                      "color": [component_color(k) for k in components[shown]]}, showlegend=False),
                   row=1, col=1)
     gl = len(x) > 1000
+    if density is not None:
+        xs, ys, values = density
+        fig.add_trace(go.Contour(x=xs, y=ys, z=values, colorscale="Greys", showscale=False, opacity=0.45,
+                                 ncontours=12, contours={"coloring": "fill"}, line={"width": 0.5},
+                                 name="p(x)", hoverinfo="skip"), row=2, col=1)
     for k in range(len(weights)):
         mine = components == k
         fig.add_trace((go.Scattergl if gl else go.Scatter)(

@@ -437,8 +437,11 @@ def mixture_section(page: PageContext) -> None:
     ellipses = [ellipse(m, c, 2.0, n_points=121) for m, c in zip(means, covs)]
     left, right = _pair(page, side, main, [1.6, 1])
     with left:
-        page.show(F.ancestral_figure, weights, draw.uniforms, draw.components, draw.x, ellipses, key="mix_fig",
-                  main=True)
+        low, high = draw.x.min(axis=0), draw.x.max(axis=0)
+        pad = 0.1 * (high - low) + 0.5
+        density = S.mixture_density_grid(weights, means, covs, np.stack([low - pad, high + pad], axis=1))
+        page.show(F.ancestral_figure, weights, draw.uniforms, draw.components, draw.x, ellipses, density=density,
+                  key="mix_fig", main=True)
     with right:
         counts = np.bincount(draw.components, minlength=n_components)
         prefix = np.cumsum(weights)
