@@ -334,13 +334,17 @@ def _formulas(model, split: ImageSplit, view: LatentView, picked: int | None) ->
         return
     metrics = model.evaluate()
     if kind in ("vae", "cvae"):
+        gap = model.elbo_gap()
         values = {"ELBO (test, nats)": -metrics["reconstruction"] - metrics["kl"],
                   "E_q[log p(x|z)]": -metrics["reconstruction"], "KL(q‖p)": metrics["kl"],
-                  "β": model.config.beta}
+                  "β": model.config.beta, "log p(x), IS (100 images)": gap["log_px"],
+                  "gap ≈ KL(q(z|x)‖p(z|x))": gap["gap"]}
         formula_panel(r"\mathrm{ELBO}(x) = \underbrace{\mathbb{E}_{q_\phi(z|x)}[\log p_\theta(x|z)]}_{\text{"
                       r"reconstruction}} - \underbrace{D_{KL}(q_\phi(z|x)\,\|\,\mathcal{N}(0, I))}_{\text{KL}}"
                       r"\ \le\ \log p_\theta(x)", values, title="The evidence lower bound (test-set mean)",
-                      try_next="β-VAE with β = 8: the KL shrinks, the codes crowd into N(0, I), the digits blur.")
+                      try_next="β-VAE with β = 8: the KL shrinks, the codes crowd into N(0, I), the digits blur. "
+                               "The gap is how far q(z|x) is from the true posterior p(z|x): log p(x) is estimated "
+                               "by importance sampling (200 draws from q per image) on the first 100 test images.")
         if picked is not None and view.sigma is not None and picked < len(view.codes):
             mu, sigma = view.codes[picked], view.sigma[picked]
             kl = posterior_kl(mu, sigma)
