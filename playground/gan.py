@@ -577,6 +577,8 @@ class GANTrainer(TorchStepper):
             result["f_smoothed"] = self.smoothed_f_divergence(np.asarray(fake))
         if self.config.objective in ("wgan_clip", "wgan_gp"):
             result.update(self.critic_check(real, fake))
+        if self.config.objective in PROBABILITY_OBJECTIVES:  # D_f for f = js is 2 JS
+            result["js_smoothed"] = 0.5 * self.smoothed_f_divergence(np.asarray(fake), name="js")
         return result
 
     def critic_check(self, real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
@@ -594,12 +596,12 @@ class GANTrainer(TorchStepper):
         return {"critic_gap": gap, "critic_lipschitz": lipschitz_bound(self.discriminator),
                 "w1_standardised": wasserstein1_exact(real, fake) / self.scale}
 
-    def smoothed_f_divergence(self, fake: np.ndarray, resolution: int = 64) -> float:
+    def smoothed_f_divergence(self, fake: np.ndarray, resolution: int = 64, name: str | None = None) -> float:
         """D_f between the real and the generated point clouds, each smoothed by the same Gaussian kernel
         (bandwidth ``SMOOTHING x`` the data's scale) and evaluated on a grid over the plotting box. Smoothing
         both sides by one kernel is a Markov kernel applied to both: by the data-processing inequality
         the value is a lower bound on D_f(P||Q_G), and 0 when the two clouds coincide. The real side is
-        computed once (the real points never change)."""
+        computed once (the real points never change). ``name``: the divergence (default: the f-GAN's)."""
         from playground.density import kde_log_density_grid
 
         axes = [np.linspace(lo, hi, resolution) for lo, hi in self.bounds]
@@ -612,8 +614,8 @@ class GANTrainer(TorchStepper):
 
         if getattr(self, "_real_smoothed", None) is None or len(self._real_smoothed) != resolution ** 2:
             self._real_smoothed = smoothed(self.real_show)
-        return f_divergence_on_grid(f_name(self.config.objective), self._real_smoothed, smoothed(np.asarray(fake)),
-                                    cell)
+        return f_divergence_on_grid(name or f_name(self.config.objective), self._real_smoothed,
+                                    smoothed(np.asarray(fake)), cell)
 
     def rejection_sample(self, n_candidates: int, gamma: float = 0.0, seed: int = 0,
                          burn_in: int = 10_000) -> dict[str, Any]:

@@ -140,3 +140,26 @@ def test_forward_kl_preset_covers_the_ring_as_it_promises():
     shown = trainer.snapshots[-1]  # what the page's quality line and curves show at iteration 1,000
     assert shown["iteration"] == 1000
     assert shown["quality"]["modes_covered"] == 8 and shown["quality"]["recall"] > 0.9
+
+
+def test_the_log_loss_pages_show_js_of_the_smoothed_clouds_as_scipy_computes_it():
+    """For the minimax / non-saturating objectives the page shows JS of the smoothed clouds: half the
+    f-divergence with f = js, equal to SciPy's Jensen-Shannon distance squared on the same grid cells;
+    and D's bound (log 4 - D loss)/2 never exceeds log 2."""
+    from scipy.spatial.distance import jensenshannon
+
+    from playground.density import kde_log_density_grid
+    from playground.targets import get_target
+
+    trainer = gan.trainer_for_target(get_target("ring8"), gan.GANConfig(width=16, d_width=16), seed=0, device="cpu")
+    trainer.step(30)
+    fake = trainer.generate(300, seed=2)
+    shown = trainer.quality(fake)["js_smoothed"]
+    axes = [np.linspace(lo, hi, 64) for lo, hi in trainer.bounds]
+    h = gan.SMOOTHING * trainer.scale
+    p = np.exp(kde_log_density_grid(axes, trainer.real_show, h)).ravel()
+    q = np.exp(kde_log_density_grid(axes, fake[: trainer.config.n_eval], h)).ravel()  # quality scores n_eval points
+    assert shown == pytest.approx(jensenshannon(p, q) ** 2, rel=1e-6)
+    assert trainer.smoothed_f_divergence(trainer.real_show, name="js") == pytest.approx(0.0, abs=1e-9)
+    d_loss = trainer.metric("d_loss")
+    assert np.all((np.log(4) - d_loss) / 2 <= np.log(2) + 1e-9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,6 +238,10 @@ def _formula(trainer: GANTrainer, frame_iteration: int | None) -> None:
         values["W₁ of the clouds"] = check["w1_standardised"]
     if objective == "wgan_gp":
         values["gradient penalty"] = last.get("penalty", float("nan"))
+    if probability:  # -D loss <= 2 JS - log 4 for every D: the log loss is a bound on JS, tight at D's optimum
+        values["JS ≥ (log 4 − D loss)/2"] = (math.log(4.0) - last.get("d_loss", float("nan"))) / 2
+        if trainer.snapshots and "js_smoothed" in trainer.snapshots[-1]["quality"]:
+            values["JS, smoothed clouds"] = trainer.snapshots[-1]["quality"]["js_smoothed"]
     if f_name(objective) is not None:
         values["bound on D_f (−D loss)"] = -last.get("d_loss", float("nan"))
         if trainer.snapshots and "f_smoothed" in trainer.snapshots[-1]["quality"]:
