@@ -294,8 +294,8 @@ def live_view(page: PageContext, trainer: GANTrainer, views: dict[str, bool]) ->
             page.show(loss_curves(history, marker_iteration=scrubbed), key="gan_loss", height=380)
     snapshots = trainer.snapshots
     if len(snapshots) > 1 and views.get("qual", True):
-        names = snapshots[0]["quality"].keys()
-        quality = {name: np.array([s["quality"][name] for s in snapshots]) for name in names}
+        names = {name for s in snapshots for name in s["quality"]}  # a switched objective adds or drops some
+        quality = {name: np.array([s["quality"].get(name, np.nan) for s in snapshots]) for name in names}
         iterations = np.array([s["iteration"] for s in snapshots])
         with curves[1]:
             page.show(quality_curves(iterations, quality, n_modes=None if trainer.modes is None else len(trainer.modes),
