@@ -166,13 +166,18 @@ def mala_step(energy: Energy, current: ChainState, step_size: float, generator: 
 
 
 def hmc_step(energy: Energy, current: ChainState, step_size: float, generator: torch.Generator,
-             leapfrog_steps: int = 10) -> Transition:
-    """HMC: momentum m ~ N(0, I), L leapfrog steps, accept with min(1, exp(H(x, m) - H(y, m')))."""
+             leapfrog_steps: int = 10, trajectory: list | None = None) -> Transition:
+    """HMC: momentum m ~ N(0, I), L leapfrog steps, accept with min(1, exp(H(x, m) - H(y, m'))).
+    ``trajectory``, when given, receives chain 0's position before and after each leapfrog step."""
     momentum = _noise(current.x, generator)
     position, grad = current.x, current.grad
+    if trajectory is not None:
+        trajectory.append(position[0].detach().to("cpu", torch.float64).numpy().copy())
     new_momentum = momentum + 0.5 * step_size * grad
     for step in range(leapfrog_steps):
         position = position + step_size * new_momentum
+        if trajectory is not None:
+            trajectory.append(position[0].detach().to("cpu", torch.float64).numpy().copy())
         log_p, grad = energy.log_prob_and_grad(position)
         scale = 0.5 if step == leapfrog_steps - 1 else 1.0  # half step for momentum at the end
         new_momentum = new_momentum + scale * step_size * grad
@@ -261,6 +266,8 @@ class MCMCChains(Stepper):
         self.last_proposal: np.ndarray | None = None
         self.last_accepted: np.ndarray | None = None
         self.recent_proposals: list[tuple[np.ndarray, bool]] = []  # chain 0: (proposal, accepted)
+        self.last_start: np.ndarray | None = None  # chain 0 before the last step (where its proposal came from)
+        self.last_leapfrog: np.ndarray | None = None  # HMC: chain 0's last leapfrog trajectory, (L + 1, d)
 
     @staticmethod
     def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -281,10 +288,16 @@ class MCMCChains(Stepper):
     def _transition(self) -> Transition:
         kernels = {"rwm": rwm_step, "ula": ula_step, "mala": mala_step}
         if self.method == "hmc":
-            return hmc_step(self.energy, self.state, self.step_size, self.generator, self.leapfrog_steps)
+            trajectory: list[np.ndarray] | None = [] if self.keep else None
+            transition = hmc_step(self.energy, self.state, self.step_size, self.generator, self.leapfrog_steps,
+                                  trajectory)
+            if trajectory is not None:
+                self.last_leapfrog = np.stack(trajectory)
+            return transition
         return kernels[self.method](self.energy, self.state, self.step_size, self.generator)
 
     def _step(self) -> dict[str, float]:
+        start = self._numpy(self.state.x[:1])[0] if self.keep else None
         transition = self._transition()
         if not bool(torch.isfinite(transition.state.x).all() and torch.isfinite(transition.state.log_p).all()):
             raise FloatingPointError("a chain diverged (its position became infinite or NaN): "
@@ -298,6 +311,7 @@ class MCMCChains(Stepper):
             if len(self.trace) > self.keep:
                 del self.trace[0]
             self.last_proposal = self._numpy(transition.proposal)
+            self.last_start = start
             self.last_accepted = transition.accepted.cpu().numpy()
             self.recent_proposals.append((self.last_proposal[0], bool(self.last_accepted[0])))
             del self.recent_proposals[:-30]
@@ -336,6 +350,8 @@ class MCMCChains(Stepper):
             "last_proposal": self.last_proposal,
             "last_accepted": self.last_accepted,
             "recent_proposals": list(self.recent_proposals),
+            "last_start": self.last_start,
+            "leapfrog": self.last_leapfrog if self.method == "hmc" else None,
         }
 
 

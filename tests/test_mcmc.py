@@ -172,3 +172,31 @@ def test_mala_marginal_on_banana_matches_the_exact_marginal():
     # x1 ~ N(0, 1.5^2) exactly; compare the spread within a few SE.
     assert abs(x1.std() - 1.5) < 4 * 1.5 / np.sqrt(2 * ess) + 0.02
     assert stats.kstest(x1[:: max(1, int(len(x1) / ess))], stats.norm(0, 1.5).cdf).pvalue > 0.001
+
+
+def test_hmc_records_its_leapfrog_trajectory_and_it_follows_hamiltons_flow():
+    """The drawn trajectory starts where chain 1 stood and ends at its proposal; on a Gaussian target
+    its positions follow the exact Hamiltonian flow x(t) = cos(sqrt(P) t) x0 + sin(sqrt(P) t) sqrt(P)^-1 m0
+    (P the precision) to O(eps^2), with m0 recovered from the first leapfrog step."""
+    from playground.mcmc import MCMCChains, energy_for
+    from playground.targets import get_target
+
+    eps, steps = 0.05, 12
+    chains = MCMCChains(energy_for("gaussian2d"), "hmc", eps, n_chains=3, seed=4, leapfrog_steps=steps,
+                        start=np.array([1.0, -0.5]))
+    chains.step(3)
+    snap = chains.snapshot()
+    trajectory = snap["leapfrog"]
+    assert trajectory.shape == (steps + 1, 2)
+    np.testing.assert_allclose(trajectory[0], snap["last_start"])
+    np.testing.assert_allclose(trajectory[-1], snap["recent_proposals"][-1][0])
+    precision = np.linalg.inv(get_target("gaussian2d").mixture.covariances[0])
+    values, vectors = np.linalg.eigh(precision)
+    x0 = trajectory[0]
+    m0 = (trajectory[1] - x0) / eps + 0.5 * eps * precision @ x0
+    for k, position in enumerate(trajectory):
+        t = k * eps
+        exact = vectors @ (np.cos(np.sqrt(values) * t) * (vectors.T @ x0)
+                           + np.sin(np.sqrt(values) * t) / np.sqrt(values) * (vectors.T @ m0))
+        np.testing.assert_allclose(position, exact, atol=5e-3)
+    assert MCMCChains(energy_for("gaussian2d"), "rwm", 0.5, n_chains=2, seed=0).snapshot()["leapfrog"] is None

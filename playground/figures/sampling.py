@@ -344,8 +344,11 @@ def rejection_figure(grid: np.ndarray, density: np.ndarray, envelope: np.ndarray
 def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, path: np.ndarray,
                 positions: np.ndarray, proposals: list[tuple[np.ndarray, bool]],
                 histograms, marginals: tuple[np.ndarray, np.ndarray], show_energy: bool = True,
-                trail: int = 200) -> go.Figure:
+                trail: int = 200, last_start: np.ndarray | None = None,
+                leapfrog: np.ndarray | None = None) -> go.Figure:
     """Energy contours with chain 1's recent path, its last proposals (circle = accepted, cross = rejected),
+    an arrow from where chain 1 stood to its latest proposal (``last_start``), HMC's last leapfrog
+    trajectory (``leapfrog``, L + 1 points from the start to the proposal),
     every chain's current position, and the marginal histograms of the kept samples (x1 then x2,
     ``playground.sampling.marginal_histograms``) against the truth.
 
@@ -373,6 +376,17 @@ def mcmc_figure(axes: tuple[np.ndarray, np.ndarray], log_density: np.ndarray, pa
         if not accepted_flag:
             marker["line"] = style["line"]
         data.append(dict(type="scatter", x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=name, marker=marker))
+    if leapfrog is not None and len(leapfrog) > 1:
+        data.append(dict(type="scatter", x=leapfrog[:, 0], y=leapfrog[:, 1], mode="lines+markers",
+                         name=f"last HMC trajectory ({len(leapfrog) - 1} leapfrog steps)",
+                         line={"color": ROLE_COLORS["model"], "width": 2, "dash": "dot"}, marker={"size": 5}))
+    if last_start is not None and proposals:
+        target = proposals[-1][0]
+        data.append(dict(type="scatter", x=[last_start[0], target[0]], y=[last_start[1], target[1]],
+                         mode="lines+markers", name="last proposal", hoverinfo="skip",
+                         line={"color": ROLE_COLORS["accent"], "width": 2},
+                         marker={"symbol": "arrow", "angleref": "previous", "size": [0, 12],
+                                 "color": ROLE_COLORS["accent"]}))
     data.append(dict(type="scatter", x=path[-1:, 0], y=path[-1:, 1], mode="markers", name="chain 1 now",
                      marker={"symbol": "star", "size": 16, "color": ROLE_COLORS["accent"],
                              "line": {"color": "black", "width": 1}}))

@@ -623,7 +623,8 @@ def mcmc_section(page: PageContext) -> None:
         flat = chains.samples(burn_in=0.5).reshape(-1, 2)
         return page.themed(F.mcmc_figure(axes, log_p, snapshot["path"], snapshot["positions"],
                                          snapshot["recent_proposals"], S.marginal_histograms(flat, axes), marginals,
-                                         show_energy), height=640, main=True)
+                                         show_energy, last_start=snapshot["last_start"],
+                                         leapfrog=snapshot["leapfrog"]), height=640, main=True)
 
     def render(chains: MCMCChains) -> None:
         snapshot = chains.snapshot()
