@@ -312,3 +312,17 @@ def test_mixture_density_grid_matches_scipy_and_integrates_to_one():
         + (1 / 3) * stats.multivariate_normal(means[1], covariances[1]).pdf(points)
     np.testing.assert_allclose(p.ravel(), reference, rtol=1e-10)
     assert np.trapezoid(np.trapezoid(p, xs, axis=1), ys) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_polar_figure_numbers_each_followed_candidate_and_its_normal_pair():
+    from playground.figures.sampling import polar_square
+    from playground.sampling import polar_stages
+
+    stages = polar_stages(500, seed=3)
+    fig = polar_square(stages.v1, stages.v2, stages.accepted, stages.z1, stages.z2)
+    followed = [trace for trace in fig.data if trace.name == "followed"]
+    assert len(followed) == 2 and list(followed[0].text) == [str(i) for i in range(1, 9)]
+    v = np.stack([followed[0].x, followed[0].y], axis=1)
+    s = (v**2).sum(axis=1)
+    expected = v * np.sqrt(-2 * np.log(s) / s)[:, None]  # Marsaglia's map, written out
+    np.testing.assert_allclose(np.stack([followed[1].x, followed[1].y], axis=1), expected, rtol=1e-12)

@@ -168,18 +168,37 @@ def normal_check(reference, label: str = "samples") -> go.Figure:
     return fig
 
 
-def polar_square(v1: np.ndarray, v2: np.ndarray, accepted: np.ndarray) -> go.Figure:
-    """Candidates in [-1, 1]^2: inside the unit disk accepted (circles), outside rejected (crosses)."""
-    fig = go.Figure()
+def polar_square(v1: np.ndarray, v2: np.ndarray, accepted: np.ndarray, z1: np.ndarray | None = None,
+                 z2: np.ndarray | None = None, linked: int = 8) -> go.Figure:
+    """Left: candidates in [-1, 1]^2, inside the unit disk accepted (circles), outside rejected (crosses).
+    Right (with ``z1``, ``z2``): the normal pairs the accepted candidates become; the first ``linked``
+    accepted candidates are numbered in both panels, so each can be followed to its pair."""
+    pairs = z1 is not None and z2 is not None
+    fig = make_subplots(rows=1, cols=2 if pairs else 1, horizontal_spacing=0.1,
+                        subplot_titles=("candidates V", "Z = V √(−2 ln S / S)") if pairs else None)
     fig.add_trace(scatter(v1[accepted], v2[accepted], role=ACCEPTED["color"], name="accepted (S < 1)",
-                          size=5, marker={"symbol": ACCEPTED["symbol"]}))
+                          size=5, marker={"symbol": ACCEPTED["symbol"]}), row=1, col=1)
     fig.add_trace(scatter(v1[~accepted], v2[~accepted], role=REJECTED["color"], name="rejected (S ≥ 1)", size=7,
-                          marker={"symbol": REJECTED["symbol"], "line": REJECTED["line"]}))
+                          marker={"symbol": REJECTED["symbol"], "line": REJECTED["line"]}), row=1, col=1)
     cx, cy = _circle()
-    fig.add_trace(_curve(cx, cy, len(v1) > 1000, name="unit circle", line={"color": ROLE_COLORS["truth"], "width": 3}))
-    fig.update_layout(xaxis={"range": [-1.05, 1.05], "title": "V1 = 2U1 − 1"},
-                      yaxis={"range": [-1.05, 1.05], "title": "V2 = 2U2 − 1", "scaleanchor": "x"},
-                      legend={"orientation": "h", "y": -0.15})
+    fig.add_trace(_curve(cx, cy, len(v1) > 1000, name="unit circle", line={"color": ROLE_COLORS["truth"], "width": 3}),
+                  row=1, col=1)
+    fig.update_xaxes(range=[-1.05, 1.05], title_text="V1 = 2U1 − 1", row=1, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], title_text="V2 = 2U2 − 1", scaleanchor="x", row=1, col=1)
+    if pairs:
+        fig.add_trace(scatter(z1, z2, role=ROLE_COLORS["samples"], name="normal pairs (Z1, Z2)", size=4, opacity=0.5),
+                      row=1, col=2)
+        shown = min(int(linked), len(z1))
+        labels = [str(i + 1) for i in range(shown)]
+        text = {"mode": "markers+text", "textposition": "top center",
+                "textfont": {"color": ROLE_COLORS["accent"], "size": 15}}
+        fig.add_trace(go.Scatter(x=v1[accepted][:shown], y=v2[accepted][:shown], text=labels, name="followed",
+                                 marker={"color": ROLE_COLORS["accent"], "size": 9}, **text), row=1, col=1)
+        fig.add_trace(go.Scatter(x=z1[:shown], y=z2[:shown], text=labels, showlegend=False, name="followed",
+                                 marker={"color": ROLE_COLORS["accent"], "size": 9}, **text), row=1, col=2)
+        fig.update_xaxes(range=[-3.6, 3.6], title_text="Z1", row=1, col=2)
+        fig.update_yaxes(range=[-3.6, 3.6], title_text="Z2", scaleanchor="x2", row=1, col=2)
+    fig.update_layout(legend={"orientation": "h", "y": -0.15})
     return fig
 
 

@@ -234,7 +234,8 @@ def polar_section(page: PageContext) -> None:
     se = math.sqrt(math.pi / 4 * (1 - math.pi / 4) / n)
     left, right = _pair(page, side, main, [1.1, 1])
     with left:
-        page.show(F.polar_square, stages.v1, stages.v2, stages.accepted, key="pol_square", height=560, main=True)
+        page.show(F.polar_square, stages.v1, stages.v2, stages.accepted, stages.z1, stages.z2, key="pol_square",
+                  height=560, main=True)
     with right:
         formula_panel(_lines(r"\text{accept if } S = V_1^2 + V_2^2 < 1", r"Z_i = V_i\sqrt{\frac{-2\ln S}{S}}"),
                       {"accept": stages.acceptance_rate, "π/4": math.pi / 4,
