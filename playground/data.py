@@ -163,6 +163,25 @@ def from_array(values: np.ndarray, *, name: str = "your data", notes: tuple[str,
     )
 
 
+DRAW_BOX = 4.0  # the drawing plane spans [-DRAW_BOX, DRAW_BOX]^2
+DRAW_GRID = 33  # clickable points per axis (a click or a lasso selects grid points)
+
+
+def drawing_grid() -> np.ndarray:
+    """The clickable points of the drawing plane, (DRAW_GRID^2, 2)."""
+    ticks = np.linspace(-DRAW_BOX, DRAW_BOX, DRAW_GRID)
+    x, y = np.meshgrid(ticks, ticks)
+    return np.column_stack([x.ravel(), y.ravel()])
+
+
+def drawn_data(centres: np.ndarray, *, per_click: int = 30, spread: float = 0.18, seed: int = 0) -> np.ndarray:
+    """Data drawn by hand: ``per_click`` points scattered N(centre, spread^2 I) around each clicked
+    centre (the same centres and seed give the same points)."""
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)  # an empty list gives (0, 2)
+    generator = np.random.default_rng(seed)
+    return np.repeat(centres, per_click, axis=0) + spread * generator.standard_normal((len(centres) * per_click, 2))
+
+
 def csv_bytes(values: np.ndarray, header: tuple[str, ...] = ()) -> bytes:
     """The inverse of ``load_csv``: an array as CSV bytes (for downloads and tests)."""
     buffer = io.StringIO()

@@ -231,3 +231,29 @@ def test_rejection_sampling_filters_the_samples_and_reports_before_and_after(app
     app.selectbox(key="obj").set_value("wgan_gp").run()
     assert any("minimax or non-saturating" in info.value for info in app.info)
     assert not app.exception
+
+
+def test_drawn_data_is_what_the_gan_trains_on():
+    """'Draw your own…': each clicked centre adds 30 points around it; with too few the page says so and
+    trains on the fallback; Undo and Clear remove clicks."""
+    from playground.data import drawn_data
+
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.query_params.update({**FAST, "data": "draw"})
+    at.run()
+    assert not at.exception
+    assert any("Click the plane" in info.value for info in at.info)
+    centres = [(-2.0, 0.0), (2.0, 0.0), (0.0, 2.0)]
+    at.session_state["data__drawn"] = list(centres)
+    at.run()
+    assert not at.exception and not at.error
+    trainer = at.session_state["gan_trainer"]
+    expected = drawn_data(np.array(centres), seed=3)
+    np.testing.assert_allclose(np.sort(trainer.data.numpy() * trainer.scale + trainer.shift, axis=0),
+                               np.sort(expected, axis=0), atol=1e-5)
+    at.button(key="data__undo").click().run()
+    at.button(key="data__undo").click().run()
+    assert at.session_state["data__drawn"] == centres[:1]
+    assert any("Click the plane" in info.value for info in at.info)  # 60 points is the minimum: one click is 30
+    at.button(key="data__clear").click().run()
+    assert at.session_state["data__drawn"] == [] and not at.exception

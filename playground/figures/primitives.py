@@ -126,3 +126,19 @@ def curves(series: Mapping[str, Series | Any], *, x: Any = None, x_title: str | 
     if title is not None:
         fig.update_layout(title=title)
     return fig
+
+
+def drawing_plane(grid: np.ndarray, data: np.ndarray, box: float, height: int = 320) -> go.Figure:
+    """The plane you draw data on: faint clickable grid points (trace 0) under the points drawn so far."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click to add",
+                             marker={"size": 7, "color": "rgba(120, 120, 120, 0.18)"},
+                             hovertemplate="add points at (%{x:.1f}, %{y:.1f})<extra></extra>"))
+    if len(data):
+        fig.add_trace(go.Scatter(x=data[:, 0], y=data[:, 1], mode="markers", name="your data",
+                                 marker={"size": 4, "color": "#0072B2", "opacity": 0.7}, hoverinfo="skip"))
+    fig.update_layout(height=height, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis={"range": [-box - 0.3, box + 0.3], "constrain": "domain"},
+                      yaxis={"range": [-box - 0.3, box + 0.3], "scaleanchor": "x", "constrain": "domain"},
+                      dragmode="lasso", clickmode="event+select")
+    return fig

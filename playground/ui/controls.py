@@ -289,13 +289,57 @@ def dataset_picker(key: str = "data", *, dims: Sequence[int] = (1, 2), default: 
     def describe(name: str) -> str:
         if name == CSV_OPTION:
             return "📄 Your CSV file…"
+        if name == DRAW_OPTION:
+            return "✏️ Draw your own…"
         target = get_target(name)
         return f"{target.label} ({target.dim}D{'' if target.has_log_prob else ', sample-only'})"
 
+    if 2 in dims and allow_csv:
+        names.append(DRAW_OPTION)
     choice = linked(st.selectbox, label, key=key, default=default, options=names, format_func=describe)
+    if choice == DRAW_OPTION:
+        return _drawn_target(key, get_target(default) if 2 in dims and get_target(default).dim == 2
+                             else next(t for t in targets if t.dim == 2))
     if choice != CSV_OPTION:
         return get_target(choice)
     return _csv_target(key, dims, get_target(default))
+
+
+DRAW_OPTION = "draw"
+MIN_DRAWN_POINTS = 60
+
+
+def _drawn_target(key: str, fallback: Target) -> Target:
+    """Draw 2D data: click (or lasso) points of a grid; each adds a small cluster. Undo and Clear."""
+    from playground.data import DRAW_BOX, drawing_grid, drawn_data, from_array
+    from playground.figures.primitives import drawing_plane
+
+    centres_key, event_key = f"{key}__drawn", f"{key}__canvas"
+    centres: list[tuple[float, float]] = st.session_state.setdefault(centres_key, [])
+    grid = drawing_grid()
+    event = st.session_state.get(event_key)
+    selected = [int(p["point_index"]) for p in (event or {}).get("selection", {}).get("points", [])
+                if p.get("curve_number") == 0 and "point_index" in p]
+    signature = tuple(selected)
+    if selected and signature != st.session_state.get(f"{key}__last_selection"):
+        st.session_state[f"{key}__last_selection"] = signature
+        centres.extend((float(grid[i, 0]), float(grid[i, 1])) for i in selected)
+    data = drawn_data(centres, seed=len(centres))
+    st.plotly_chart(drawing_plane(grid, data, DRAW_BOX), key=event_key, on_select="rerun",
+                    selection_mode=("points", "box", "lasso"), config={"displaylogo": False}, theme=None)
+    undo, clear = st.columns(2)
+    if undo.button("Undo", key=f"{key}__undo", icon=":material/undo:", disabled=not centres, width="stretch"):
+        centres.pop()
+        st.rerun()
+    if clear.button("Clear", key=f"{key}__clear", icon=":material/delete:", disabled=not centres, width="stretch"):
+        centres.clear()
+        st.rerun()
+    if len(data) < MIN_DRAWN_POINTS:
+        st.info(f"Click the plane (or lasso a region) to draw: each click adds 30 points. "
+                f"At least {MIN_DRAWN_POINTS} points are needed; showing **{fallback.label}** meanwhile.")
+        return fallback
+    st.caption(f"{len(data):,} points drawn in {len(centres)} clicks.")
+    return from_array(data, name="your drawing")
 
 
 def _csv_target(key: str, dims: Sequence[int], fallback: Target) -> Target:
