@@ -422,6 +422,28 @@ class AutoencoderTrainer(TorchStepper):
         return {"reconstruction": float(-log_likelihood(self.x_test, out, self.config.likelihood,
                                                         self.config.noise_std).mean())}
 
+    def reparameterised(self, x: np.ndarray, n: int = 6, seed: int = 0,
+                        labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The reparameterisation trick for one input: (mu, sigma) = encoder(x), eps ~ N(0, I) (seeded),
+        z = mu + sigma * eps, and the decoded images. ``dz_dmu`` and ``dz_dsigma`` are the gradients
+        of sum(z) by autograd through the sample: 1 and eps, the path the trick opens."""
+        if not self.config.stochastic:
+            raise ValueError("the reparameterisation needs q(z|x): use a VAE, beta-VAE or CVAE")
+        self.model.eval()
+        x_t = to_tensor(np.asarray(x).reshape(1, -1), self.device)
+        mu, logvar = self.model.encode(x_t, self._labels(labels, 1))
+        mu = mu.detach()[0].requires_grad_(True)
+        sigma = (0.5 * logvar.detach()[0]).exp().requires_grad_(True)
+        generator = torch_generator(derive_seed(seed, "reparameterise"), self.device)
+        eps = torch.randn((int(n), mu.shape[0]), generator=generator, device=self.device, dtype=mu.dtype)
+        z = mu + sigma * eps
+        z[0].sum().backward()  # the first sample's gradient path
+        with torch.no_grad():
+            decoded = self.model.decode(z.detach(), None if labels is None else self._labels(labels, int(n)))
+        return {"mu": to_numpy(mu.detach()), "sigma": to_numpy(sigma.detach()), "eps": to_numpy(eps),
+                "z": to_numpy(z.detach()), "decoded": to_numpy(decoded), "dz_dmu": to_numpy(mu.grad),
+                "dz_dsigma": to_numpy(sigma.grad)}
+
     @torch.no_grad()
     def elbo_gap(self, n_points: int = 100, n_importance: int = 200) -> dict[str, float]:
         """On the first ``n_points`` test images: the mean ELBO (20 draws of z each), the mean

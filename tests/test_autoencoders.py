@@ -311,3 +311,19 @@ def test_elbo_gap_is_the_importance_sampled_log_likelihood_minus_the_elbo(digits
         log_joint = log_px_z - 0.5 * z**2 - 0.5 * math.log(2 * math.pi)
         exact = torch.logsumexp(log_joint, dim=0) + math.log(16 / 4000)
     assert gap["log_px"] == pytest.approx(float(exact.mean()), abs=0.05)
+
+
+def test_reparameterised_samples_are_mu_plus_sigma_eps_with_the_gradients_of_the_trick(digits):
+    x_train, y_train, x_test, y_test = digits
+    trainer = AutoencoderTrainer(x_train, x_test, y_test=y_test, config=TINY, device="cpu")
+    trainer.step(2)
+    trick = trainer.reparameterised(x_test[3], n=6, seed=1)
+    with torch.no_grad():
+        mu, logvar = trainer.model.encode(torch.as_tensor(x_test[3:4]))
+    np.testing.assert_allclose(trick["mu"], mu[0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(trick["sigma"], np.exp(0.5 * logvar[0].numpy()), rtol=1e-6)
+    np.testing.assert_allclose(trick["z"], trick["mu"] + trick["sigma"] * trick["eps"], rtol=1e-6)
+    np.testing.assert_allclose(trick["dz_dmu"], 1.0)
+    np.testing.assert_allclose(trick["dz_dsigma"], trick["eps"][0], rtol=1e-6)  # the path the trick opens
+    np.testing.assert_allclose(trick["decoded"], trainer.decode(trick["z"]), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(trainer.reparameterised(x_test[3], n=6, seed=2)["eps"], trick["eps"])

@@ -148,3 +148,13 @@ def test_play_stops_at_the_last_epoch_and_the_button_reads_play_again(app: AppTe
     _ok(app)
     assert not app.session_state["train__playing"]
     assert app.button(key="train__play").label.startswith("Play")
+
+
+def test_the_reparameterisation_expander_draws_and_redraws_eps(app: AppTest):
+    app.button(key="train__step").click().run()
+    _ok(app)
+    first = _chart_spec(app, "reparam_fig")
+    assert "z = μ + σ ⊙ ε" in json.dumps(first, ensure_ascii=False)
+    app.button(key="reparam_new").click().run()
+    _ok(app)
+    assert _chart_spec(app, "reparam_fig")["data"][2]["x"] != first["data"][2]["x"]  # new eps, new samples

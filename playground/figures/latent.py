@@ -135,3 +135,27 @@ def manifold_figure(points: np.ndarray, position: np.ndarray, codes: dict[str, n
                                    marker={**colour, "size": 5}, showlegend=False, hoverinfo="skip"), row=1, col=col)
     fig.update_layout(legend={"orientation": "h", "y": -0.1})
     return fig
+
+
+def reparameterisation_figure(mu: np.ndarray, sigma: np.ndarray, eps: np.ndarray, z: np.ndarray) -> go.Figure:
+    """Left: eps ~ N(0, I) (the 1- and 2-sigma circles). Right: z = mu + sigma * eps on the encoder's
+    q(z|x) = N(mu, diag sigma^2) (its 1- and 2-sigma ellipses), each z numbered as its eps."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("ε ~ N(0, I): the only randomness",
+                                                        "z = μ + σ ⊙ ε on q(z|x) = N(μ, diag σ²)"),
+                        horizontal_spacing=0.1)
+    labels = [str(i + 1) for i in range(len(eps))]
+    for col, (centre, scale, points) in enumerate(((np.zeros(2), np.ones(2), eps), (mu[:2], sigma[:2], z)), start=1):
+        for n_sigma in (1, 2):
+            curve = ellipse(centre, np.diag(scale**2), n_sigma)
+            fig.add_trace(go.Scatter(x=curve[:, 0], y=curve[:, 1], mode="lines", hoverinfo="skip", showlegend=False,
+                                     line={"color": ROLE_COLORS["model"], "width": 2 if n_sigma == 1 else 1,
+                                           "dash": "solid" if n_sigma == 1 else "dot"}), row=1, col=col)
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers+text", text=labels,
+                                 textposition="top center", showlegend=False, name="samples",
+                                 marker={"color": ROLE_COLORS["samples"], "size": 9}), row=1, col=col)
+    fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="μ", showlegend=False,
+                             marker={"symbol": "x", "size": 12, "color": ROLE_COLORS["model"]}), row=1, col=2)
+    fig.update_yaxes(scaleanchor="x", row=1, col=1)
+    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+    fig.update_layout(height=360)
+    return fig

@@ -280,7 +280,36 @@ def explorer(page: PageContext, dataset: ImageDataset, split: ImageSplit, model)
                             config={"displaylogo": False}, height="stretch" if page.projection else "content")
         st.caption("Click a code to see that image and its reconstruction; click empty space to move the probe.")
     _picked_pair(page, dataset, split, model, view, picked)
+    if getattr(model, "kind", "") in ("vae", "cvae") and model.latent_dim == 2:
+        _reparameterisation(page, dataset, split, model, picked)
     _formulas(model, split, view, picked)
+
+
+def _reparameterisation(page, dataset, split, model, picked: int | None) -> None:
+    """z = mu + sigma * eps for the picked test image: eps drawn, the samples on q(z|x), what they decode to."""
+    index = picked if picked is not None and picked < len(split.x_test) else 0
+    labels = None if model.kind != "cvae" else split.y_test[index:index + 1]
+    with st.expander(f"The reparameterisation trick for test image {index}", expanded=False):
+        draw = int(st.session_state.get("reparam_draw", 0))
+        if st.button("Draw new ε", key="reparam_new", icon=":material/casino:"):
+            draw = st.session_state["reparam_draw"] = draw + 1
+        trick = model.reparameterised(split.x_test[index], n=6, seed=derive_seed(page.seed, "reparam", index, draw),
+                                      labels=labels)
+        left, right = st.columns([1.6, 1])
+        with left:
+            page.show(figures.reparameterisation_figure(trick["mu"], trick["sigma"], trick["eps"], trick["z"]),
+                      key="reparam_fig")
+            page.show(figures.image_mosaic(trick["decoded"], dataset.shape, 6, height=170,
+                                           captions=[f"decode z{i + 1}" for i in range(6)]), key="reparam_images")
+        with right:
+            formula_panel(r"z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon,\quad \varepsilon \sim \mathcal N(0, I)"
+                          r" \\ \frac{\partial z}{\partial \mu} = 1,\quad \frac{\partial z}{\partial \sigma} = \varepsilon",
+                          {"μ₁": float(trick["mu"][0]), "σ₁": float(trick["sigma"][0]), "ε₁ of z1": float(trick["eps"][0, 0]),
+                           "∂z/∂σ₁ (autograd)": float(trick["dz_dsigma"][0])},
+                          title="Sampling as a differentiable function of (μ, σ)",
+                          try_next="the randomness sits in ε, outside the network: the gradient reaches μ and σ "
+                                   "(∂z/∂σ is the ε drawn), so the encoder learns by backpropagation. "
+                                   "Draw new ε: same ellipse, other samples, other decodings.")
 
 
 def _ellipse_points(view: LatentView, picked: int | None) -> list[int]:
