@@ -92,6 +92,22 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_projections: int = 50
     return sliced_wasserstein_power(a, b, directions.T, p=2.0)
 
 
+def slicing_view(codes: np.ndarray, n_directions: int = 3, seed: int = 0) -> dict[str, np.ndarray]:
+    """What SWAE's penalty computes, for drawing: ``n_directions`` random unit directions, a prior
+    sample of the same size (seeded), and for each direction both sorted projections (the 1D
+    quantile functions) and their mean squared difference (that direction's W2^2; SW^2 is their
+    mean over many directions)."""
+    codes = np.asarray(codes, dtype=np.float64)
+    generator = np.random.default_rng(seed)
+    prior = generator.standard_normal(codes.shape)
+    directions = generator.standard_normal((int(n_directions), codes.shape[1]))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    sorted_codes = np.sort(codes @ directions.T, axis=0).T  # (L, n)
+    sorted_prior = np.sort(prior @ directions.T, axis=0).T
+    return {"directions": directions, "prior": prior, "sorted_codes": sorted_codes, "sorted_prior": sorted_prior,
+            "w2_squared": ((sorted_codes - sorted_prior) ** 2).mean(axis=1)}
+
+
 # ----------------------------------------------------------------------------------
 # PCA: the linear baseline
 # ----------------------------------------------------------------------------------

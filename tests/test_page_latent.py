@@ -158,3 +158,11 @@ def test_the_reparameterisation_expander_draws_and_redraws_eps(app: AppTest):
     app.button(key="reparam_new").click().run()
     _ok(app)
     assert _chart_spec(app, "reparam_fig")["data"][2]["x"] != first["data"][2]["x"]  # new eps, new samples
+
+
+def test_swae_shows_its_slices(app: AppTest):
+    app.selectbox(key="model").set_value("swae").run()
+    app.button(key="train__step").click().run()
+    _ok(app)
+    spec = _chart_spec(app, "swae_slices")
+    assert sum(1 for trace in spec["data"] if trace.get("name", "").startswith("θ") and "W₂²" in trace["name"]) == 3

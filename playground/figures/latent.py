@@ -159,3 +159,32 @@ def reparameterisation_figure(mu: np.ndarray, sigma: np.ndarray, eps: np.ndarray
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
     fig.update_layout(height=360)
     return fig
+
+
+def slicing_figure(codes: np.ndarray, view: dict[str, np.ndarray]) -> go.Figure:
+    """Left: the codes and a prior sample with the random directions. Right: for each direction the
+    sorted projections of both (quantile functions); the gap between each pair is that slice's W2."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("codes, prior sample and the slicing directions",
+                                        "sorted projections: codes (solid) vs prior (dotted)"))
+    fig.add_trace(scatter(view["prior"][:, 0], view["prior"][:, 1], role=ROLE_COLORS["truth"], name="z ~ N(0, I)",
+                          size=3, opacity=0.35), row=1, col=1)
+    fig.add_trace(scatter(codes[:, 0], codes[:, 1], role=ROLE_COLORS["samples"], name="codes f(x)", size=3,
+                          opacity=0.5), row=1, col=1)
+    reach = float(np.abs(np.concatenate([codes, view["prior"]])).max())
+    quantiles = (np.arange(view["sorted_codes"].shape[1]) + 0.5) / view["sorted_codes"].shape[1]
+    for k, direction in enumerate(view["directions"]):
+        color = PALETTE[(k + 2) % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=[-reach * direction[0], reach * direction[0]],
+                                 y=[-reach * direction[1], reach * direction[1]], mode="lines",
+                                 line={"color": color, "width": 3}, name=f"θ{k + 1}: W₂² = {view['w2_squared'][k]:.3f}"),
+                      row=1, col=1)
+        fig.add_trace(line(quantiles, view["sorted_codes"][k], role=color, name=f"θ{k + 1} codes", showlegend=False),
+                      row=1, col=2)
+        fig.add_trace(line(quantiles, view["sorted_prior"][k], role=color, dash="dot", name=f"θ{k + 1} prior",
+                           showlegend=False), row=1, col=2)
+    fig.update_yaxes(scaleanchor="x", row=1, col=1)
+    fig.update_xaxes(title_text="quantile level", row=1, col=2)
+    fig.update_yaxes(title_text="θ · z", row=1, col=2)
+    fig.update_layout(height=380, legend={"orientation": "h", "y": -0.2})
+    return fig

@@ -14,7 +14,7 @@ import streamlit as st
 
 from playground.autoencoders import (
     ABLATIONS, KINDS, PCA, AutoencoderConfig, AutoencoderTrainer, fit_latent_density, interpolate, latent_grid,
-    loss_ablation, posterior_kl, trustworthiness,
+    loss_ablation, posterior_kl, slicing_view, trustworthiness,
 )
 from playground.figures import latent as figures
 from playground.images import ImageDataError, ImageDataset, ImageSplit, find_image_files, load_digits, load_npz
@@ -282,6 +282,13 @@ def explorer(page: PageContext, dataset: ImageDataset, split: ImageSplit, model)
     _picked_pair(page, dataset, split, model, view, picked)
     if getattr(model, "kind", "") in ("vae", "cvae") and model.latent_dim == 2:
         _reparameterisation(page, dataset, split, model, picked)
+    if getattr(model, "kind", "") == "swae" and model.latent_dim == 2:
+        with st.expander("How SWAE compares the codes with N(0, I): slices", expanded=False):
+            view_slices = slicing_view(view.codes, 3, seed=derive_seed(page.seed, "slices", model.iteration))
+            page.show(figures.slicing_figure(view.codes, view_slices), key="swae_slices")
+            st.caption("Project the codes and a prior sample on a random direction θ, sort both: the 1D optimal "
+                       "transport pairs them in order, and the mean squared gap is W₂² along θ. SW² averages that over "
+                       f"many directions ({model.config.n_projections} per step in training); the penalty is λ·SW².")
     _formulas(model, split, view, picked)
 
 
