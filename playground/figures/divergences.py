@@ -87,8 +87,9 @@ def fit_race_2d(axes: Sequence[np.ndarray], target_density: np.ndarray, fits: Ma
         fig.add_trace(go.Scatter(x=fit["means"][:, 0], y=fit["means"][:, 1], mode="markers", showlegend=False,
                                  legendgroup=name, marker={"color": color, "size": 9}, name=FIT_LABELS[name]))
     fig.update_layout(xaxis_title="x₁", yaxis_title="x₂", legend={"orientation": "h", "y": -0.15})
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    fig.update_xaxes(range=[axes[0][0], axes[0][-1]])
+    # constrain="domain": equal scales shrink the plot to the heatmap instead of widening an axis past it
+    fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_xaxes(range=[axes[0][0], axes[0][-1]], constrain="domain")
     fig.update_yaxes(range=[axes[1][0], axes[1][-1]])
     return fig
 
