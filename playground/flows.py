@@ -146,6 +146,16 @@ class Flow(nn.Module):
         return stages
 
 
+def layer_label(layer: FlowLayer) -> str:
+    """A layer's name, with the coordinate a 2D coupling keeps: "NICE (keeps x₁)"."""
+    from playground.flow_layers import Coupling
+
+    if isinstance(layer, Coupling) and int(layer.mask.numel()) == 2:
+        kept = int(torch.nonzero(layer.mask).flatten()[0])
+        return f"{layer.label} (keeps x{'₁₂'[kept]})"
+    return layer.label
+
+
 @dataclass(frozen=True)
 class LayerJacobian:
     """One layer's Jacobian at a point: ``matrix`` = d f_l / d(input) (d, d) by autograd, the
@@ -402,7 +412,7 @@ def _view_2d(flow: Flow, data: np.ndarray, bounds: Sequence[tuple[float, float]]
     forward_error = float((flow(generative_points[-1])[0] - base_points).abs().max())
     grid_shape = (base_grid.shape[0], base_grid.shape[1], 2)
     return FlowView2D(
-        layer_labels=[layer.label for layer in flow.layers],
+        layer_labels=[layer_label(layer) for layer in flow.layers],
         generative_points=_stack_stages(generative_points, (-1, 2)),
         generative_grid=_stack_stages(generative_grid, grid_shape),
         normalizing_points=_stack_stages(normalizing_points, (-1, 2)),

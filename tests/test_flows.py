@@ -331,3 +331,16 @@ def test_layer_jacobian_is_triangular_and_its_log_det_is_the_layers(kind):
     with torch.no_grad():
         expected = trainer.flow.layers[0](torch.tensor([[0.3, -0.2]], dtype=trainer.flow.dtype))[0][0].numpy()
     np.testing.assert_allclose(first.point, expected, rtol=1e-6)  # the point where layer 2 acts
+
+
+def test_each_coupling_is_labelled_with_the_coordinate_it_keeps():
+    from playground.figures.flows import log_det_figure
+    from playground.flows import layer_label
+
+    flow = build_flow("nice", num_layers=4, seed=0)
+    labels = [layer_label(layer) for layer in flow.layers]
+    kept = [int(torch.nonzero(layer.mask)[0]) for layer in flow.layers[1:]]
+    assert labels == ["scale"] + [f"NICE (keeps x{'₁₂'[k]})" for k in kept]
+    assert len(set(kept)) == 2  # the masks alternate
+    fig = log_det_figure(labels, np.zeros(len(labels)))
+    assert list(fig.layout.xaxis.ticktext)[:2] == ["1: scale", f"2: keeps x{'₁₂'[kept[0]]}"]

@@ -180,9 +180,13 @@ def log_det_figure(labels: Sequence[str], values: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Bar(x=layer_numbers, y=values, marker={"color": colors}, hovertext=list(labels),
                            text=[f"{v:+.2f}" for v in values], textposition="outside"))
     fig.add_hline(y=0, line={"color": ROLE_COLORS["truth"], "width": 1})
-    kinds = " · ".join(dict.fromkeys(label for label in labels if label != "scale"))
+    kinds = " · ".join(dict.fromkeys(label.split(" (")[0] for label in labels if label != "scale"))
+    # "NICE (keeps x₁)" -> tick "2: keeps x₁": which coordinate each coupling passes through unchanged
+    ticks = [f"{n}: {label.split(' (')[1].rstrip(')')}" if " (" in label else f"{n}: {label}"
+             for n, label in zip(layer_numbers, labels)]
     fig.update_layout(title=f"mean log|det J_l| per layer, sum = {float(np.sum(values)):+.3f}",
-                      xaxis={"title": f"layer l (1 = scale, then {kinds})", "tickmode": "linear", "dtick": 1},
+                      xaxis={"title": f"layer l (1 = scale, then {kinds})", "tickmode": "array",
+                             "tickvals": layer_numbers, "ticktext": ticks},
                       yaxis_title="log|det J_l|", height=400, showlegend=False)
     span = float(np.max(np.abs(values))) if len(values) else 1.0
     fig.update_yaxes(range=[-1.35 * max(span, 0.05), 1.35 * max(span, 0.05)])
