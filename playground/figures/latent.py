@@ -53,7 +53,7 @@ def latent_map(codes: np.ndarray, labels: np.ndarray | None, *, ellipses: Sequen
                                  marker={"symbol": "x-thin", "size": 22, "color": ROLE_COLORS["truth"],
                                          "line": {"width": 4, "color": ROLE_COLORS["truth"]}}))
     fig.update_layout(title=title, xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
-                      legend={"itemsizing": "constant"}, clickmode="event+select", dragmode="select")
+                      legend={"itemsizing": "constant"}, clickmode="event+select", dragmode="zoom")  # box/lasso drag modes swallow clicks
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
 

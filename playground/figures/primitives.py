@@ -138,7 +138,10 @@ def drawing_plane(grid: np.ndarray, data: np.ndarray, box: float, height: int = 
         fig.add_trace(go.Scatter(x=data[:, 0], y=data[:, 1], mode="markers", name="your data",
                                  marker={"size": 4, "color": "#0072B2", "opacity": 0.7}, hoverinfo="skip"))
     fig.update_layout(height=height, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis={"range": [-box - 0.3, box + 0.3], "constrain": "domain"},
-                      yaxis={"range": [-box - 0.3, box + 0.3], "scaleanchor": "x", "constrain": "domain"},
-                      dragmode="lasso", clickmode="event+select")
+                      xaxis={"range": [-box - 0.3, box + 0.3], "constrain": "domain", "fixedrange": True},
+                      yaxis={"range": [-box - 0.3, box + 0.3], "scaleanchor": "x", "constrain": "domain",
+                             "fixedrange": True},
+                      # a click selects a point only outside the box/lasso drag modes (Chromium, Plotly 3):
+                      # pan on fixed axes does nothing, and the toolbar's lasso still paints regions
+                      dragmode="pan", clickmode="event+select")
     return fig

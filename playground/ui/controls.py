@@ -335,7 +335,7 @@ def _drawn_target(key: str, fallback: Target) -> Target:
         centres.clear()
         st.rerun()
     if len(data) < MIN_DRAWN_POINTS:
-        st.info(f"Click the plane (or lasso a region) to draw: each click adds 30 points. "
+        st.info(f"Click the plane (or pick the lasso in its toolbar) to draw: each click adds 30 points. "
                 f"At least {MIN_DRAWN_POINTS} points are needed; showing **{fallback.label}** meanwhile.")
         return fallback
     st.caption(f"{len(data):,} points drawn in {len(centres)} clicks.")
