@@ -183,21 +183,22 @@ def polar_square(v1: np.ndarray, v2: np.ndarray, accepted: np.ndarray, z1: np.nd
     cx, cy = _circle()
     fig.add_trace(_curve(cx, cy, len(v1) > 1000, name="unit circle", line={"color": ROLE_COLORS["truth"], "width": 3}),
                   row=1, col=1)
-    fig.update_xaxes(range=[-1.05, 1.05], title_text="V1 = 2U1 − 1", row=1, col=1)
-    fig.update_yaxes(range=[-1.05, 1.05], title_text="V2 = 2U2 − 1", scaleanchor="x", row=1, col=1)
+    fig.update_xaxes(range=[-1.05, 1.05], title_text="V1 = 2U1 − 1", constrain="domain", row=1, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], title_text="V2 = 2U2 − 1", scaleanchor="x", constrain="domain", row=1, col=1)
     if pairs:
         fig.add_trace(scatter(z1, z2, role=ROLE_COLORS["samples"], name="normal pairs (Z1, Z2)", size=4, opacity=0.5),
                       row=1, col=2)
         shown = min(int(linked), len(z1))
         labels = [str(i + 1) for i in range(shown)]
-        text = {"mode": "markers+text", "textposition": "top center",
-                "textfont": {"color": ROLE_COLORS["accent"], "size": 15}}
+        followed = {"color": "#FFFFFF", "size": 22, "line": {"color": "#000000", "width": 2}}
+        text = {"mode": "markers+text", "textposition": "middle center",
+                "textfont": {"color": "#000000", "size": 13, "family": "Arial Black, sans-serif"}}
         fig.add_trace(go.Scatter(x=v1[accepted][:shown], y=v2[accepted][:shown], text=labels, name="followed",
-                                 marker={"color": ROLE_COLORS["accent"], "size": 9}, **text), row=1, col=1)
+                                 marker=followed, **text), row=1, col=1)
         fig.add_trace(go.Scatter(x=z1[:shown], y=z2[:shown], text=labels, showlegend=False, name="followed",
-                                 marker={"color": ROLE_COLORS["accent"], "size": 9}, **text), row=1, col=2)
-        fig.update_xaxes(range=[-3.6, 3.6], title_text="Z1", row=1, col=2)
-        fig.update_yaxes(range=[-3.6, 3.6], title_text="Z2", scaleanchor="x2", row=1, col=2)
+                                 marker=followed, **text), row=1, col=2)
+        fig.update_xaxes(range=[-3.6, 3.6], title_text="Z1", constrain="domain", row=1, col=2)
+        fig.update_yaxes(range=[-3.6, 3.6], title_text="Z2", scaleanchor="x2", constrain="domain", row=1, col=2)
     fig.update_layout(legend={"orientation": "h", "y": -0.15})
     return fig
 
