@@ -310,15 +310,18 @@ class FusedEM:
         n_components, n_features = state.means.shape
         nk = moments[:, n_features] + 10 * torch.finfo(moments.dtype).eps
         means = moments[:, :n_features] / nk.unsqueeze(1)
-        diff = self.augmented[:, None, :n_features] - means.unsqueeze(0)  # (N, K, d)
+        centred = self.augmented[:, :n_features]
+        # one component at a time: (N, d) work arrays, faster than one (N, K, d) einsum on a CPU
         if self.covariance_type in ("full", "tied"):
-            scatter = torch.einsum("nkd,nke->kde", diff * responsibilities.unsqueeze(2), diff)  # (K, d, d)
+            scatter = torch.stack([((centred - means[k]) * responsibilities[:, k:k + 1]).T @ (centred - means[k])
+                                   for k in range(n_components)])  # (K, d, d)
             if self.covariance_type == "full":
                 covariances = scatter / nk.view(-1, 1, 1) + self.reg_covar * self.eye
             else:
                 covariances = scatter.sum(dim=0) / nk.sum() + self.reg_covar * self.eye
         else:
-            covariances = torch.einsum("nk,nkd->kd", responsibilities, diff.square_()) / nk.unsqueeze(1) + self.reg_covar
+            covariances = torch.stack([responsibilities[:, k] @ (centred - means[k]).square_()
+                                       for k in range(n_components)]) / nk.unsqueeze(1) + self.reg_covar
             if self.covariance_type == "spherical":
                 covariances = covariances.mean(dim=1)
         new_state = MixtureState(nk / nk.sum(), means, covariances,
