@@ -143,3 +143,13 @@ def test_the_distance_check_rejects_a_palette_that_is_not_colour_blind_safe():
     plotly_default = list(pio.templates["plotly"].layout.colorway)[:8]
     assert _closest_pair(plotly_default, None) > 15.0  # fine with normal vision ...
     assert _closest_pair(plotly_default, "protanopia") < 5.0  # ... two of its colours merge for protanopes
+
+
+def test_hover_labels_take_the_mode_s_font_size():
+    import plotly.graph_objects as go
+
+    from playground.figures.theme import scale_for, style_figure
+
+    for projection in (False, True):
+        fig = style_figure(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])), projection)
+        assert fig.layout.hoverlabel.font.size == scale_for(projection).font > 13

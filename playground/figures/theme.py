@@ -116,6 +116,7 @@ def style_figure(fig: go.Figure, projection: bool = False, *, height: int | None
         "font": {"size": scale.font, "family": FONT_FAMILY},
         "title": {"font": {"size": scale.title_font}},
         "legend": {"font": {"size": scale.font}},
+        "hoverlabel": {"font": {"size": scale.font}},  # Plotly's default is 13 px: unreadable on a projector
         "height": None if fill else (height or layout.height or scale.height),
     }
     template = layout.template
