@@ -309,9 +309,9 @@ def _reparameterisation(page, dataset, split, model, picked: int | None) -> None
             page.show(figures.image_mosaic(trick["decoded"], dataset.shape, 6, height=170,
                                            captions=[f"decode z{i + 1}" for i in range(6)]), key="reparam_images")
         with right:
-            formula_panel(r"\begin{gathered}z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon,\quad "
-                          r"\varepsilon \sim \mathcal N(0, I) \\ \frac{\partial z}{\partial \mu} = 1,\quad "
-                          r"\frac{\partial z}{\partial \sigma} = \varepsilon\end{gathered}",
+            formula_panel(r"\begin{gathered}z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon \\ "
+                          r"\varepsilon \sim \mathcal N(0, I) \\ \tfrac{\partial z}{\partial \mu} = 1,\ "
+                          r"\tfrac{\partial z}{\partial \sigma} = \varepsilon\end{gathered}",
                           {"μ₁": float(trick["mu"][0]), "σ₁": float(trick["sigma"][0]), "ε₁ of z1": float(trick["eps"][0, 0]),
                            "∂z/∂σ₁ (autograd)": float(trick["dz_dsigma"][0])},
                           title="Sampling as a differentiable function of (μ, σ)",
