@@ -187,6 +187,10 @@ def test_lecturer_journey(app_url, browser, info):
     _nudge(page, MAIN_CONTROL.get(name))
     _wait_for_change(page, before)
     wait_idle(page)
+    if _signature(page) == before:  # on a loaded machine a key press can land while the page still draws
+        _nudge(page, MAIN_CONTROL.get(name))  # (each of three full runs lost one, on a different page):
+        _wait_for_change(page, before)  # press again, once; a control that changes nothing still fails
+        wait_idle(page)
     _no_exception(page)
     after_control = _signature(page)
     assert after_control != before, "changing the main control did not change any chart"
