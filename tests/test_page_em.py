@@ -9,6 +9,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from csv_files import BAD_CSV as SHARED_BAD_CSV, ROWS, rows_csv as _rows_csv, upload
+
 from playground.ui import player
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_EM_step_through.py")
@@ -137,7 +139,7 @@ def test_csv_choice_without_a_file_falls_back_with_a_note(at):
 # CSV uploads: a good file is what EM runs on, bad ones get their message and the page keeps working
 
 def _upload(at: AppTest, name: str, raw: bytes) -> AppTest:
-    return at.file_uploader(key="data__upload").set_value((name, raw, "text/csv")).run()
+    return upload(at, "data", name, raw)
 
 
 def _csv_page() -> AppTest:
@@ -146,20 +148,9 @@ def _csv_page() -> AppTest:
     return app.run()
 
 
-def _rows_csv(rows: np.ndarray) -> bytes:
-    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
-    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(rows)).encode()
+FILE_ROWS = ROWS
 
-
-FILE_ROWS = {1: np.random.default_rng(0).normal(size=(150, 1)) * 0.5 + 3.0,
-             2: np.random.default_rng(1).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]}
-
-BAD_CSV = {  # the file, and what the page must say about it
-    "one row": (b"1,2\n", "single data row"),
-    "non-numeric": (b"x,y\n1,2\nfoo,3\n", "Row 3, column 1: 'foo' is not a number"),
-    "3 columns": (b"1,2,3\n4,5,6\n", "Expected 1 or 2 numeric columns, found 3"),
-    "NaN": (b"1,2\nnan,3\n", "hold NaN or infinity"),
-}
+BAD_CSV = SHARED_BAD_CSV  # 1D files are welcome here: no '1 column' case
 
 
 @pytest.mark.parametrize("dim", [1, 2])

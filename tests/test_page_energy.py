@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from csv_files import BAD_CSV_2D as BAD_CSV, ROWS_2D as FILE_ROWS, from_the_file as _from_the_file, rows_csv as _rows_csv, upload
+
 from playground import energy as E
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "9_Energy_based_models.py")
@@ -92,33 +94,13 @@ def _csv_page() -> AppTest:
 
 
 def _upload(at: AppTest, name: str, raw: bytes) -> AppTest:
-    return at.file_uploader(key="data__upload").set_value((name, raw, "text/csv")).run()
+    return upload(at, "data", name, raw)
 
 
-def _rows_csv(rows: np.ndarray) -> bytes:
-    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
-    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(rows)).encode()
-
-
-FILE_ROWS = np.random.default_rng(0).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]
-
-BAD_CSV = {  # the file, and what the page must say about it
-    "one row": (b"1,2\n", "single data row"),
-    "non-numeric": (b"x,y\n1,2\nfoo,3\n", "Row 3, column 1: 'foo' is not a number"),
-    "3 columns": (b"1,2,3\n4,5,6\n", "Expected 1 or 2 numeric columns, found 3"),
-    "1 column": (b"0.1\n0.4\n0.3\n", "This page needs 2D data; the file has 1 column(s)"),
-    "NaN": (b"1,2\nnan,3\n", "hold NaN or infinity"),
-}
 
 
 def _trained_rows(at: AppTest) -> np.ndarray:
     return at.session_state["energy_trainer"].data.cpu().numpy().astype(np.float64)
-
-
-def _from_the_file(rows: np.ndarray, file_rows: np.ndarray) -> np.ndarray:
-    """For each row, whether it is one of the file's rows (to float32 precision)."""
-    distances = np.abs(rows[:, None, :] - file_rows[None, :, :]).max(-1)
-    return distances.min(1) < 1e-5
 
 
 def test_a_good_csv_is_what_the_model_trains_on():

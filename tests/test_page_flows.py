@@ -13,6 +13,8 @@ import torch
 from scipy import stats
 from streamlit.testing.v1 import AppTest
 
+from csv_files import ROWS, rows_csv as _rows_csv, upload
+
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Flow_warping.py")
 FAST = {"L": "2", "h": "8"}  # a small 2D flow: the page logic is under test here, not the training
 
@@ -277,17 +279,7 @@ def _csv_page(picker: str) -> AppTest:
     return at.run()
 
 
-def _upload(at: AppTest, picker: str, name: str, raw: bytes) -> AppTest:
-    return at.file_uploader(key=f"{picker}__upload").set_value((name, raw, "text/csv")).run()
-
-
-def _rows_csv(rows: np.ndarray) -> bytes:
-    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
-    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(rows)).encode()
-
-
-ROWS = {1: np.random.default_rng(0).normal(size=(150, 1)) * 0.5 + 3.0,
-        2: np.random.default_rng(1).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]}
+_upload = upload
 PICKERS = {1: ("d1", "flow1d"), 2: ("d2", "flow2d")}  # the section's data picker and its trainer
 
 

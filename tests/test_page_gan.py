@@ -10,6 +10,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from csv_files import BAD_CSV_2D, ROWS_2D, rows_csv, upload
+
 from playground.ui import player
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "6_GAN_training.py")
@@ -148,24 +150,15 @@ def _csv_page() -> AppTest:
 
 
 def _upload(at: AppTest, name: str, raw: bytes) -> AppTest:
-    return at.file_uploader(key="data__upload").set_value((name, raw, "text/csv")).run()
+    return upload(at, "data", name, raw)
 
 
 def _rows_csv(rows: np.ndarray) -> bytes:
-    """A CSV written by hand (repr keeps every digit), not by the playground's own writer."""
-    return ("x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in rows)).encode()
+    return rows_csv(rows, header="x,y\n")  # with a header row, which the reader must skip
 
 
-FILE_ROWS = np.random.default_rng(0).normal(size=(150, 2)) * [1.0, 0.3] + [2.0, -1.0]
-
-BAD_CSV = {  # the file, and what the page must say about it
-    "too small": (_rows_csv(FILE_ROWS[:5]), "Only 5 data rows: a GAN needs at least 10"),
-    "one row": (b"1,2\n", "single data row"),
-    "non-numeric": (b"x,y\n1,2\nfoo,3\n", "Row 3, column 1: 'foo' is not a number"),
-    "3 columns": (b"1,2,3\n4,5,6\n", "Expected 1 or 2 numeric columns, found 3"),
-    "1 column": (b"0.1\n0.4\n0.3\n", "This page needs 2D data; the file has 1 column(s)"),
-    "NaN": (b"1,2\nnan,3\n", "hold NaN or infinity"),
-}
+FILE_ROWS = ROWS_2D
+BAD_CSV = {"too small": (_rows_csv(FILE_ROWS[:5]), "Only 5 data rows: a GAN needs at least 10"), **BAD_CSV_2D}
 
 
 def test_csv_choice_without_a_file_falls_back_with_a_note():
