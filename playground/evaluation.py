@@ -115,13 +115,18 @@ def frechet_distance(real: Any, fake: Any) -> float:
 def wasserstein1_exact(real: Any, fake: Any) -> float:
     """W1 between two empirical measures of equal size (uniform weights): the mean Euclidean distance
     of the optimal assignment (``linear_sum_assignment``; the optimal plan is a permutation)."""
-    from scipy.optimize import linear_sum_assignment
-    from scipy.spatial.distance import cdist
-
     real, fake = np.atleast_2d(np.asarray(real, dtype=np.float64)), np.atleast_2d(np.asarray(fake, dtype=np.float64))
     if len(real) != len(fake):
         raise ValueError(f"wasserstein1_exact needs equal sizes, got {len(real)} and {len(fake)}")
-    cost = cdist(real, fake, "euclidean")
+    return _assignment_cost(real, fake, "euclidean")
+
+
+def _assignment_cost(real: np.ndarray, fake: np.ndarray, metric: str) -> float:
+    """Mean cost of the optimal one-to-one pairing of two equal-size sets (``linear_sum_assignment``)."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    cost = cdist(real, fake, metric)
     rows, cols = linear_sum_assignment(cost)
     return float(cost[rows, cols].mean())
 
@@ -132,15 +137,14 @@ def wasserstein2_exact(real: Any, fake: Any) -> float:
     Equal sizes: the optimal plan is a permutation (Birkhoff), found by ``linear_sum_assignment``.
     Otherwise a transport linear programme (HiGHS), meant for a few hundred points a side.
     """
-    from scipy.optimize import linear_sum_assignment, linprog
+    from scipy.optimize import linprog
     from scipy.spatial.distance import cdist
 
     real, fake = np.atleast_2d(np.asarray(real, dtype=np.float64)), np.atleast_2d(np.asarray(fake, dtype=np.float64))
+    if len(real) == len(fake):
+        return float(np.sqrt(_assignment_cost(real, fake, "sqeuclidean")))
     cost = cdist(real, fake, "sqeuclidean")
     n, m = cost.shape
-    if n == m:
-        rows, cols = linear_sum_assignment(cost)
-        return float(np.sqrt(cost[rows, cols].mean()))
     if n * m > 400_000:
         raise ValueError("unequal sizes are solved as a linear programme: at most ~600 points a side")
     rows = np.zeros((n + m, n * m))
