@@ -47,29 +47,36 @@ page.explain(
     "the digit labels, which the model never saw (except the conditional VAE).\n"
     "- Red ellipses are the 2σ contours of $q_\\phi(z|x)$ for a few images: the VAE encodes each image as a "
     "small cloud, not a point.\n"
-    "- **Decode anywhere**: move the probe with the sliders or click empty space on the map. Between the "
-    "clusters an auto-encoder decodes nonsense; a VAE decodes something digit-like almost everywhere.\n"
+    "- **Decode anywhere**: hover over the map and the image under the cursor is drawn beside it (the decoder "
+    "runs in your browser, so it follows the mouse); move the probe with the sliders or click empty space to "
+    "keep one. Between the clusters an auto-encoder decodes nonsense; a VAE decodes something digit-like almost "
+    "everywhere.\n"
     "- With a latent dimension above 2 the map shows the first two principal axes of the codes, and the "
     "probe moves in that plane."
 )
 
-st.header("2 · Manifold grid")
-ui.manifold_grid_section(page, dataset, split, model)
+# Sections 2-4 show the model being trained: while Play runs they are redrawn every few seconds.
+def model_sections(current) -> None:
+    st.header("2 · Manifold grid")
+    ui.manifold_grid_section(page, dataset, split, current)
 
-st.header("3 · Interpolation")
-ui.interpolation_section(page, dataset, split, model)
-page.explain("Decode the straight line $z_t = (1-t)\\,z_a + t\\,z_b$ between two codes. Train both the AE "
-             "and the VAE (switch *Model*) and both strips appear: the VAE's path stays on digits, the AE's "
-             "may cross empty regions of its latent space.")
+    st.header("3 · Interpolation")
+    ui.interpolation_section(page, dataset, split, current)
+    page.explain("Decode the straight line $z_t = (1-t)\\,z_a + t\\,z_b$ between two codes. Train both the AE "
+                 "and the VAE (switch *Model*) and both strips appear: the VAE's path stays on digits, the AE's "
+                 "may cross empty regions of its latent space.")
 
-st.header("4 · Generation: prior samples and post-hoc density")
-ui.generation_section(page, dataset, split, model, page.seed)
-page.explain(
-    "A plain auto-encoder has no density on its codes: decoding $z \\sim \\mathcal N(0, I)$ lands in holes "
-    "and gives garbage. The fix from the lecture is **post-hoc density estimation**: fit a Gaussian mixture "
-    "(EM) or a kernel density to the training codes and sample $z$ from it. A VAE (or SWAE) builds the prior "
-    "into training, so $\\mathcal N(0, I)$ works directly."
-)
+    st.header("4 · Generation: prior samples and post-hoc density")
+    ui.generation_section(page, dataset, split, current, page.seed)
+    page.explain(
+        "A plain auto-encoder has no density on its codes: decoding $z \\sim \\mathcal N(0, I)$ lands in holes "
+        "and gives garbage. The fix from the lecture is **post-hoc density estimation**: fit a Gaussian mixture "
+        "(EM) or a kernel density to the training codes and sample $z$ from it. A VAE (or SWAE) builds the prior "
+        "into training, so $\\mathcal N(0, I)$ works directly."
+    )
+
+
+ui.follow_training(model, model_sections)
 
 st.header("5 · Loss ablation: only reconstruction, only KL, both")
 ui.ablation_section(page, dataset, split, page.seed, choice.epochs)

@@ -562,6 +562,80 @@ def trustworthiness(points: np.ndarray, codes: np.ndarray, n_neighbors: int = 10
     return float(sklearn_trustworthiness(np.asarray(points), np.asarray(codes), n_neighbors=n_neighbors))
 
 
+@dataclass(frozen=True)
+class DecoderProgram:
+    """A decoder written out as plain affine layers, for a 2D map position p:
+    x = clip(out(W_L relu(... relu(W_1 p + b_1) ...) + b_L)), ``out`` = sigmoid or identity.
+
+    What a browser needs to decode wherever the mouse is, with no round trip to the server (the
+    latent explorer's decode-on-hover). The map's lift to the latent space (a PCA plane when
+    m > 2) and a CVAE's condition are folded into the first layer, so the input is always 2D."""
+
+    weights: tuple[np.ndarray, ...]  # (out, in) float32, one per layer
+    biases: tuple[np.ndarray, ...]   # (out,) float32
+    output: str                      # "sigmoid" or "identity"
+    clip: tuple[float, float] | None
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """The program run in NumPy (float64): (n, 2) map positions -> (n, d) images."""
+        h = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            h = h @ weight.T.astype(np.float64) + bias
+            if i < len(self.weights) - 1:
+                h = np.maximum(h, 0.0)
+        if self.output == "sigmoid":
+            h = 1.0 / (1.0 + np.exp(-h))
+        return h if self.clip is None else h.clip(*self.clip)
+
+    def to_json(self) -> dict[str, Any]:
+        """Weights as base64 float32 (little-endian), as the browser reads them into Float32Arrays."""
+        import base64
+
+        def encode(array: np.ndarray) -> str:
+            return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
+
+        return {"layers": [{"out": int(w.shape[0]), "in": int(w.shape[1]), "w": encode(w), "b": encode(b)}
+                           for w, b in zip(self.weights, self.biases)],
+                "output": self.output, "clip": None if self.clip is None else [float(c) for c in self.clip]}
+
+
+def decoder_program(model, lift: tuple[np.ndarray, np.ndarray] | None = None,
+                    condition: int | None = None) -> DecoderProgram:
+    """``model``'s decoder (a ``PCA`` or an ``AutoencoderTrainer``) as a ``DecoderProgram``.
+
+    ``lift = (A, c)``: the latent code of a map position p is A p + c (A is (m, 2)); ``None`` when
+    the map shows the codes themselves. ``condition``: the digit a CVAE decodes for."""
+    if isinstance(model, PCA):
+        layers = [(model.components_.T.astype(np.float64), model.mean_.astype(np.float64))]
+        output, clip = "identity", model.clip
+    elif isinstance(model, AutoencoderTrainer):
+        net = model.model
+        modules = list(net.decoder)
+        linear = [m for m in modules if isinstance(m, nn.Linear)]
+        hidden = [m for m in modules if not isinstance(m, nn.Linear)]
+        if not all(isinstance(m, nn.ReLU) for m in hidden) or len(hidden) != len(linear) - 1:
+            raise ValueError("decoder_program handles MLP decoders with ReLU between the layers")
+        layers = [(to_numpy(m.weight).astype(np.float64), to_numpy(m.bias).astype(np.float64)) for m in linear]
+        m = model.config.latent_dim
+        first_w, first_b = layers[0]
+        if net.n_classes:
+            if condition is None:
+                raise ValueError("a conditional VAE decodes for a digit: give condition")
+            first_b = first_b + first_w[:, m + int(condition)]
+        first_w = first_w[:, :m]
+        layers[0] = (first_w, first_b)
+        output = "sigmoid" if model.config.likelihood == "bernoulli" else "identity"
+        clip = None
+    else:
+        raise TypeError(f"no decoder program for {type(model).__name__}")
+    if lift is not None:
+        a, c = (np.asarray(v, dtype=np.float64) for v in lift)
+        first_w, first_b = layers[0]
+        layers[0] = (first_w @ a, first_b + first_w @ c)
+    return DecoderProgram(tuple(w.astype(np.float32) for w, _ in layers),
+                          tuple(b.astype(np.float32) for _, b in layers), output, clip)
+
+
 def latent_grid(size: int, low: float, high: float) -> np.ndarray:
     """A size x size grid of 2D points, row-major from the top-left (z2 = high) corner: (size^2, 2)."""
     values = np.linspace(low, high, int(size))

@@ -348,3 +348,43 @@ def test_slicing_view_is_the_one_dimensional_transport_and_averages_to_sw():
     estimate = float(sliced_wasserstein(torch.as_tensor(codes), torch.as_tensor(view["prior"]), 2000,
                                         torch.Generator().manual_seed(0)))
     assert view["w2_squared"].mean() == pytest.approx(estimate, rel=0.1)
+
+
+@pytest.mark.parametrize("kind, latent_dim, likelihood", [
+    ("pca", 2, None), ("pca", 5, None), ("ae", 2, "bernoulli"), ("vae", 2, "gaussian"), ("cvae", 2, "bernoulli"),
+    ("vae", 4, "bernoulli"),
+])
+def test_decoder_program_decodes_like_the_model(digits, kind, latent_dim, likelihood):
+    """The browser's decode-on-hover runs ``decoder_program`` as plain affine layers; run the same
+    numbers in NumPy and compare with the model's own decode (torch), through the map's PCA lift
+    when m > 2 and for a CVAE's digit. A wrong layer order, transposed weight, missing condition or
+    lift gives errors of order 0.1-1."""
+    import base64
+
+    from playground.autoencoders import decoder_program
+
+    x_train, y_train, x_test, y_test = digits
+    if kind == "pca":
+        model = PCA(latent_dim, clip=(0.0, 1.0)).fit(x_train)
+    else:
+        model = AutoencoderTrainer(x_train, x_test, y_train, y_test, device="cpu",
+                                   config=replace(TINY, kind=kind, latent_dim=latent_dim, likelihood=likelihood))
+        model.step(2)
+    codes = model.encode(x_test, y_test if kind == "cvae" else None)[0]
+    plane = PCA(2, device="cpu").fit(codes) if latent_dim > 2 else None
+    lift = None if plane is None else (plane.components_.T, plane.mean_)
+    condition = 7 if kind == "cvae" else None
+    points = np.random.default_rng(0).uniform(-4, 4, (50, 2))
+    latent = points if plane is None else plane.inverse_transform(points)
+    expected = model.decode(latent, None if condition is None else np.full(len(points), condition))
+    program = decoder_program(model, lift, condition)
+    np.testing.assert_allclose(program(points), expected, atol=2e-5)
+    # what the browser receives: the same numbers, little-endian float32
+    sent = program.to_json()
+    first = np.frombuffer(base64.b64decode(sent["layers"][0]["w"]), "<f4").reshape(sent["layers"][0]["out"], 2)
+    np.testing.assert_array_equal(first, program.weights[0])
+    if kind == "cvae":
+        other = decoder_program(model, lift, 1)
+        assert np.abs(other(points) - expected).max() > 0.05
+        with pytest.raises(ValueError, match="digit"):
+            decoder_program(model)

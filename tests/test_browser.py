@@ -125,3 +125,105 @@ def test_a_click_on_the_latent_map_moves_the_probe(app_url, browser):
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()
+
+
+_MAP = """() => { const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+  return {range: xa.range, yrange: ya.range, left: r.left + xa._offset, top: r.top + ya._offset,
+          x0: xa.p2l(0), x1: xa.p2l(1)}; }"""
+_TO_PIXEL = """([x, y]) => { const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+  return [r.left + xa._offset + xa.l2p(x), r.top + ya._offset + ya.l2p(y)]; }"""
+_HOVER = """() => { const b = document.querySelector('[data-testid="pg-decode-hover"]');
+  return b && b.style.display === 'block' && b.__pgDecoded ? b.__pgDecoded : null; }"""
+_PROBE = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+  const t = (gd._fullLayout.title && gd._fullLayout.title.text) || '';
+  if (t.startsWith('decode(')) return {title: t, z: gd._fullData[0].z.map(row => Array.from(row))}; } return null; }"""
+
+
+def test_hovering_the_latent_map_decodes_under_the_cursor_as_the_server_does(app_url, browser):
+    """Decode-on-hover: the browser runs the exported decoder at the cursor. After a training Step,
+    hover over a point of the click grid, then click it: the server decodes the same point for the
+    probe, and the two images agree (to the cursor's sub-pixel offset); a far point decodes differently."""
+    import numpy as np
+
+    from playground.autoencoders import latent_grid
+
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{app_url}/Latent_explorer", wait_until="domcontentloaded")
+        wait_idle(page)
+        page.wait_for_selector(".st-key-latent_map .js-plotly-plot", timeout=60_000)
+        page.locator(".st-key-train__step button").first.click()
+        page.wait_for_selector("text=Epoch 2 of", timeout=60_000)
+        wait_idle(page)
+        page.wait_for_timeout(1000)
+        geometry = page.evaluate(_MAP)
+        span = min(geometry["range"][1], geometry["yrange"][1])  # the box [-span, span]²; equal aspect widens one axis
+        grid = latent_grid(25, -span, span)
+        target = grid[(25 * 25) // 2 + 25 * 4 + 5]  # a grid point away from the centre
+        position = page.evaluate(_TO_PIXEL, [float(target[0]), float(target[1])])
+        page.mouse.move(position[0] - 40, position[1] + 40)
+        page.mouse.move(*position, steps=4)
+        page.wait_for_function(_HOVER, timeout=10_000)
+        hovered = page.evaluate(_HOVER)
+        pixel = abs(geometry["x1"] - geometry["x0"])
+        assert np.allclose(hovered["z"], target, atol=1.5 * pixel), (hovered["z"], target)
+        page.mouse.move(*page.evaluate(_TO_PIXEL, [-0.8 * span, 0.8 * span]), steps=4)
+        page.wait_for_timeout(300)
+        far = page.evaluate(_HOVER)
+        assert far is not None and np.abs(np.subtract(far["image"], hovered["image"])).max() > 0.05
+        page.mouse.move(*position, steps=4)
+        page.wait_for_timeout(300)
+        page.mouse.click(*position)
+        title = f"decode({target[0]:.2f}, {target[1]:.2f})"
+        page.wait_for_function(f"() => {{ const p = ({_PROBE})(); return p && p.title === {title!r}; }}",
+                               timeout=60_000)
+        served = np.ravel(page.evaluate(_PROBE)["z"])
+        # the cursor sits within a pixel of the grid point: the decoded images agree to far better than 0.05
+        assert np.abs(np.asarray(hovered["image"]) - served).max() < 0.02
+        page.mouse.move(5, 5)
+        page.wait_for_timeout(300)
+        assert page.evaluate(_HOVER) is None, "the decoded image stays after the mouse left the map"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+_GRID = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+  const t = (gd._fullLayout.title && gd._fullLayout.title.text) || '';
+  if (t.startsWith('Decoded ')) return gd._fullData[0].z.map(row => Array.from(row, v => v === null ? 0 : v)); }
+  return null; }"""
+
+
+def test_sections_below_the_trainer_follow_the_training_during_play(app_url, browser):
+    """Play reruns the trainer's fragment; the manifold grid below must show the model being trained
+    (it showed epoch 0 until Pause). During Play the grid is redrawn and says which epoch it shows."""
+    import numpy as np
+
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{app_url}/Latent_explorer", wait_until="domcontentloaded")
+        wait_idle(page)
+        page.wait_for_function(f"() => ({_GRID})() !== null", timeout=60_000)
+        before = np.nan_to_num(np.asarray(page.evaluate(_GRID), dtype=float))
+        page.locator(".st-key-train__play button").first.click()
+        caption = page.get_by_text("Following the training: the sections below show epoch")
+        caption.first.wait_for(timeout=60_000)
+        page.wait_for_function("() => /show epoch ([4-9]|[1-9][0-9])\\b/.test(document.body.innerText)",
+                               timeout=90_000)
+        assert page.get_by_text("Pause").count() >= 1, "Play ended before the sections were redrawn"
+        during = np.nan_to_num(np.asarray(page.evaluate(_GRID), dtype=float))
+        assert np.abs(during - before).max() > 0.1, "the grid still shows the untrained model"
+        page.locator(".st-key-train__play button").first.click()  # Pause
+        page.get_by_text("Following the training").first.wait_for(state="detached", timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert not errors, errors
+    finally:
+        context.close()

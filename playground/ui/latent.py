@@ -7,18 +7,21 @@ viewer), so switching from the VAE to the AE and back does not retrain anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
 
 from playground.autoencoders import (
-    ABLATIONS, KINDS, PCA, AutoencoderConfig, AutoencoderTrainer, fit_latent_density, interpolate, latent_grid,
+    ABLATIONS, KINDS, PCA, AutoencoderConfig, AutoencoderTrainer, decoder_program, fit_latent_density, interpolate,
+    latent_grid,
     loss_ablation, posterior_kl, slicing_view, trustworthiness,
 )
 from playground.figures import latent as figures
 from playground.images import ImageDataError, ImageDataset, ImageSplit, find_image_files, load_digits, load_npz
 from playground.seeding import derive_seed
+from playground.stepper import lock_for
+from playground.ui import decode_hover
 from playground.ui.controls import formula_panel, stepper_panel
 from playground.ui.deeplink import linked
 from playground.ui.navigation import ROOT
@@ -31,6 +34,7 @@ UPLOAD = "upload"
 MODEL_CHOICES = {"pca": "PCA (linear baseline)", "ae": "Auto-encoder", "vae": "VAE", "beta_vae": "β-VAE",
                  "swae": "Sliced-Wasserstein AE", "cvae": "Conditional VAE (on the digit)"}
 PRIOR_KINDS = ("vae", "cvae", "swae")  # latent spaces shaped like N(0, I)
+FOLLOW_SECONDS = 3.0  # while the model trains, the sections below the trainer are redrawn this often
 
 
 @st.cache_resource(show_spinner=False)
@@ -173,6 +177,31 @@ def train_section(page: PageContext, dataset: ImageDataset, split: ImageSplit, c
                          max_iterations=choice.epochs)
 
 
+def follow_training(model, sections: Callable[[Any], None]) -> None:
+    """Draw ``sections(model)`` so that they show the model being trained, not the one of the last full rerun.
+
+    Play reruns only the trainer's fragment; the sections below it (manifold grid, interpolation,
+    generation) run in their own fragment, redrawn every ``FOLLOW_SECONDS`` while the trainer
+    plays, with the trainer in the session (under its lock: no step runs while they read it).
+    A Pause, the end of Play or any control rerun the whole page, which draws them once more."""
+    state = st.session_state
+    training = isinstance(model, AutoencoderTrainer)
+    playing = training and bool(state.get("train__playing"))
+
+    @st.fragment(run_every=FOLLOW_SECONDS if playing else None)
+    def following() -> None:
+        current = state.get("train", model) if training else model
+        if not isinstance(current, type(model)):
+            current = model
+        with lock_for(current):
+            if playing:
+                st.caption(f"Following the training: the sections below show epoch {current.iteration} and are "
+                           f"redrawn every {FOLLOW_SECONDS:g} s while Play runs.")
+            sections(current)
+
+    following()
+
+
 # ----------------------------------------------------------------------------------
 # Latent map, decode anywhere, the formulas
 # ----------------------------------------------------------------------------------
@@ -213,6 +242,11 @@ class LatentView:
         if kind in PRIOR_KINDS and extent <= 4:
             return 4.0
         return next((s for s in (4.0, 8.0, 16.0, 32.0, 64.0, 128.0) if extent * 1.1 <= s), 256.0)
+
+    @property
+    def lift_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(A, c) with code = A p + c for a map position p (``lift`` as an affine map); None when m = 2."""
+        return None if self.projection is None else (self.projection.components_.T, self.projection.mean_)
 
     @property
     def axis_titles(self) -> tuple[str, str]:
@@ -278,7 +312,10 @@ def explorer(page: PageContext, dataset: ImageDataset, split: ImageSplit, model)
         with st.container(key="pg_main_latent_map") if page.projection else st.container():
             st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points",), theme=None,
                             config={"displaylogo": False}, height="stretch" if page.projection else "content")
-        st.caption("Click a code to see that image and its reconstruction; click empty space to move the probe.")
+        decode_hover.mount("latent_map", decoder_program(model, view.lift_map, condition).to_json(), dataset.shape)
+        st.caption("Hover anywhere on the map: the image it decodes to follows the cursor (your browser runs the "
+                   "decoder). Click a code to see that image and its reconstruction; click empty space to move "
+                   "the probe.")
     _picked_pair(page, dataset, split, model, view, picked)
     if getattr(model, "kind", "") in ("vae", "cvae") and model.latent_dim == 2:
         _reparameterisation(page, dataset, split, model, picked)
