@@ -36,7 +36,7 @@ def latent_map(codes: np.ndarray, labels: np.ndarray | None, *, ellipses: Sequen
         # Transparent points so that a click on empty latent space selects a position too.
         fig.add_trace(go.Scatter(x=click_grid[:, 0], y=click_grid[:, 1], mode="markers", name=CLICK_TRACE,
                                  marker={"size": 14, "opacity": 0.0, "color": "#888888"}, showlegend=False,
-                                 hovertemplate="decode z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
+                                 hovertemplate="click: probe to (%{x:.2f}, %{y:.2f})<extra></extra>"))
     groups = [(None, np.arange(len(codes)))] if labels is None else [
         (int(k), np.flatnonzero(labels == k)) for k in np.unique(labels)]
     for label, index in groups:
