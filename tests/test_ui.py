@@ -157,3 +157,23 @@ def test_an_ignored_link_value_with_an_empty_fallback_says_so():
     at.run()
     notices = [w.value for w in at.warning if "was ignored" in w.value]
     assert notices and not any(n.rstrip().endswith("using .") for n in notices)
+
+
+def test_per_snapshot_rebuilds_only_when_the_stepper_moves_or_the_key_changes():
+    from playground.ui.controls import per_snapshot
+
+    class Counter:
+        iteration = 0
+
+    stepper, calls = Counter(), []
+
+    def build():
+        calls.append(stepper.iteration)
+        return f"view at {stepper.iteration}"
+
+    assert per_snapshot(stepper, "v", build, "normal") == "view at 0"
+    assert per_snapshot(stepper, "v", build, "normal") == "view at 0" and calls == [0]
+    assert per_snapshot(stepper, "v", build, "projected") == "view at 0" and calls == [0, 0]  # another key
+    stepper.iteration = 3
+    assert per_snapshot(stepper, "v", build, "projected") == "view at 3" and calls == [0, 0, 3]
+    assert per_snapshot(Counter(), "v", build, "projected") == "view at 3" and len(calls) == 4  # a new stepper

@@ -20,6 +20,25 @@ CSV_OPTION = "csv"
 # Stepper panel
 # ----------------------------------------------------------------------------------
 
+def per_snapshot(stepper: Any, name: str, build: Callable[[], Any], *key: Hashable) -> Any:
+    """``build()`` once per state of ``stepper`` (its ``iteration``) and ``key``, kept on the stepper.
+
+    A page reruns all its sections on any click; a section whose stepper did not move (the
+    loss ablation while the main model trains, a slider elsewhere on the page) reuses its
+    figures and numbers instead of rebuilding them. Call under the stepper's lock (a
+    ``render`` is); what ``build`` returns must not be mutated by the caller. Only for steppers
+    whose state is fixed by their iteration (a Reset makes a new stepper, so nothing stale is
+    kept)."""
+    store = stepper.__dict__.setdefault("_pg_views", {})
+    full_key = (getattr(stepper, "iteration", None), key)
+    hit = store.get(name)
+    if hit is not None and hit[0] == full_key:
+        return hit[1]
+    value = build()
+    store[name] = (full_key, value)
+    return value
+
+
 def stepper_panel(key: str, factory: Callable[[], Stepper], config: Hashable,
                   render: Callable[[Stepper], None], *, steps_per_tick: int = 1, max_steps_per_tick: int = 50,
                   interval: float = 0.6, step_label: str = "Step", max_iterations: int | None = None,

@@ -22,7 +22,7 @@ from playground.images import ImageDataError, ImageDataset, ImageSplit, find_ima
 from playground.seeding import derive_seed
 from playground.stepper import lock_for
 from playground.ui import decode_hover
-from playground.ui.controls import formula_panel, stepper_panel
+from playground.ui.controls import formula_panel, per_snapshot, stepper_panel
 from playground.ui.deeplink import linked
 from playground.ui.navigation import ROOT
 from playground.ui.page import PageContext
@@ -217,6 +217,11 @@ class LatentView:
 
     @classmethod
     def of(cls, model, split: ImageSplit) -> "LatentView":
+        """The view of ``model``'s current state: built once per epoch (a page draws it three times per run)."""
+        return per_snapshot(model, "latent_view", lambda: cls._build(model, split), len(split.x_test))
+
+    @classmethod
+    def _build(cls, model, split: ImageSplit) -> "LatentView":
         codes, sigma = model.encode(split.x_test, split.y_test if getattr(model, "kind", "") == "cvae" else None)
         projection = PCA(2, device="cpu").fit(codes) if codes.shape[1] > 2 else None
         return cls(codes, sigma, split.y_test, projection)
@@ -337,14 +342,21 @@ def _reparameterisation(page, dataset, split, model, picked: int | None) -> None
         draw = int(st.session_state.get("reparam_draw", 0))
         if st.button("Draw new ε", key="reparam_new", icon=":material/casino:"):
             draw = st.session_state["reparam_draw"] = draw + 1
-        trick = model.reparameterised(split.x_test[index], n=6, seed=derive_seed(page.seed, "reparam", index, draw),
-                                      labels=labels)
+
+        def views() -> tuple:
+            trick = model.reparameterised(split.x_test[index], n=6, seed=derive_seed(page.seed, "reparam", index, draw),
+                                          labels=labels)
+            picture = page.themed(figures.reparameterisation_figure(trick["mu"], trick["sigma"], trick["eps"],
+                                                                    trick["z"]))
+            images = page.themed(figures.image_mosaic(trick["decoded"], dataset.shape, 6, height=170,
+                                                      captions=[f"decode z{i + 1}" for i in range(6)]))
+            return trick, picture, images
+
+        trick, picture, images = per_snapshot(model, "reparam", views, index, draw, page.seed, page.projection)
         left, right = st.columns([1.6, 1])
         with left:
-            page.show(figures.reparameterisation_figure(trick["mu"], trick["sigma"], trick["eps"], trick["z"]),
-                      key="reparam_fig")
-            page.show(figures.image_mosaic(trick["decoded"], dataset.shape, 6, height=170,
-                                           captions=[f"decode z{i + 1}" for i in range(6)]), key="reparam_images")
+            page.show(picture, key="reparam_fig")
+            page.show(images, key="reparam_images")
         with right:
             formula_panel(r"\begin{gathered}z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon \\ "
                           r"\varepsilon \sim \mathcal N(0, I) \\ \tfrac{\partial z}{\partial \mu} = 1,\ "
@@ -495,8 +507,9 @@ def generation_section(page: PageContext, dataset: ImageDataset, split: ImageSpl
     labels = None if getattr(model, "kind", "") != "cvae" else np.arange(n) % dataset.n_classes
     train_codes = model.encode(split.x_train, split.y_train if labels is not None else None)[0]
     prior_z = np.random.default_rng(derive_seed(seed, "prior")).standard_normal((n, train_codes.shape[1]))
-    density = fit_latent_density(train_codes, method, components, bandwidth * float(train_codes.std()),
-                                 seed=derive_seed(seed, "post-hoc"))
+    density = per_snapshot(model, "post-hoc density", lambda: fit_latent_density(
+        train_codes, method, components, bandwidth * float(train_codes.std()), seed=derive_seed(seed, "post-hoc")),
+        method, components, bandwidth, seed, len(train_codes))
     posthoc_z = density.sample(n, seed=derive_seed(seed, "post-hoc sample"))
     rows = np.vstack([model.decode(prior_z, labels), model.decode(posthoc_z, labels)])
     page.show(figures.image_mosaic(rows, dataset.shape, n, height=260,
@@ -529,21 +542,27 @@ def ablation_section(page: PageContext, dataset: ImageDataset, split: ImageSplit
     def factory():
         return loss_ablation(split.x_train, split.x_test, split.y_test, config=config)
 
-    def render(side_by_side) -> None:
-        st.progress(min(1.0, side_by_side.iteration / epochs), text=f"Epoch {side_by_side.iteration} of {epochs}")
+    def views(side_by_side) -> tuple:
         snapshot = side_by_side.snapshot()
         panels = {name: (_to_2d(snap["codes"]), snap["labels"]) for name, snap in snapshot.items()}
-        page.show(figures.side_by_side_maps(panels, title="Test codes (posterior means)"), key="ablation_maps")
-        columns = st.columns(len(ABLATIONS))
+        maps = page.themed(figures.side_by_side_maps(panels, title="Test codes (posterior means)"))
         prior = np.random.default_rng(derive_seed(seed, "ablation")).standard_normal((12, config.latent_dim))
-        for column, (name, trainer) in zip(columns, side_by_side.trainers.items()):
+        each = []
+        for name, trainer in side_by_side.trainers.items():
+            kl, reconstruction = (side_by_side.latest(f"{name}/{k}") for k in ("kl", "reconstruction"))
+            numbers = f"KL {kl:.2f}, −log p(x|z) {reconstruction:.1f}" if kl is not None else "not trained yet"
+            each.append((name, numbers, page.themed(figures.image_mosaic(trainer.decode(prior), dataset.shape, 4,
+                                                                         height=260, title="decode z ~ N(0, I)"))))
+        return maps, each
+
+    def render(side_by_side) -> None:
+        st.progress(min(1.0, side_by_side.iteration / epochs), text=f"Epoch {side_by_side.iteration} of {epochs}")
+        maps, each = per_snapshot(side_by_side, "ablation", lambda: views(side_by_side), page.projection)
+        page.show(maps, key="ablation_maps")
+        for column, (name, numbers, mosaic) in zip(st.columns(len(each)), each):
             with column:
-                kl, reconstruction = (side_by_side.latest(f"{name}/{k}") for k in ("kl", "reconstruction"))
-                numbers = (f"KL {kl:.2f}, −log p(x|z) {reconstruction:.1f}" if kl is not None
-                           else "not trained yet")
                 st.markdown(f"**{name}** — {numbers}")
-                page.show(figures.image_mosaic(trainer.decode(prior), dataset.shape, 4, height=260,
-                                               title="decode z ~ N(0, I)"), key=f"ablation_{name}")
+                page.show(mosaic, key=f"ablation_{name}")
 
     stepper_panel("ablation", factory, (dataset.name, dataset.images.shape, seed), render, steps_per_tick=2,
                   max_steps_per_tick=10, interval=0.8, step_label="Step", max_iterations=epochs)
@@ -560,22 +579,27 @@ def swiss_roll_section(page: PageContext, seed: int) -> None:
     name = linked(st.radio, "3D data", key="roll", default="swiss_roll", options=list(MANIFOLDS),
                   format_func=MANIFOLDS.get, horizontal=True)
     points, position = load_manifold(name, n=1200, seed=derive_seed(seed, name))
-    pca = PCA(2, device="cpu").fit(points)
-    pca_trust = trustworthiness(points, pca.transform(points))  # once per run, not at every Play tick
     config = AutoencoderConfig(kind="ae", hidden=(64, 64), likelihood="gaussian", noise_std=0.1,
                                learning_rate=3e-3, batch_size=100, seed=seed)
 
     def factory() -> AutoencoderTrainer:
         return AutoencoderTrainer(points, points, config=config, eval_every=10)
 
-    def render(trainer: AutoencoderTrainer) -> None:
+    def views(trainer: AutoencoderTrainer) -> tuple:  # once per epoch shown (per_snapshot), not per rerun
+        pca = PCA(2, device="cpu").fit(points)
+        pca_trust = trustworthiness(points, pca.transform(points))
         ae_codes = trainer.encode(points)[0]
         reconstructions = {"PCA": pca.inverse_transform(pca.transform(points)), "AE": trainer.reconstruct(points)}
         codes = {"PCA": pca.transform(points), f"AE ({trainer.iteration} epochs)": ae_codes}
-        page.show(figures.manifold_figure(points, position, codes, reconstructions), key="roll_fig", height=560)
+        fig = page.themed(figures.manifold_figure(points, position, codes, reconstructions), height=560)
         errors = {k: float(((points - v) ** 2).sum(1).mean()) for k, v in reconstructions.items()}
         values = {f"{k} error": v for k, v in errors.items()}
         values.update({"PCA trust": pca_trust, "AE trust": trustworthiness(points, ae_codes)})
+        return fig, values
+
+    def render(trainer: AutoencoderTrainer) -> None:
+        fig, values = per_snapshot(trainer, "roll", lambda: views(trainer), page.projection)
+        page.show(fig, key="roll_fig")
         formula_panel(r"\text{error} = \tfrac1n \sum_i \|x_i - \hat x_i\|^2", values,
                       title="Reconstruction error on the 3D points (standardised axes); trustworthiness of the codes",
                       try_next="train ~100 epochs: PCA folds the sheet onto itself (points far apart along the roll "

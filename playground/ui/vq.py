@@ -13,7 +13,7 @@ from playground.figures.vq import codebook_plane, vq_curves
 from playground.images import load_digits
 from playground.stepper import lock_for
 from playground.targets import get_target
-from playground.ui.controls import formula_panel, stepper_panel
+from playground.ui.controls import formula_panel, per_snapshot, stepper_panel
 from playground.ui.deeplink import linked
 from playground.ui.page import PageContext
 
@@ -73,7 +73,8 @@ def vq_section(page: PageContext) -> None:
                                       12, title=f"Step {trainer.iteration}: reconstructions from two codes each"))
 
     def render(trainer: vq.VQTrainer) -> None:
-        page.show(picture(trainer), key="vq_main", height=500)
+        page.show(per_snapshot(trainer, "vq picture", lambda: picture(trainer), page.projection), key="vq_main",
+                  height=500)
         numbers, plots = st.columns([1.4, 1.6], gap="medium")
         with numbers:
             last = trainer.history[-1] if trainer.history else {}
