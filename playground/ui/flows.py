@@ -29,7 +29,7 @@ from playground.flows import (
 from playground.seeding import derive_seed
 from playground.smoothing import running_mean
 from playground.targets import SampleOnlyError, Target
-from playground.ui.controls import dataset_picker, formula_panel, stepper_panel
+from playground.ui.controls import dataset_picker, formula_panel, per_snapshot, stepper_panel
 from playground.ui.deeplink import linked
 from playground.ui.page import PageContext
 
@@ -135,13 +135,16 @@ def flow_1d_section(page: PageContext) -> None:
         return page.themed(flow_1d_fit_figure(view.x, view.density, view.z, data, _true_density(target, view.x)),
                            height=430, main=True)
 
-    def render(trainer: FlowTrainer) -> None:
+    def numbers(trainer: FlowTrainer) -> tuple:
+        return likelihood_terms(trainer.flow, data), view_1d(trainer.flow, (low, high))
+
+    def render(trainer: FlowTrainer) -> None:  # figures and numbers rebuilt only when this flow moved
         figure_column, formula_column = (st.container(), formula_slot) if page.projection else st.columns([1.7, 1])
         with figure_column:
-            page.show(picture(trainer), key="fit1d_fig", main=True)
+            page.show(per_snapshot(trainer, "fit1d", lambda: picture(trainer), page.projection), key="fit1d_fig",
+                      main=True)
         with formula_column:
-            log_base, log_derivative = likelihood_terms(trainer.flow, data)
-            view = view_1d(trainer.flow, (low, high))
+            (log_base, log_derivative), view = per_snapshot(trainer, "numbers1d", lambda: numbers(trainer))
             values = {"mass in view": float(np.trapezoid(view.density, view.x))}
             if _true_density(target, view.x) is not None:
                 values["NLL of the truth"] = float(-np.mean(target.log_prob(data)))
@@ -241,7 +244,8 @@ def _stage_labels(labels: list[str], direction: str) -> list[str]:
 def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target: Target, direction: str,
                layer: int) -> None:
     view_data = data[:VIEW_POINTS]
-    view = view_2d(trainer.flow, view_data, target.bounds, seed=page.seed, n_samples=VIEW_POINTS)
+    view = per_snapshot(trainer, "view2d", lambda: view_2d(trainer.flow, view_data, target.bounds, seed=page.seed,
+                                                           n_samples=VIEW_POINTS))
     if direction == "generative":
         points, grid = view.generative_points, view.generative_grid
     else:
@@ -250,12 +254,17 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
     warp_column, density_column = st.columns(2)
     with warp_column:
         base_stage = 0 if direction == "generative" else len(points) - 1  # where the points are z ~ N(0, I)
-        page.show(warping_figure(points, grid, position_colors(points[0]), labels, layer, base_stage=base_stage),
-                  key="warp_fig", main=True)
+        warp = per_snapshot(trainer, "warp2d", lambda: page.themed(warping_figure(
+            points, grid, position_colors(points[0]), labels, layer, base_stage=base_stage), main=True),
+            direction, layer, page.projection)
+        page.show(warp, key="warp_fig", main=True)
     with density_column:
-        heat = density_heatmap_figure(view.density_axes, view.density, view_data)
-        heat.update_layout(title="model density p(x) by change of variables")
-        page.show(heat, key="density_fig", main=True)
+        def heat():
+            figure = density_heatmap_figure(view.density_axes, view.density, view_data)
+            figure.update_layout(title="model density p(x) by change of variables")
+            return page.themed(figure, main=True)
+
+        page.show(per_snapshot(trainer, "density2d", heat, page.projection), key="density_fig", main=True)
     bars_column, formula_column = st.columns([1.3, 1])
     with bars_column:
         page.show(log_det_figure(view.layer_labels, view.layer_log_dets), key="logdet_fig")
