@@ -12,6 +12,7 @@ server process.
     python -m bench.load --sessions 30 --cold --ramp 0   # worst case: a cold server, everyone at the same instant
     python -m bench.load --churn 200          # open and close 200 sessions, memory before/after
     python -m bench.load --warm-only http://127.0.0.1:8501   # open every page once on a running server
+    python -m bench.load --soak 20            # 10 students on every page for 20 minutes: memory and errors
 
 Results are printed and written to ``bench/load_results.json``.
 """
@@ -38,6 +39,9 @@ from bench.appserver import AppServer, ProxiedApp
 HERE = Path(__file__).resolve().parent
 CLASSICAL = ["Samplers", "KDE_vs_GMM", "EM_step_through", "KL_divergences"]
 TRAINING = ["Latent_explorer", "Flow_warping", "GAN_training"]
+NEWER = ["Diffusion", "Energy_based_models", "Autoregressive", "Evaluation"]
+TRAINING_ALL = TRAINING + ["Diffusion", "Energy_based_models", "Autoregressive"]
+PLAY_TICK_S = 0.7  # a soak's "Play": the page's Step pressed at about Play's tick rate
 RUN_TIMEOUT_S = 60.0
 
 
@@ -127,8 +131,11 @@ def _interaction(widgets: dict[str, Widget], rng: random.Random) -> WidgetState 
 
 
 async def student(url: str, page: str, duration: float, seed: int, records: list[dict], think: float = 5.0,
-                  delay: float = 0.0) -> None:
-    """One student: wait ``delay`` seconds, open a page, then interact until the time is up."""
+                  delay: float = 0.0, play: bool = False) -> None:
+    """One student: wait ``delay`` seconds, open a page, then interact until the time is up.
+
+    ``play``: keep training, as Play does: the page's Step pressed every ~``PLAY_TICK_S`` seconds
+    (a protocol client has no browser to run Play's fragment or player, so it sends the steps)."""
     rng = random.Random(seed)
     await asyncio.sleep(delay)
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
@@ -141,7 +148,8 @@ async def student(url: str, page: str, duration: float, seed: int, records: list
             widgets = result.widgets
             deadline = time.perf_counter() + duration
             while time.perf_counter() < deadline:
-                state = _interaction(widgets, rng)
+                steps = {k: w for k, w in widgets.items() if w.kind == "button"}
+                state = _interaction(steps if play and steps else widgets, rng)
                 if state is None:
                     break
                 action = "step" if state.WhichOneof("value") == "trigger_value" else "slider"
@@ -153,7 +161,8 @@ async def student(url: str, page: str, duration: float, seed: int, records: list
                 records.append({"page": page, "action": action, "seconds": result.seconds, "ok": result.ok,
                                 "error": result.error})
                 widgets.update(result.widgets)
-                await asyncio.sleep(think * rng.uniform(0.5, 1.5))  # a student looks at the picture
+                pause = PLAY_TICK_S if play and steps else think
+                await asyncio.sleep(pause * rng.uniform(0.5, 1.5))  # a student looks at the picture
     except Exception as error:  # noqa: BLE001 - every failure is a recorded error
         records.append({"page": page, "action": "connection", "seconds": float("nan"), "ok": False,
                         "error": f"{type(error).__name__}: {error}"})
@@ -213,6 +222,48 @@ async def classroom(server: AppServer, sessions: int, duration: float, pages: li
             "errors": sum(not r["ok"] for r in records), "interactions": len(records)}
 
 
+async def soak(server: AppServer, sessions: int, minutes: float, pages: list[str], settle_min: float = 3.0,
+               segment_min: float = 2.0) -> dict:
+    """``sessions`` students for ``minutes``, each moving to the next of ``pages`` every ``segment_min``
+    minutes (so every page is used); on the training pages they keep training (Step at Play's pace). Memory is read every 10 s; the reference is the reading ``settle_min``
+    minutes in (every student has opened a page and built its caches), as the issue asks."""
+    await warm_up(server.url, pages)
+    records: list[dict] = []
+    readings: list[tuple[float, float]] = []
+    start = time.perf_counter()
+
+    async def one_student(i: int) -> None:  # moves to the next page every ``segment_min`` minutes (a new tab)
+        await asyncio.sleep(5.0 * i / max(sessions, 1))
+        segment = 0
+        while time.perf_counter() - start < minutes * 60 - 1:
+            page = pages[(i + segment) % len(pages)]
+            left = minutes * 60 - (time.perf_counter() - start)
+            await student(server.url, page, min(segment_min * 60, left), seed=1000 * segment + i, records=records,
+                          play=page in TRAINING_ALL)
+            segment += 1
+
+    tasks = [one_student(i) for i in range(sessions)]
+
+    async def sample_memory():
+        while True:
+            readings.append((time.perf_counter() - start, server.rss_mb()))
+            await asyncio.sleep(10.0)
+
+    sampler = asyncio.create_task(sample_memory())
+    await asyncio.gather(*tasks)
+    sampler.cancel()
+    readings.append((time.perf_counter() - start, server.rss_mb()))
+    reference = next((mb for t, mb in readings if t >= settle_min * 60), readings[-1][1])
+    end = readings[-1][1]
+    return {"sessions": sessions, "minutes": minutes, "pages": pages, "rss_at_settle_mb": reference,
+            "rss_end_mb": end, "rss_peak_mb": max(mb for _, mb in readings),
+            "growth_after_settle_pct": 100 * (end - reference) / reference,
+            "rss_every_minute_mb": [round(mb, 1) for t, mb in readings if int(t) % 60 < 10],
+            "by_action": _summary(records), "by_page": {p: _summary([r for r in records if r["page"] == p])
+                                                        for p in pages},
+            "errors": sum(not r["ok"] for r in records), "interactions": len(records)}
+
+
 async def churn(server: AppServer, count: int, page: str, settle_s: float) -> dict:
     """Open and close ``count`` sessions one after another; compare server memory."""
     warm: list[dict] = []
@@ -252,6 +303,9 @@ def main() -> None:
                              "this for each replica before the class arrives), then exit")
     parser.add_argument("--churn", type=int, default=0, help="open and close this many sessions instead")
     parser.add_argument("--churn-page", default="Samplers")
+    parser.add_argument("--soak", type=float, default=0.0, metavar="MINUTES",
+                        help="a long session instead: --sessions students (default 10 here) on every page, the "
+                             "training pages training all along; server memory every 10 s")
     parser.add_argument("--settle", type=float, default=130.0,
                         help="seconds to wait before measuring: Streamlit keeps a closed session 2 min for reconnects")
     args = parser.parse_args()
@@ -261,12 +315,16 @@ def main() -> None:
             print(f"{url}: every page opened once in {seconds:.1f} s")
         return
     gc.collect()
-    serving = (ProxiedApp(args.replicas) if args.replicas > 1 and not args.churn
+    serving = (ProxiedApp(args.replicas) if args.replicas > 1 and not (args.churn or args.soak)
                else AppServer(log_path=HERE / "load_server.log"))
     with serving as server:
         if args.churn:
             result = asyncio.run(churn(server, args.churn, args.churn_page, args.settle))
             name = "churn"
+        elif args.soak:
+            sessions = args.sessions if "--sessions" in " ".join(__import__("sys").argv) else 10
+            result = asyncio.run(soak(server, sessions, args.soak, CLASSICAL + TRAINING + NEWER))
+            name = f"soak_{sessions}x{args.soak:g}min"
         else:
             result = asyncio.run(classroom(server, args.sessions, args.duration, args.pages, args.think,
                                            ramp=args.ramp, warm=not args.cold))
