@@ -26,6 +26,8 @@ RING_SETTINGS = {
     "contrastive divergence (buffer)": E.EnergyConfig(method="cd", lr=5e-3, step_size=0.002, langevin_steps=40,
                                                       eval_every=50, seed=0),
     "denoising score matching": E.EnergyConfig(method="dsm", dsm_sigma=0.05, lr=5e-3, eval_every=50, seed=0),
+    "exact maximum likelihood (Z on the grid, the page's reference)": E.EnergyConfig(method="exact", lr=5e-3,
+                                                                                     eval_every=50, seed=0),
 }
 
 

@@ -39,7 +39,8 @@ from playground.targets import Target
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
-METHODS = {"cd": "Contrastive divergence (Langevin negatives)", "dsm": "Denoising score matching"}
+METHODS = {"cd": "Contrastive divergence (Langevin negatives)", "dsm": "Denoising score matching",
+           "exact": "Exact maximum likelihood (Z on the grid: 2D only)"}
 STARTS = {"noise": "fresh noise every step", "persistent": "persistent chains", "buffer": "replay buffer"}
 
 
@@ -171,6 +172,7 @@ class EnergyConfig:
     alpha: float = 0.01
     spectral_norm: bool = False
     dsm_sigma: float = 0.1
+    grid_resolution: int = 100  # "exact": the grid whose p_theta-weighted points are the negatives
     width: int = 64
     lr: float = 2e-3
     batch_size: int = 256
@@ -180,7 +182,8 @@ class EnergyConfig:
 
 
 class EnergyTrainer(TorchStepper):
-    """Trains an ``EnergyNet`` on a 2D target by contrastive divergence or denoising score matching.
+    """Trains an ``EnergyNet`` on a 2D target by contrastive divergence, denoising score matching, or
+    exact maximum likelihood (the model's expectation over the grid: the reference, 2D only).
     Every ``eval_every`` steps (and at step 1) it records the grid log-likelihood of held-out data
     and the sliced W2 between the latest negatives and exact grid samples of the model."""
 
@@ -250,6 +253,21 @@ class EnergyTrainer(TorchStepper):
             e_data, e_neg = self.model(batch), self.model(negatives)  # one forward pass for the loss and the numbers
             loss = contrastive_terms(e_data, e_neg, alpha=c.alpha)
             metrics.update(energy_data=float(e_data.detach().mean()), energy_negatives=float(e_neg.detach().mean()))
+        elif c.method == "exact":
+            # The log-likelihood's own gradient: E_data[grad E] - E_{p_theta}[grad E], the expectation under
+            # p_theta taken over the grid with weights softmax(-E) (Z by quadrature, possible in 2D only).
+            # What the sampling methods approximate; their gap to it is the sampler's bias.
+            points, _ = _grid(self.bounds, c.grid_resolution, self.device)
+            e_data, e_grid = self.model(batch), self.model(points.to(torch.float32))
+            weights = torch.softmax(-e_grid.detach().to(torch.float64), 0)
+            loss = contrastive_terms(e_data, e_grid, weights, alpha=c.alpha)
+            # exact samples of the model (the "push up" set to draw): cells by their weights, jittered in the cell
+            index = torch.multinomial(weights, c.batch_size, replacement=True, generator=self.generator)
+            widths = torch.tensor([(hi - lo) / (c.grid_resolution - 1) for lo, hi in self.bounds], device=self.device)
+            jitter = (torch.rand(c.batch_size, 2, generator=self.generator, device=self.device) - 0.5) * widths
+            self.negatives = (points[index].to(torch.float32) + jitter).detach()
+            metrics.update(energy_data=float(e_data.detach().mean()),
+                           energy_negatives=float((weights * e_grid.detach().to(torch.float64)).sum()))
         else:
             noise = torch.randn(batch.shape, generator=self.generator, device=self.device)
             noisy = (batch + c.dsm_sigma * noise).requires_grad_(True)

@@ -55,7 +55,7 @@ def test_play_and_pause(app):
 
 @pytest.mark.parametrize("preset, expected", [
     ("few_steps", {"langevin_steps": 2, "start": "noise"}), ("no_reg", {"alpha": 0.0, "lr": 1e-2}),
-    ("dsm", {"method": "dsm"}), ("good", {})])
+    ("dsm", {"method": "dsm"}), ("good", {}), ("exact", {"method": "exact", "lr": 5e-3})])
 def test_presets_set_the_configurations_the_compute_tests_check(app, preset, expected):
     if preset == "good":  # the default preset: choosing it again changes nothing (the link's width stays)
         expected = {"width": 16}
@@ -63,6 +63,11 @@ def test_presets_set_the_configurations_the_compute_tests_check(app, preset, exp
     assert not app.exception
     # tests/test_energy.py::test_the_pages_presets_show_what_they_promise trains exactly these
     assert app.session_state["energy_trainer"].config == E.EnergyConfig(**expected)
+    if preset == "exact":  # tests/test_energy.py::test_exact_likelihood_preset_reaches_the_truth_on_the_ring_...
+        assert app.session_state["energy_trainer"].target.name == "ring8"
+        app.button(key="energy_trainer__step").click().run()
+        assert not app.exception and app.session_state["energy_trainer"].iteration == 10
+        assert app.select_slider(key="lsteps").disabled  # no sampler to tune
 
 
 def test_every_control_rebuilds_the_model(app):

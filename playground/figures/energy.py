@@ -18,7 +18,8 @@ def _cloud(points: np.ndarray, role: str, name: str, size: float = 4, opacity: f
 
 
 def energy_plane(axes: tuple[np.ndarray, np.ndarray], density: np.ndarray, bounds: Sequence[Sequence[float]], *,
-                 data: np.ndarray | None, negatives: np.ndarray | None, title: str) -> go.Figure:
+                 data: np.ndarray | None, negatives: np.ndarray | None, title: str,
+                 negatives_label: str = "Langevin negatives: push E up") -> go.Figure:
     """p_theta = exp(-E) / Z on the grid (heatmap), the data ("pull E down", blue) and the
     negative samples ("push E up", orange)."""
     fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=density, colorscale="Viridis", name="p_θ",
@@ -26,7 +27,7 @@ def energy_plane(axes: tuple[np.ndarray, np.ndarray], density: np.ndarray, bound
     if data is not None:
         fig.add_trace(_cloud(data, "data", "data: pull E down", 4, 0.55))
     if negatives is not None:
-        fig.add_trace(_cloud(negatives, "samples", "Langevin negatives: push E up", 5, 0.85))
+        fig.add_trace(_cloud(negatives, "samples", negatives_label, 5, 0.85))
     fig.update_layout(title=title, legend={"orientation": "h", "y": -0.08},
                       xaxis={"range": list(bounds[0]), "constrain": "domain"},
                       yaxis={"range": list(bounds[1]), "scaleanchor": "x", "scaleratio": 1})
