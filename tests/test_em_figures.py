@@ -74,5 +74,5 @@ def test_1d_curves_resolve_a_collapsing_component_and_label_2d_means():
 
     fig = go.Figure()
     add_components_2d(fig, np.full(8, 0.125), np.random.default_rng(0).normal(size=(8, 2)), np.array([np.eye(2)] * 8))
-    labels = [trace.text[0] for trace in fig.data if trace.mode == "markers+text"]
+    labels = [label for trace in fig.data if trace.mode == "markers+text" for label in trace.text]
     assert labels == [f"<b>{k}</b>" for k in range(1, 9)]

@@ -71,14 +71,18 @@ def add_components_2d(fig: go.Figure, weights: np.ndarray, means: np.ndarray, co
                                      showlegend=n_sigma == 1,
                                      line={"color": color, "width": 3 if n_sigma == 1 else 2,
                                            "dash": "dash" if dashed else SIGMA_DASH[n_sigma]}))
-        # the component's number beside its mean: with many components colours alone are hard to tell apart
-        fig.add_trace(go.Scatter(x=[means[k][0]], y=[means[k][1]], mode="markers+text", showlegend=False,
-                                 legendgroup=f"{name_prefix}{k}", name=f"{name_prefix}mean {k + 1}",
-                                 hovertemplate=f"μ{k + 1} = (%{{x:.3g}}, %{{y:.3g}}), α = {weights[k]:.3f}<extra></extra>",
-                                 text=[f"<b>{k + 1}</b>"], textposition="top right",
-                                 textfont={"color": color, "size": 16},
-                                 marker={"symbol": "x", "size": 10 + 30 * float(weights[k]), "color": color,
-                                         "line": {"width": 2, "color": "white"}}))
+    # The means in one trace (a Play frame moves one trace, not K), each numbered beside it: with many
+    # components colours alone are hard to tell apart.
+    colors = [component_color(k) for k in range(len(weights))]
+    fig.add_trace(go.Scatter(x=means[:, 0], y=means[:, 1], mode="markers+text", showlegend=False,
+                             name=f"{name_prefix}means", customdata=np.column_stack([np.arange(1, len(weights) + 1),
+                                                                                    weights]),
+                             hovertemplate="μ%{customdata[0]} = (%{x:.3g}, %{y:.3g}), α = %{customdata[1]:.3f}"
+                                           "<extra></extra>",
+                             text=[f"<b>{k + 1}</b>" for k in range(len(weights))], textposition="top right",
+                             textfont={"color": colors, "size": 16},
+                             marker={"symbol": "x", "size": [10 + 30 * float(w) for w in weights], "color": colors,
+                                     "line": {"width": 2, "color": "white"}}))
 
 
 def mixture_1d_figure(X: np.ndarray, curves_1d, responsibilities: np.ndarray | None = None, *,
