@@ -34,6 +34,8 @@ def _replay(frames: list[dict]) -> tuple[list[dict], dict]:
             traces[int(index)] = json.loads(text)
         if "layout" in frame:
             layout = json.loads(frame["layout"])
+        for index, text in frame.get("annotations", {}).items():  # a relabel (JS: Plotly.relayout)
+            layout["annotations"][int(index)]["text"] = text
     return traces, layout
 
 
@@ -53,6 +55,31 @@ def test_frames_send_only_what_changed_and_rebuild_every_figure():
         expected = json.loads(figures[upto - 1].to_json())
         assert traces == expected["data"]
         assert layout == expected["layout"]
+
+
+def test_a_changed_note_is_sent_as_its_text_and_any_other_layout_change_as_the_layout():
+    """The GAN's "N generated points are outside this view" changes every frame: sent as the text
+    alone (the browser relabels; a new layout would be a full redraw); any other change sends the layout."""
+    def figure(count: int, title: str = "t", x: float = 0.0) -> go.Figure:
+        fig = go.Figure(go.Scatter(x=[x], y=[1.0]))
+        fig.update_layout(title=title)
+        fig.add_annotation(text=f"{count} outside", xref="paper", yref="paper", x=0.0, y=1.0, showarrow=False)
+        return fig
+
+    figures = [figure(5), figure(7, x=1.0), figure(7), figure(9, title="new")]
+    parts = [player.figure_parts(f) for f in figures]
+    frames, previous = [], None
+    for i, p in enumerate(parts):
+        frames.append(player.encode_frame(i, p, previous))
+        previous = p
+    assert "layout" in frames[0]
+    assert frames[1]["annotations"] == {"0": "7 outside"} and "layout" not in frames[1]
+    assert "annotations" not in frames[2] and "layout" not in frames[2]
+    assert "layout" in frames[3] and "annotations" not in frames[3]  # the title moved too
+    for upto in range(1, len(figures) + 1):
+        traces, layout = _replay(frames[:upto])
+        expected = json.loads(figures[upto - 1].to_json())
+        assert traces == expected["data"] and layout == expected["layout"]
 
 
 def _mcmc() -> MCMCChains:

@@ -16,11 +16,19 @@ builds the figures), written once into the app's ``static/`` folder, served by S
 static file serving (``.streamlit/config.toml``); nothing is fetched from the internet. If
 that folder cannot be written, pages fall back to the server-side Play.
 
+Frames send only what changed: traces that differ, the layout when it differs, or only the
+texts of annotations when nothing else in the layout moved (a live count). Scatter and bar traces
+move with ``Plotly.animate`` (a few ms); a heatmap or a new layout needs a full redraw (~0.15 s in
+Chromium without a GPU), so heavy traces are redrawn every ``HEAVY_EVERY``-th frame while the
+points move at every frame; the last frame of a run is drawn complete, and after a Pause the
+server draws the exact picture of the frame on the screen.
+
 Everything here is transport: the figures are built by the page's own ``picture`` function.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from contextvars import ContextVar
 from functools import lru_cache
@@ -42,6 +50,7 @@ FIRST_CHUNK = 6     # frames in the first chunk: Play starts moving after a few 
 CHUNK = 16          # frames in each later chunk
 CHUNK_SECONDS = 0.5  # ... or fewer: a chunk ends after this much compute (bounds what a Pause waits for)
 AHEAD = 32          # the browser asks for more while it holds fewer frames than this
+HEAVY_EVERY = 3     # a heatmap (a full redraw) is redrawn every 3rd frame; points move every frame
 
 
 @lru_cache(maxsize=1)
@@ -80,8 +89,27 @@ def encode_frame(iteration: int, parts: tuple[list[str], str],
                if previous is None or i >= len(previous[0]) or previous[0][i] != text}
     frame: dict[str, Any] = {"it": int(iteration), "traces": changed, "n": len(traces)}
     if previous is None or previous[1] != layout:
-        frame["layout"] = layout
+        texts = None if previous is None else _annotation_texts_only(previous[1], layout)
+        if texts is not None:  # only annotation texts moved (a live count): the browser relabels, no redraw
+            frame["annotations"] = texts
+        else:
+            frame["layout"] = layout
     return frame
+
+
+def _annotation_texts_only(before: str, after: str) -> dict[str, str] | None:
+    """{index: new text} when the two layouts differ only in the text of some annotations, else None."""
+    old, new = json.loads(before), json.loads(after)
+    old_notes, new_notes = old.pop("annotations", []), new.pop("annotations", [])
+    if old != new or len(old_notes) != len(new_notes):
+        return None
+    texts = {}
+    for i, (a, b) in enumerate(zip(old_notes, new_notes)):
+        if {k: v for k, v in a.items() if k != "text"} != {k: v for k, v in b.items() if k != "text"}:
+            return None
+        if a.get("text") != b.get("text"):
+            texts[str(i)] = b.get("text", "")
+    return texts
 
 
 # The component. It keeps its state on its root element, so a rerun that passes new chunks
@@ -160,24 +188,47 @@ export default function (component) {
   // Scatter and bar traces are moved by Plotly.animate without a redraw (a few ms); a new
   // layout, a new number of traces or another trace type redraws the whole chart (react).
   var LIGHT = {scatter: true, scattergl: true, bar: true};
+  // A heavy trace (a heatmap: the GAN's discriminator, a density) makes the frame a full redraw
+  // (~0.15 s without a GPU). Those are redrawn every HEAVY_EVERY-th frame, the points every frame;
+  // a waiting heavy update is kept and drawn at the next full redraw, and the last frame of a run
+  // is always complete (after a Pause the server draws the exact picture anyway).
+  var HEAVY_EVERY = data.heavyEvery || 1;
+  p.pending = p.pending || {};
   function apply(frame) {
     var full = !p.drawn || frame.n !== p.traces.length, changed = [], indices = [];
-    for (var key in frame.traces) {
-      var i = Number(key), text = frame.traces[key];
-      if (p.texts[i] === text) { continue; }
+    var newLayout = frame.layout !== undefined && frame.layout !== p.layoutText;
+    p.sinceFull = (p.sinceFull || 0) + 1;
+    var heavyNow = full || newLayout || frame.flush || p.sinceFull >= HEAVY_EVERY;
+    for (var key in frame.traces) { p.pending[key] = frame.traces[key]; }
+    for (key in p.pending) {
+      var i = Number(key), text = p.pending[key];
+      if (p.texts[i] === text) { delete p.pending[key]; continue; }
+      var trace = JSON.parse(text);
+      if (!LIGHT[trace.type || "scatter"]) {
+        if (!heavyNow) { continue; }  // waits in p.pending
+        full = true;
+      }
+      delete p.pending[key];
       p.texts[i] = text;
-      p.traces[i] = JSON.parse(text);
-      changed.push(p.traces[i]);
+      p.traces[i] = trace;
+      changed.push(trace);
       indices.push(i);
-      if (!LIGHT[p.traces[i].type || "scatter"]) { full = true; }
     }
     p.traces.length = frame.n;
     p.texts.length = frame.n;
-    if (frame.layout !== undefined && frame.layout !== p.layoutText) {
+    if (newLayout) {
       p.layoutText = frame.layout;
       p.layout = JSON.parse(frame.layout);
       if (p.fill) { delete p.layout.height; p.layout.autosize = true; }
       full = true;
+    }
+    var relabel = null;
+    if (frame.annotations && p.layout && p.layout.annotations) {  // a live count in a note: no redraw
+      relabel = {};
+      for (var a in frame.annotations) {
+        if (p.layout.annotations[Number(a)]) { p.layout.annotations[Number(a)].text = frame.annotations[a]; }
+        relabel["annotations[" + a + "].text"] = frame.annotations[a];
+      }
     }
     var sized = false;
     if (p.fill) {  // a projected main picture fills its box (sized by the page's CSS)
@@ -187,14 +238,15 @@ export default function (component) {
     }
     p.shown = frame.it;
     p.caption.textContent = "Iteration " + frame.it + " \u00b7 playing";
-    if (!full && !indices.length) { return null; }
-    if (!full && !sized) {
-      return window.Plotly.animate(p.chart, {data: changed, traces: indices},
-        {mode: "immediate", transition: {duration: 0}, frame: {duration: 0, redraw: false}});
+    if (full || sized) {
+      p.drawn = true;
+      p.sinceFull = 0;
+      return window.Plotly.react(p.chart, p.traces.slice(), p.layout, {displaylogo: false, responsive: true});
     }
-    p.drawn = true;
-    return window.Plotly.react(p.chart, p.traces.slice(), p.layout,
-                               {displaylogo: false, responsive: true});
+    var moved = indices.length ? window.Plotly.animate(p.chart, {data: changed, traces: indices},
+      {mode: "immediate", transition: {duration: 0}, frame: {duration: 0, redraw: false}}) : null;
+    if (!relabel) { return moved; }
+    return Promise.resolve(moved).then(function () { return window.Plotly.relayout(p.chart, relabel); });
   }
 
   function tick(now) {
@@ -205,7 +257,9 @@ export default function (component) {
     if (!p.busy && p.queue.length && now - p.last >= 1000 / data.fps) {
       p.last = now;
       p.busy = true;
-      Promise.resolve(apply(p.queue.shift())).then(function () { p.busy = false; },
+      var frame = p.queue.shift();
+      if (!p.queue.length && p.final) { frame.flush = true; }  // the run's last frame: complete
+      Promise.resolve(apply(frame)).then(function () { p.busy = false; },
                                                    function () { p.busy = false; });
     } else if (!p.queue.length && p.final && !p.busy) {
       p.stop();
@@ -237,6 +291,7 @@ def mount(key: str, *, play: int, start: int, chunks: list[dict[str, Any]], fill
     own height."""
     _component()(key=player_key(key), data={
         "key": key, "play": play, "start": start, "chunks": chunks, "fps": FPS, "ahead": AHEAD,
+        "heavyEvery": HEAVY_EVERY,
         "fill": fill, "plotly": f"app/static/{PLOTLY_FILE}",
     }, on_event_change=on_event)
 
