@@ -225,9 +225,12 @@ def flow_2d_section(page: PageContext) -> None:
     def render(trainer: FlowTrainer) -> None:
         _render_2d(page, trainer, data, target, direction, layer)
 
-    with main:
+    def picture(trainer: FlowTrainer):
+        return _warp_figure(page, trainer, data, target, direction, layer)
+
+    with main:  # Play draws the warping in the browser; the density and numbers follow once per chunk
         stepper_panel("flow2d", factory, config, render, steps_per_tick=10, max_steps_per_tick=60, interval=0.6,
-                      max_iterations=5000)
+                      max_iterations=5000, picture=picture)
 
 
 def _stage_labels(labels: list[str], direction: str) -> list[str]:
@@ -241,23 +244,34 @@ def _stage_labels(labels: list[str], direction: str) -> list[str]:
     return [f"{name}  ({k} of {total} layers)" for k, name in enumerate(names)]
 
 
-def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target: Target, direction: str,
-               layer: int) -> None:
-    view_data = data[:VIEW_POINTS]
-    view = per_snapshot(trainer, "view2d", lambda: view_2d(trainer.flow, view_data, target.bounds, seed=page.seed,
-                                                           n_samples=VIEW_POINTS))
+def _view_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target: Target):
+    """The 2D view of the flow as it is now (computed once per training step, shared by its figures)."""
+    return per_snapshot(trainer, "view2d", lambda: view_2d(trainer.flow, data[:VIEW_POINTS], target.bounds,
+                                                           seed=page.seed, n_samples=VIEW_POINTS))
+
+
+def _warp_figure(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target: Target, direction: str,
+                 layer: int):
+    """The main picture: the points and the grid after ``layer`` layers, themed (Play draws it in the browser)."""
+    view = _view_2d(page, trainer, data, target)
     if direction == "generative":
         points, grid = view.generative_points, view.generative_grid
     else:
         points, grid = view.normalizing_points, view.normalizing_grid
     labels = _stage_labels(view.layer_labels, direction)
+    base_stage = 0 if direction == "generative" else len(points) - 1  # where the points are z ~ N(0, I)
+    return per_snapshot(trainer, "warp2d", lambda: page.themed(warping_figure(
+        points, grid, position_colors(points[0]), labels, layer, base_stage=base_stage), main=True),
+        direction, layer, page.projection)
+
+
+def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target: Target, direction: str,
+               layer: int) -> None:
+    view_data = data[:VIEW_POINTS]
+    view = _view_2d(page, trainer, data, target)
     warp_column, density_column = st.columns(2)
     with warp_column:
-        base_stage = 0 if direction == "generative" else len(points) - 1  # where the points are z ~ N(0, I)
-        warp = per_snapshot(trainer, "warp2d", lambda: page.themed(warping_figure(
-            points, grid, position_colors(points[0]), labels, layer, base_stage=base_stage), main=True),
-            direction, layer, page.projection)
-        page.show(warp, key="warp_fig", main=True)
+        page.show(_warp_figure(page, trainer, data, target, direction, layer), key="warp_fig", main=True)
     with density_column:
         def heat():
             figure = density_heatmap_figure(view.density_axes, view.density, view_data)
