@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -334,29 +333,6 @@ WARM_MODULES = ("torch", "scipy.stats", "scipy.optimize", "sklearn.neighbors", "
                 "playground.mcmc", "playground.em", "playground.kde_vs_gmm", "playground.divergence_fit",
                 "playground.flows", "playground.gan", "playground.autoencoders", "playground.diffusion",
                 "playground.energy", "playground.autoregressive", "playground.evaluation", "playground.leaderboard")
-@lru_cache(maxsize=1)
-def _front_end_chart_chunk() -> str | None:
-    """The file name of the Streamlit front end's Plotly chunk (``PlotlyChart.<hash>.js``), or None."""
-    folder = Path(st.__file__).parent / "static" / "static" / "js"
-    found = sorted(folder.glob("PlotlyChart.*.js")) if folder.is_dir() else []
-    return found[0].name if len(found) == 1 else None
-
-
-# The front end loads its charting code (~4.7 MB) only when the first chart of a tab arrives, after
-# the page's script has computed it; evaluating it then costs about a second. This starts loading it
-# with the title, while the server computes: the same module URL the front end imports later, so the
-# browser evaluates it once. Nothing is fetched from outside the app.
-PRELOAD_CHARTS = """
-<script>
-(function () {
-  if (window.__playgroundCharts) { return; }
-  var main = document.querySelector('script[type="module"][src*="/static/js/index."]');
-  if (!main) { return; }
-  window.__playgroundCharts = true;
-  import(new URL("%s", main.src).href).catch(function () { window.__playgroundCharts = false; });
-})();
-</script>
-"""
 
 
 _warm_started = threading.Event()
@@ -426,9 +402,6 @@ def setup_page(title: str, icon: str = ":material/science:", *, uses_torch: bool
     with st.container(key="pg_inject"):
         st.markdown(BASE_CSS, unsafe_allow_html=True)
         st.html(KEYBOARD_SHORTCUTS, unsafe_allow_javascript=True)
-        chunk = _front_end_chart_chunk()
-        if chunk is not None:
-            st.html(PRELOAD_CHARTS % chunk, unsafe_allow_javascript=True)
         if projection:
             st.markdown(PROJECTION_CSS, unsafe_allow_html=True)
             st.html(FIT_MAIN_PICTURE, unsafe_allow_javascript=True)
