@@ -35,6 +35,7 @@ PAGES = {
     "Diffusion": ("Diffusion", "", "t"),
     "Energy-based models": ("Energy_based_models", "", None),
     "KDE vs GMM": ("KDE_vs_GMM", "", "h"),
+    "Latent explorer (VAE)": ("Latent_explorer", "", None),  # Play on the server (a fragment)
 }
 
 # A redraw is a plotly_afterplot event of a main-picture chart, or a new main-picture chart element
