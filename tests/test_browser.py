@@ -227,3 +227,50 @@ def test_sections_below_the_trainer_follow_the_training_during_play(app_url, bro
         assert not errors, errors
     finally:
         context.close()
+
+
+_NOTE_CHECK = """() => {
+  window.__pgNotes = [];
+  const check = (gd, kind) => {
+    const fake = gd._fullData.find(t => t.name === 'generated');
+    const x = gd.layout.xaxis.range, y = gd.layout.yaxis.range;
+    if (!fake || !x || !y) { return; }
+    let outside = 0;
+    for (let i = 0; i < fake.x.length; i += 1) {
+      if (fake.x[i] < x[0] || fake.x[i] > x[1] || fake.y[i] < y[0] || fake.y[i] > y[1]) { outside += 1; }
+    }
+    const notes = (gd.layout.annotations || []).map(a => a.text).filter(t => / outside this view/.test(t));
+    window.__pgNotes.push([kind, outside, notes.length ? Number(notes[0].split(' ')[0]) : 0]);
+  };
+  const hook = () => {
+    const gd = document.querySelector('.pg-player-chart');
+    if (gd && gd.on && !gd.__pgNoteHook) {
+      gd.__pgNoteHook = true;
+      gd.on('plotly_afterplot', () => check(gd, 'redraw'));
+      gd.on('plotly_relayout', () => check(gd, 'relabel'));
+    }
+  };
+  setInterval(hook, 20);
+}"""
+
+
+def test_the_players_live_note_matches_the_points_it_draws(app_url, browser):
+    """During Play the GAN picture says how many generated points fall outside the view. The player
+    relabels that note without redrawing the chart and redraws the heatmap every few frames; whenever
+    it redraws or relabels, the note must count the points on the screen (a stale or lost relabel fails)."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{app_url}/GAN_training?projection=1&seed=7&lr_g=0.02", wait_until="domcontentloaded")
+        wait_idle(page)
+        page.evaluate(_NOTE_CHECK)
+        page.locator('[data-testid="stMain"] [class*="gan_trainer__play"] button').first.click()
+        page.wait_for_function("() => (window.__pgNotes || []).filter(r => r[2] > 0).length >= 4", timeout=90_000)
+        records = page.evaluate("() => window.__pgNotes")
+        mismatched = [r for r in records if r[1] != r[2]]
+        assert not mismatched, f"notes that do not count the points drawn: {mismatched[:5]} of {len(records)}"
+        assert not errors, errors
+    finally:
+        context.close()

@@ -194,9 +194,24 @@ export default function (component) {
   // is always complete (after a Pause the server draws the exact picture anyway).
   var HEAVY_EVERY = data.heavyEvery || 1;
   p.pending = p.pending || {};
+  // A layout that differs from the drawn one only in annotation texts (a chunk's self-contained
+  // first frame repeats the whole layout) is a relabel, not a new layout.
+  function layoutKey(parsed) {
+    var copy = JSON.parse(JSON.stringify(parsed));
+    (copy.annotations || []).forEach(function (note) { note.text = ""; });
+    return JSON.stringify(copy);
+  }
   function apply(frame) {
     var full = !p.drawn || frame.n !== p.traces.length, changed = [], indices = [];
     var newLayout = frame.layout !== undefined && frame.layout !== p.layoutText;
+    if (newLayout && p.layoutKey !== undefined) {
+      var incoming = JSON.parse(frame.layout);
+      if (layoutKey(incoming) === p.layoutKey) {
+        newLayout = false;
+        frame.annotations = frame.annotations || {};
+        (incoming.annotations || []).forEach(function (note, n) { frame.annotations[String(n)] = note.text; });
+      }
+    }
     p.sinceFull = (p.sinceFull || 0) + 1;
     var heavyNow = full || newLayout || frame.flush || p.sinceFull >= HEAVY_EVERY;
     for (var key in frame.traces) { p.pending[key] = frame.traces[key]; }
@@ -219,15 +234,20 @@ export default function (component) {
     if (newLayout) {
       p.layoutText = frame.layout;
       p.layout = JSON.parse(frame.layout);
+      p.layoutKey = layoutKey(p.layout);
       if (p.fill) { delete p.layout.height; p.layout.autosize = true; }
       full = true;
     }
-    var relabel = null;
-    if (frame.annotations && p.layout && p.layout.annotations) {  // a live count in a note: no redraw
-      relabel = {};
+    // A live count in a note: kept in p.layout (the next redraw shows it) and relabelled on its own
+    // every HEAVY_EVERY-th frame when no redraw comes (a relabel costs about what moving the points does).
+    if (frame.annotations && p.layout && p.layout.annotations) {
+      p.notes = p.notes || {};
       for (var a in frame.annotations) {
-        if (p.layout.annotations[Number(a)]) { p.layout.annotations[Number(a)].text = frame.annotations[a]; }
-        relabel["annotations[" + a + "].text"] = frame.annotations[a];
+        var note = p.layout.annotations[Number(a)];
+        if (note && note.text !== frame.annotations[a]) {
+          note.text = frame.annotations[a];
+          p.notes["annotations[" + a + "].text"] = frame.annotations[a];
+        }
       }
     }
     var sized = false;
@@ -241,11 +261,15 @@ export default function (component) {
     if (full || sized) {
       p.drawn = true;
       p.sinceFull = 0;
+      p.notes = {};
       return window.Plotly.react(p.chart, p.traces.slice(), p.layout, {displaylogo: false, responsive: true});
     }
     var moved = indices.length ? window.Plotly.animate(p.chart, {data: changed, traces: indices},
       {mode: "immediate", transition: {duration: 0}, frame: {duration: 0, redraw: false}}) : null;
-    if (!relabel) { return moved; }
+    var relabel = p.notes;
+    if (!relabel || !Object.keys(relabel).length || (p.sinceFull < HEAVY_EVERY && !frame.flush)) { return moved; }
+    p.notes = {};
+    p.sinceFull = 0;
     return Promise.resolve(moved).then(function () { return window.Plotly.relayout(p.chart, relabel); });
   }
 
