@@ -137,12 +137,11 @@ def training_controls(preset: Preset) -> tuple[Target, GANConfig]:
     target = dataset_picker("data", dims=(2,), default=d["data"])
     objective = linked(st.selectbox, "Objective", key="obj", default=d["obj"], options=list(OBJECTIVES),
                        format_func=OBJECTIVES.get)
-    pair = st.columns([1.2, 1])
-    d_steps = linked(pair[0].number_input, "D steps per G step (m)", key="m", default=d["m"], min_value=1,
+    # One above the other: side by side, the projected side column wrapped the toggle's label a few letters a line
+    d_steps = linked(st.number_input, "D steps per G step (m)", key="m", default=d["m"], min_value=1,
                      max_value=10, step=1)
-    with pair[1]:
-        spectral = linked(st.toggle, "Spectral norm on D", key="sn", default=d["sn"],
-                          help="Divide each weight matrix of D by its largest singular value: D becomes 1-Lipschitz.")
+    spectral = linked(st.toggle, "Spectral norm on D", key="sn", default=d["sn"],
+                      help="Divide each weight matrix of D by its largest singular value: D becomes 1-Lipschitz.")
     with st.expander("Networks, noise and optimiser", expanded=False):
         optimizer = linked(st.selectbox, "Optimiser", key="opt", default=d["opt"], options=list(OPTIMIZERS))
         lr_g = linked(st.select_slider, "Learning rate G", key="lrg", default=d["lrg"], options=LEARNING_RATES)
