@@ -5,6 +5,7 @@ projection mode) go to ``artifacts/screenshots/``."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,19 @@ def url_path(page_path: str) -> str:
 
 
 PAGES = [("app.py", "Home")] + [(p.path, p.title) for p in available_pages()]
+
+
+@contextmanager
+def _browser_page(browser, width: int = 1920, height: int = 1080):
+    """A page in a fresh browser context, with the page errors it raises collected; closed afterwards."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page, errors
+    finally:
+        context.close()
 
 
 
@@ -87,11 +101,7 @@ def test_clicks_draw_data_on_the_gan_page(app_url, browser):
     """'Draw your own…': two clicks on the plane add 60 points (box/lasso drag modes swallowed clicks)."""
     from playground.data import DRAW_BOX
 
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with _browser_page(browser) as (page, errors):
         page.goto(f"{app_url}/GAN_training?projection=1&data=draw", wait_until="domcontentloaded")
         wait_idle(page)
         page.wait_for_selector(".js-plotly-plot", state="attached", timeout=60_000)
@@ -102,14 +112,10 @@ def test_clicks_draw_data_on_the_gan_page(app_url, browser):
         page.wait_for_selector("text=60 points drawn in 2 clicks", timeout=60_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert not errors, errors
-    finally:
-        context.close()
 
 
 def test_a_click_on_the_latent_map_moves_the_probe(app_url, browser):
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    try:
+    with _browser_page(browser) as (page, _):
         page.goto(f"{app_url}/Latent_explorer", wait_until="domcontentloaded")
         wait_idle(page)
         page.wait_for_selector(".js-plotly-plot", state="attached", timeout=60_000)
@@ -123,8 +129,6 @@ def test_a_click_on_the_latent_map_moves_the_probe(app_url, browser):
             gd._fullLayout && gd._fullLayout.title && /^decode\\((?!0\\.00, 0\\.00)/.test(gd._fullLayout.title.text))""",
                                timeout=60_000)
         assert page.locator('[data-testid="stException"]').count() == 0
-    finally:
-        context.close()
 
 
 _MAP = """() => { const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
@@ -149,11 +153,7 @@ def test_hovering_the_latent_map_decodes_under_the_cursor_as_the_server_does(app
 
     from playground.autoencoders import latent_grid
 
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with _browser_page(browser) as (page, errors):
         page.goto(f"{app_url}/Latent_explorer", wait_until="domcontentloaded")
         wait_idle(page)
         page.wait_for_selector(".st-key-latent_map .js-plotly-plot", timeout=60_000)
@@ -189,8 +189,6 @@ def test_hovering_the_latent_map_decodes_under_the_cursor_as_the_server_does(app
         page.wait_for_timeout(300)
         assert page.evaluate(_HOVER) is None, "the decoded image stays after the mouse left the map"
         assert not errors, errors
-    finally:
-        context.close()
 
 
 _GRID = """() => { for (const gd of document.querySelectorAll('.js-plotly-plot')) {
@@ -204,11 +202,7 @@ def test_sections_below_the_trainer_follow_the_training_during_play(app_url, bro
     (it showed epoch 0 until Pause). During Play the grid is redrawn and says which epoch it shows."""
     import numpy as np
 
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with _browser_page(browser) as (page, errors):
         page.goto(f"{app_url}/Latent_explorer", wait_until="domcontentloaded")
         wait_idle(page)
         page.wait_for_function(f"() => ({_GRID})() !== null", timeout=60_000)
@@ -225,8 +219,6 @@ def test_sections_below_the_trainer_follow_the_training_during_play(app_url, bro
         page.get_by_text("Following the training").first.wait_for(state="detached", timeout=60_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert not errors, errors
-    finally:
-        context.close()
 
 
 _NOTE_CHECK = """() => {
@@ -258,12 +250,8 @@ def test_the_players_live_note_matches_the_points_it_draws(app_url, browser):
     """During Play the GAN picture says how many generated points fall outside the view. The player
     relabels that note without redrawing the chart and redraws the heatmap every few frames; whenever
     it redraws or relabels, the note must count the points on the screen (a stale or lost relabel fails)."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{app_url}/GAN_training?projection=1&seed=7&lr_g=0.02", wait_until="domcontentloaded")
+    with _browser_page(browser) as (page, errors):
+        page.goto(f"{app_url}/GAN_training?projection=1&seed=7", wait_until="domcontentloaded")
         wait_idle(page)
         page.evaluate(_NOTE_CHECK)
         page.locator('[data-testid="stMain"] [class*="gan_trainer__play"] button').first.click()
@@ -272,5 +260,3 @@ def test_the_players_live_note_matches_the_points_it_draws(app_url, browser):
         mismatched = [r for r in records if r[1] != r[2]]
         assert not mismatched, f"notes that do not count the points drawn: {mismatched[:5]} of {len(records)}"
         assert not errors, errors
-    finally:
-        context.close()
