@@ -275,7 +275,8 @@ def _render_2d(page: PageContext, trainer: FlowTrainer, data: np.ndarray, target
     with density_column:
         def heat():
             figure = density_heatmap_figure(view.density_axes, view.density, view_data)
-            figure.update_layout(title="model density p(x) by change of variables")
+            # short enough for a projected half column at 1280x720; the formula panel below says how (change of variables)
+            figure.update_layout(title="model density p(x)")
             return page.themed(figure, main=True)
 
         page.show(per_snapshot(trainer, "density2d", heat, page.projection), key="density_fig", main=True)
